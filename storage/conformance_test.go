@@ -1,0 +1,327 @@
+package storage_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jobwatch/jobwatch/storage"
+	"github.com/jobwatch/jobwatch/storage/storagetest"
+	"github.com/jobwatch/jobwatch/tracker"
+)
+
+// The conformance suite: every test runs against SQLite and PostgreSQL.
+
+func newTracker(s *storage.Store) *tracker.Tracker {
+	return tracker.New(s, tracker.Options{StaleAfter: 10 * time.Minute})
+}
+
+func TestTrackIsIdempotent(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		t.Parallel()
+		ctx := context.Background()
+		tr := newTracker(s)
+		req := tracker.TrackRequest{Provider: "openai", Kind: tracker.KindBatch, ExternalID: "batch_1",
+			Labels: map[string]string{"team": "search"}, Metadata: json.RawMessage(`{"purpose":"nightly eval"}`)}
+		first, created, err := tr.Track(ctx, req)
+		if err != nil || !created {
+			t.Fatalf("first Track = created %v, %v; want created", created, err)
+		}
+		if first.Status != tracker.StatusPending || first.NextPollAt == nil {
+			t.Errorf("new job = %+v, want pending and due for a poll", first)
+		}
+		req.Labels = map[string]string{"team": "other"}
+		second, created, err := tr.Track(ctx, req)
+		if err != nil || created {
+			t.Fatalf("second Track = created %v, %v; want existing", created, err)
+		}
+		if second.ID != first.ID || second.Labels["team"] != "search" {
+			t.Errorf("second Track returned %+v, want the first job unchanged", second)
+		}
+		got, err := tr.Job(ctx, "openai", "batch_1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got.Metadata) != `{"purpose": "nightly eval"}` && string(got.Metadata) != `{"purpose":"nightly eval"}` {
+			t.Errorf("metadata = %s", got.Metadata)
+		}
+		if _, err := tr.Job(ctx, "openai", "batch_missing"); !errors.Is(err, tracker.ErrNotFound) {
+			t.Errorf("Job(missing) error = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestTrackConcurrentDuplicates(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		t.Parallel()
+		tr := newTracker(s)
+		const ids, copies = 20, 5
+		var mu sync.Mutex
+		created := map[string]int{}
+		var wg sync.WaitGroup
+		for i := range ids * copies {
+			wg.Go(func() {
+				id := fmt.Sprintf("batch_%d", i%ids)
+				_, c, err := tr.Track(context.Background(), tracker.TrackRequest{Provider: "openai", Kind: tracker.KindBatch, ExternalID: id})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if c {
+					created[id]++
+				}
+			})
+		}
+		wg.Wait()
+		for i := range ids {
+			if n := created[fmt.Sprintf("batch_%d", i)]; n != 1 {
+				t.Errorf("batch_%d created %d times, want 1", i, n)
+			}
+		}
+	})
+}
+
+func TestListFiltersAndPages(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		t.Parallel()
+		ctx := context.Background()
+		tr := newTracker(s)
+		for i := range 25 {
+			req := tracker.TrackRequest{Provider: "openai", Kind: tracker.KindBatch, ExternalID: fmt.Sprintf("b%02d", i),
+				Labels: map[string]string{"team": []string{"a", "b"}[i%2], "env": "prod"}}
+			if i >= 20 {
+				req.Provider, req.Kind = "anthropic", tracker.KindFineTuning
+			}
+			if _, _, err := tr.Track(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var all []string
+		f := tracker.Filter{Limit: 10}
+		for {
+			page, err := tr.List(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, j := range page.Jobs {
+				all = append(all, j.ExternalID)
+			}
+			if page.NextCursor == "" {
+				break
+			}
+			f.Cursor = page.NextCursor
+		}
+		if len(all) != 25 || all[0] != "b24" || all[24] != "b00" {
+			t.Fatalf("paged through %d jobs %v, want 25 newest first", len(all), all)
+		}
+		count := func(f tracker.Filter) int {
+			t.Helper()
+			f.Limit = 100
+			page, err := tr.List(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(page.Jobs)
+		}
+		checks := []struct {
+			f    tracker.Filter
+			want int
+		}{
+			{tracker.Filter{Provider: "anthropic"}, 5},
+			{tracker.Filter{Kind: tracker.KindBatch}, 20},
+			{tracker.Filter{Status: tracker.StatusPending}, 25},
+			{tracker.Filter{Status: tracker.StatusSucceeded}, 0},
+			{tracker.Filter{Labels: map[string]string{"team": "a"}}, 13},
+			{tracker.Filter{Labels: map[string]string{"team": "a", "env": "prod"}, Provider: "openai"}, 10},
+			{tracker.Filter{Labels: map[string]string{"team": "c"}}, 0},
+		}
+		for _, c := range checks {
+			if got := count(c.f); got != c.want {
+				t.Errorf("List(%+v) = %d jobs, want %d", c.f, got, c.want)
+			}
+		}
+		counts, err := s.CountJobs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := int64(0)
+		for _, c := range counts {
+			total += c.Count
+		}
+		if len(counts) != 2 || total != 25 {
+			t.Errorf("CountJobs = %+v, want 2 groups of 25 jobs", counts)
+		}
+	})
+}
+
+func observation(id, eventID string, status tracker.Status, at time.Time) tracker.ApplyItem {
+	return tracker.ApplyItem{Adopt: true, Observation: tracker.Observation{
+		Provider: "mythicdot", ExternalID: id, Kind: tracker.KindBatch, Status: status, ProviderStatus: string(status),
+		OccurredAt: at, Source: tracker.SourceWebhook, EventID: eventID, Type: "batch." + string(status),
+		Payload: json.RawMessage(fmt.Sprintf(`{"id":%q}`, eventID)),
+	}}
+}
+
+func TestObserveConcurrentDuplicateEvents(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		t.Parallel()
+		tr := newTracker(s)
+		item := observation("batch_dup", "evt_1", tracker.StatusSucceeded, time.Now())
+		item.Observation.Usage = &tracker.Usage{RequestsTotal: 10, RequestsCompleted: 10}
+		var (
+			mu                 sync.Mutex
+			applied, duplicate int
+			wg                 sync.WaitGroup
+		)
+		for range 50 {
+			wg.Go(func() {
+				res, err := tr.Observe(context.Background(), item)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if res[0].Duplicate {
+					duplicate++
+				} else {
+					applied++
+				}
+			})
+		}
+		wg.Wait()
+		if applied != 1 || duplicate != 49 {
+			t.Fatalf("applied %d, duplicate %d; want 1 and 49", applied, duplicate)
+		}
+		job, err := tr.Job(context.Background(), "mythicdot", "batch_dup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(job.History) != 1 || job.Status != tracker.StatusSucceeded || job.Usage.RequestsTotal != 10 {
+			t.Fatalf("job = %s with %d history rows, want succeeded with 1", job.Status, len(job.History))
+		}
+	})
+}
+
+func TestObserveOutOfOrder(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		t.Parallel()
+		ctx := context.Background()
+		tr := newTracker(s)
+		t0 := time.Now().Add(-time.Hour)
+		res, err := tr.Observe(ctx, observation("batch_ooo", "evt_done", tracker.StatusSucceeded, t0.Add(time.Minute)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res[0].Created || res[0].Effect != tracker.EffectApplied {
+			t.Fatalf("first observation = %+v, want the job adopted and resolved", res[0])
+		}
+		res, err = tr.Observe(ctx, observation("batch_ooo", "evt_late", tracker.StatusRunning, t0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Effect != tracker.EffectConflict || res[0].Job.Status != tracker.StatusSucceeded {
+			t.Fatalf("late in_progress = %+v, want a recorded conflict", res[0])
+		}
+		job, err := tr.Job(ctx, "mythicdot", "batch_ooo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job.Status != tracker.StatusSucceeded || job.ResolvedBy != tracker.SourceWebhook || job.ResolvedAt == nil || job.NextPollAt != nil {
+			t.Errorf("job = %+v, want succeeded, resolved by webhook, not due", job)
+		}
+		if len(job.History) != 2 || job.History[0].EventID != "evt_done" || job.History[1].Effect != tracker.EffectConflict {
+			t.Errorf("history = %+v, want the applied event then the conflict", job.History)
+		}
+	})
+}
+
+func TestObserveUnknownJobPolicies(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		t.Parallel()
+		ctx := context.Background()
+		tr := newTracker(s)
+		rec := observation("batch_unknown", "evt_r", tracker.StatusFailed, time.Now())
+		rec.Adopt = false
+		res, err := tr.Observe(ctx, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].Job != nil || res[0].Effect != tracker.EffectRecorded {
+			t.Fatalf("record policy = %+v, want the event recorded without a job", res[0])
+		}
+		if _, err := tr.Job(ctx, "mythicdot", "batch_unknown"); !errors.Is(err, tracker.ErrNotFound) {
+			t.Fatalf("record policy created a job: %v", err)
+		}
+		// The same event again, now with adoption on, is still a duplicate.
+		rec.Adopt = true
+		if res, err = tr.Observe(ctx, rec); err != nil || !res[0].Duplicate {
+			t.Fatalf("redelivery = %+v, %v; want a duplicate", res, err)
+		}
+		if _, err := tr.Job(ctx, "mythicdot", "batch_unknown"); !errors.Is(err, tracker.ErrNotFound) {
+			t.Fatalf("a duplicate created a job: %v", err)
+		}
+		// A job-less provider event is recorded once.
+		pe := tracker.ApplyItem{Observation: tracker.Observation{Provider: "mythicdot", EventID: "evt_usage", Type: "usage.threshold.reached",
+			Source: tracker.SourceWebhook, OccurredAt: time.Now()}}
+		for i, wantDup := range []bool{false, true} {
+			res, err := tr.Observe(ctx, pe)
+			if err != nil || res[0].Duplicate != wantDup {
+				t.Fatalf("provider event #%d = %+v, %v; want duplicate=%v", i, res, err, wantDup)
+			}
+		}
+	})
+}
+
+func TestApplyBatchKeepsOrderPerJob(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		t.Parallel()
+		tr := newTracker(s)
+		t0 := time.Now().Add(-time.Hour)
+		items := []tracker.ApplyItem{
+			observation("z_job", "e1", tracker.StatusRunning, t0),
+			observation("a_job", "e2", tracker.StatusRunning, t0),
+			observation("z_job", "e3", tracker.StatusFailed, t0.Add(time.Minute)),
+			observation("a_job", "e2", tracker.StatusRunning, t0), // duplicate inside the batch
+		}
+		res, err := tr.Observe(context.Background(), items...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res[0].Created || res[2].Job.Status != tracker.StatusFailed || res[2].Previous != tracker.StatusRunning || !res[3].Duplicate {
+			t.Fatalf("results = %+v", res)
+		}
+	})
+}
+
+func TestMigrateIsRepeatableAfterACrash(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		t.Parallel()
+		ctx := context.Background()
+		if names, err := s.Migrate(ctx); err != nil || len(names) != 0 {
+			t.Fatalf("second Migrate = %v, %v; want nothing to do", names, err)
+		}
+		// A start that committed the schema but died before recording it.
+		if _, err := s.DB().NewDelete().Table("jobwatch_migrations").Where("1 = 1").Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		names, err := s.Migrate(ctx)
+		if err != nil || len(names) == 0 {
+			t.Fatalf("Migrate after a crash = %v, %v; want the migrations re-run", names, err)
+		}
+	})
+}

@@ -1,0 +1,176 @@
+package storage
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/jobwatch/jobwatch/tracker"
+)
+
+// jobRow is a row of the jobs table. JSON columns travel as text so that the
+// same row type serves both dialects.
+type jobRow struct {
+	bun.BaseModel `bun:"table:jobs,alias:jobs"`
+
+	ID             int64      `bun:"id,pk,autoincrement"`
+	Provider       string     `bun:"provider"`
+	ExternalID     string     `bun:"external_id"`
+	Kind           string     `bun:"kind"`
+	Status         string     `bun:"status"`
+	ProviderStatus string     `bun:"provider_status"`
+	Labels         string     `bun:"labels"`
+	Metadata       *string    `bun:"metadata"`
+	Usage          string     `bun:"usage"`
+	Details        string     `bun:"details"`
+	CreatedAt      time.Time  `bun:"created_at"`
+	UpdatedAt      time.Time  `bun:"updated_at"`
+	ResolvedAt     *time.Time `bun:"resolved_at"`
+	ResolvedBy     string     `bun:"resolved_by"`
+	LastObservedAt *time.Time `bun:"last_observed_at"`
+	LastHeardAt    time.Time  `bun:"last_heard_at"`
+	NextPollAt     *time.Time `bun:"next_poll_at"`
+}
+
+// eventRow is a row of the events table.
+type eventRow struct {
+	bun.BaseModel `bun:"table:events,alias:events"`
+
+	ID             int64     `bun:"id,pk,autoincrement"`
+	Provider       string    `bun:"provider"`
+	EventID        *string   `bun:"event_id"`
+	JobID          *int64    `bun:"job_id"`
+	Source         string    `bun:"source"`
+	Type           string    `bun:"type"`
+	ProviderStatus string    `bun:"provider_status"`
+	Status         string    `bun:"status"`
+	Effect         string    `bun:"effect"`
+	OccurredAt     time.Time `bun:"occurred_at"`
+	RecordedAt     time.Time `bun:"recorded_at"`
+	Payload        *string   `bun:"payload"`
+}
+
+func toJobRow(j tracker.Job) (jobRow, error) {
+	labels, err := json.Marshal(nonNil(j.Labels))
+	if err != nil {
+		return jobRow{}, fmt.Errorf("encode labels: %w", err)
+	}
+	usage, err := json.Marshal(j.Usage)
+	if err != nil {
+		return jobRow{}, fmt.Errorf("encode usage: %w", err)
+	}
+	details, err := json.Marshal(nonNil(j.Details))
+	if err != nil {
+		return jobRow{}, fmt.Errorf("encode details: %w", err)
+	}
+	return jobRow{
+		ID:             j.ID,
+		Provider:       j.Provider,
+		ExternalID:     j.ExternalID,
+		Kind:           string(j.Kind),
+		Status:         string(j.Status),
+		ProviderStatus: j.ProviderStatus,
+		Labels:         string(labels),
+		Metadata:       rawText(j.Metadata),
+		Usage:          string(usage),
+		Details:        string(details),
+		CreatedAt:      j.CreatedAt.UTC(),
+		UpdatedAt:      j.UpdatedAt.UTC(),
+		ResolvedAt:     utcPtr(j.ResolvedAt),
+		ResolvedBy:     string(j.ResolvedBy),
+		LastObservedAt: utcPtr(j.LastObservedAt),
+		LastHeardAt:    j.LastHeardAt.UTC(),
+		NextPollAt:     utcPtr(j.NextPollAt),
+	}, nil
+}
+
+func (r jobRow) job() (tracker.Job, error) {
+	j := tracker.Job{
+		ID:             r.ID,
+		Provider:       r.Provider,
+		Kind:           tracker.Kind(r.Kind),
+		ExternalID:     r.ExternalID,
+		Status:         tracker.Status(r.Status),
+		ProviderStatus: r.ProviderStatus,
+		CreatedAt:      r.CreatedAt.UTC(),
+		UpdatedAt:      r.UpdatedAt.UTC(),
+		ResolvedAt:     utcPtr(r.ResolvedAt),
+		ResolvedBy:     tracker.Source(r.ResolvedBy),
+		LastObservedAt: utcPtr(r.LastObservedAt),
+		LastHeardAt:    r.LastHeardAt.UTC(),
+		NextPollAt:     utcPtr(r.NextPollAt),
+	}
+	if err := json.Unmarshal([]byte(r.Labels), &j.Labels); err != nil {
+		return j, fmt.Errorf("decode labels of job %d: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(r.Usage), &j.Usage); err != nil {
+		return j, fmt.Errorf("decode usage of job %d: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(r.Details), &j.Details); err != nil {
+		return j, fmt.Errorf("decode details of job %d: %w", r.ID, err)
+	}
+	if len(j.Labels) == 0 {
+		j.Labels = nil
+	}
+	if len(j.Details) == 0 {
+		j.Details = nil
+	}
+	if r.Metadata != nil {
+		j.Metadata = json.RawMessage(*r.Metadata)
+	}
+	return j, nil
+}
+
+func (r eventRow) event() tracker.Event {
+	e := tracker.Event{
+		ID:             r.ID,
+		Provider:       r.Provider,
+		JobID:          r.JobID,
+		Source:         tracker.Source(r.Source),
+		Type:           r.Type,
+		ProviderStatus: r.ProviderStatus,
+		Status:         tracker.Status(r.Status),
+		Effect:         tracker.Effect(r.Effect),
+		OccurredAt:     r.OccurredAt.UTC(),
+		RecordedAt:     r.RecordedAt.UTC(),
+	}
+	if r.EventID != nil {
+		e.EventID = *r.EventID
+	}
+	if r.Payload != nil {
+		e.Payload = json.RawMessage(*r.Payload)
+	}
+	return e
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func rawText(b json.RawMessage) *string {
+	if len(b) == 0 {
+		return nil
+	}
+	s := string(b)
+	return &s
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func strPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

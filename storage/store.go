@@ -1,0 +1,178 @@
+// Package storage is jobwatch's persistence: one Store built on bun with two
+// backends, SQLite (the embedded default, no cgo) and PostgreSQL (for several
+// replicas). It implements tracker.Store; where the dialects differ, the SQL is
+// written once per dialect rather than bent to fit both.
+package storage
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/jobwatch/jobwatch/tracker"
+)
+
+// Drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Config says which database to open.
+type Config struct {
+	// Driver is DriverSQLite or DriverPostgres.
+	Driver string
+	// DSN is a file path for SQLite, a connection string for PostgreSQL.
+	DSN string
+	// MaxOpenConns caps PostgreSQL connections; default 10. SQLite always
+	// uses one, as its single writer.
+	MaxOpenConns int
+}
+
+// Store is a tracker.Store over SQLite or PostgreSQL. It is safe for
+// concurrent use.
+type Store struct {
+	db       *bun.DB
+	postgres bool
+}
+
+var _ tracker.Store = (*Store)(nil)
+
+// Open connects to the database cfg names. It does not migrate: call Migrate.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	var (
+		sqldb *sql.DB
+		db    *bun.DB
+		err   error
+	)
+	switch cfg.Driver {
+	case DriverSQLite:
+		sqldb, err = sql.Open("sqlite", sqliteDSN(cfg.DSN))
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", cfg.DSN, err)
+		}
+		// SQLite has one writer; one connection makes every transaction
+		// wait its turn in Go rather than fail with SQLITE_BUSY.
+		sqldb.SetMaxOpenConns(1)
+		sqldb.SetConnMaxIdleTime(0)
+		sqldb.SetConnMaxLifetime(0)
+		db = bun.NewDB(sqldb, sqlitedialect.New())
+	case DriverPostgres:
+		sqldb, err = sql.Open("postgres", cfg.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", redactDSNError(err, cfg.DSN))
+		}
+		n := cmp.Or(cfg.MaxOpenConns, 10)
+		sqldb.SetMaxOpenConns(n)
+		sqldb.SetMaxIdleConns(n)
+		sqldb.SetConnMaxIdleTime(5 * time.Minute)
+		db = bun.NewDB(sqldb, pgdialect.New())
+	default:
+		return nil, fmt.Errorf("open storage: unknown driver %q (want sqlite or postgres)", cfg.Driver)
+	}
+	s := &Store{db: db, postgres: cfg.Driver == DriverPostgres}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.Ping(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s: %w", cfg.Driver, redactDSNError(err, cfg.DSN))
+	}
+	return s, nil
+}
+
+// sqliteDSN turns a file path into a DSN with the pragmas jobwatch relies on:
+// WAL for readers beside the writer, synchronous=FULL so that a committed
+// transaction survives a power loss as well as a crash, IMMEDIATE
+// transactions so that a writer takes the lock up front.
+func sqliteDSN(path string) string {
+	if strings.HasPrefix(path, "file:") {
+		return path
+	}
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// redactDSNError keeps a DSN's password out of an error.
+func redactDSNError(err error, dsn string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if u, perr := url.Parse(dsn); perr == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "<redacted>")
+		}
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB is the underlying bun handle, for tests and tools.
+func (s *Store) DB() *bun.DB { return s.db }
+
+// Dialect is DriverSQLite or DriverPostgres.
+func (s *Store) Dialect() string {
+	if s.postgres {
+		return DriverPostgres
+	}
+	return DriverSQLite
+}
+
+// Ping checks that the database answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.db.NewRaw("SELECT 1").Scan(ctx, &one); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+// inTx runs fn in a transaction, retrying it when PostgreSQL aborts it for a
+// deadlock or a serialization failure (both are safe to retry whole).
+func (s *Store) inTx(ctx context.Context, fn func(tx bun.Tx) error) error {
+	const attempts = 5
+	var err error
+	for i := range attempts {
+		err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(tx) })
+		if !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(i+1) * 5 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func retryable(err error) bool {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		switch pqErr.Code {
+		case "40P01", "40001": // deadlock_detected, serialization_failure
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,85 @@
+package tracker
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a job does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is the persistence a Tracker needs. Package storage implements it on
+// SQLite and PostgreSQL; its conformance suite holds both to the same rules.
+type Store interface {
+	// CreateJob inserts job unless a job with the same provider and external
+	// id exists. It returns the stored job and whether this call created it.
+	CreateJob(ctx context.Context, job Job) (Job, bool, error)
+	// GetJob returns one job, or ErrNotFound.
+	GetJob(ctx context.Context, provider, externalID string) (Job, error)
+	// History returns a job's events, oldest first, at most limit of the newest.
+	History(ctx context.Context, jobID int64, limit int) ([]Event, error)
+	// ListJobs returns jobs matching p, newest first.
+	ListJobs(ctx context.Context, p ListParams) ([]Job, error)
+	// Apply applies every item in one transaction: each observation is
+	// deduped on its event id, its job locked (and created if the item
+	// adopts unknown jobs), passed through Transition and stored with its
+	// history row. Results are in the order of items. Nothing is written
+	// unless everything is.
+	Apply(ctx context.Context, p ApplyParams) ([]Result, error)
+	// CountJobs returns how many jobs there are per provider, kind and status.
+	CountJobs(ctx context.Context) ([]JobCount, error)
+	// Ping checks that the store answers.
+	Ping(ctx context.Context) error
+}
+
+// ListParams selects jobs for Store.ListJobs.
+type ListParams struct {
+	Provider string
+	Kind     Kind
+	Status   Status
+	// Labels must all be present with these values.
+	Labels map[string]string
+	// BeforeID, when not zero, returns only jobs with a smaller id (the cursor).
+	BeforeID int64
+	Limit    int
+}
+
+// ApplyParams is one unit of work for Store.Apply.
+type ApplyParams struct {
+	// Now is the time of the apply, on jobwatch's clock.
+	Now   time.Time
+	Items []ApplyItem
+	// Rules returns the transition rules for a provider's kind of job.
+	Rules func(provider string, kind Kind) Rules
+}
+
+// ApplyItem is one observation to apply.
+type ApplyItem struct {
+	Observation Observation
+	// Adopt creates the job from the observation when it is not tracked yet;
+	// otherwise the observation is recorded without a job.
+	Adopt bool
+}
+
+// Result is what applying one ApplyItem did.
+type Result struct {
+	// Job is the job after the observation; nil when there is none.
+	Job *Job
+	// Effect is what the observation did; empty for a duplicate.
+	Effect Effect
+	// Duplicate is true when the event id had been seen before: nothing changed.
+	Duplicate bool
+	// Created is true when the observation created the job.
+	Created bool
+	// Previous is the job's status before the observation ("" when created).
+	Previous Status
+}
+
+// JobCount is the number of jobs of one provider, kind and status.
+type JobCount struct {
+	Provider string
+	Kind     Kind
+	Status   Status
+	Count    int64
+}

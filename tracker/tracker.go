@@ -1,0 +1,227 @@
+package tracker
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// API is what applications call to register and look up jobs. Tracker does it
+// in-process over the database; Client does it over a running daemon's HTTP API.
+type API interface {
+	Track(ctx context.Context, req TrackRequest) (job Job, created bool, err error)
+	Job(ctx context.Context, provider, externalID string) (Job, error)
+	List(ctx context.Context, f Filter) (Page, error)
+}
+
+// TrackRequest registers a job an application has just submitted.
+type TrackRequest struct {
+	Provider   string            `json:"provider"`
+	Kind       Kind              `json:"kind"`
+	ExternalID string            `json:"id"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	// Metadata is any JSON value the application wants kept with the job.
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+}
+
+// Filter selects jobs for List. Zero fields match everything.
+type Filter struct {
+	Provider string
+	Kind     Kind
+	Status   Status
+	Labels   map[string]string
+	// Limit is the page size: default 100, at most MaxPageSize.
+	Limit int
+	// Cursor continues from a previous Page's NextCursor.
+	Cursor string
+}
+
+// Page is one page of List results, newest job first.
+type Page struct {
+	Jobs []Job `json:"jobs"`
+	// NextCursor fetches the next page; empty on the last one.
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// Page sizes for List.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+	// MaxHistory is how many of a job's newest events Job returns.
+	MaxHistory = 1000
+	// MaxLabels is how many labels a job may carry.
+	MaxLabels = 64
+)
+
+// Options configure a Tracker.
+type Options struct {
+	// StaleAfter is how long a non-terminal job may go unheard before it is
+	// due for a poll. Default 10 minutes.
+	StaleAfter time.Duration
+	// Rules, when set, overrides StaleAfter per provider and kind.
+	Rules func(provider string, kind Kind) Rules
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Tracker applies registrations and observations to a Store. It is safe for
+// concurrent use.
+type Tracker struct {
+	store Store
+	rules func(provider string, kind Kind) Rules
+	now   func() time.Time
+}
+
+var _ API = (*Tracker)(nil)
+
+// New returns a Tracker over store.
+func New(store Store, opts Options) *Tracker {
+	stale := cmp.Or(opts.StaleAfter, 10*time.Minute)
+	rules := opts.Rules
+	if rules == nil {
+		rules = func(string, Kind) Rules { return Rules{StaleAfter: stale} }
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Tracker{store: store, rules: rules, now: now}
+}
+
+// Store returns the store the tracker writes to.
+func (t *Tracker) Store() Store { return t.store }
+
+// Track registers a submitted job. It is idempotent on provider and external
+// id: a second call returns the existing job with created false.
+func (t *Tracker) Track(ctx context.Context, req TrackRequest) (Job, bool, error) {
+	if err := validateTrack(req); err != nil {
+		return Job{}, false, err
+	}
+	now := t.now().UTC()
+	next := now.Add(t.rules(req.Provider, req.Kind).StaleAfter)
+	job := Job{
+		Provider:    req.Provider,
+		Kind:        req.Kind,
+		ExternalID:  req.ExternalID,
+		Status:      StatusPending,
+		Labels:      req.Labels,
+		Metadata:    req.Metadata,
+		CreatedAt:   now,
+		UpdatedAt:   now,
+		LastHeardAt: now,
+		NextPollAt:  &next,
+	}
+	job, created, err := t.store.CreateJob(ctx, job)
+	if err != nil {
+		return Job{}, false, fmt.Errorf("track %s job %s: %w", req.Provider, req.ExternalID, err)
+	}
+	return job, created, nil
+}
+
+func validateTrack(req TrackRequest) error {
+	if err := ValidateProvider(req.Provider); err != nil {
+		return err
+	}
+	if err := ValidateKind(req.Kind); err != nil {
+		return err
+	}
+	if err := ValidateExternalID(req.ExternalID); err != nil {
+		return err
+	}
+	if len(req.Labels) > MaxLabels {
+		return &ValidationError{"labels", fmt.Sprintf("at most %d labels", MaxLabels)}
+	}
+	for k, v := range req.Labels {
+		if k == "" || len(k) > 128 || len(v) > 1024 {
+			return &ValidationError{"labels", fmt.Sprintf("label %q: keys must be 1 to 128 bytes, values at most 1024", k)}
+		}
+	}
+	if len(req.Metadata) > 0 && !json.Valid(req.Metadata) {
+		return &ValidationError{"metadata", "not valid JSON"}
+	}
+	return nil
+}
+
+// Job returns a job with its history, or ErrNotFound.
+func (t *Tracker) Job(ctx context.Context, provider, externalID string) (Job, error) {
+	job, err := t.store.GetJob(ctx, provider, externalID)
+	if err != nil {
+		return Job{}, fmt.Errorf("get %s job %s: %w", provider, externalID, err)
+	}
+	job.History, err = t.store.History(ctx, job.ID, MaxHistory)
+	if err != nil {
+		return Job{}, fmt.Errorf("get history of %s job %s: %w", provider, externalID, err)
+	}
+	return job, nil
+}
+
+// List returns one page of jobs matching f, newest first.
+func (t *Tracker) List(ctx context.Context, f Filter) (Page, error) {
+	p := ListParams{Provider: f.Provider, Kind: f.Kind, Status: f.Status, Labels: f.Labels, Limit: cmp.Or(f.Limit, DefaultPageSize)}
+	if p.Limit < 1 || p.Limit > MaxPageSize {
+		return Page{}, &ValidationError{"limit", fmt.Sprintf("must be 1 to %d", MaxPageSize)}
+	}
+	if p.Status != "" && !p.Status.Valid() {
+		return Page{}, &ValidationError{"status", fmt.Sprintf("unknown status %q", p.Status)}
+	}
+	if f.Cursor != "" {
+		id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return Page{}, &ValidationError{"cursor", "not a cursor this API returned"}
+		}
+		p.BeforeID = id
+	}
+	// One extra row tells whether there is a next page.
+	p.Limit++
+	jobs, err := t.store.ListJobs(ctx, p)
+	if err != nil {
+		return Page{}, fmt.Errorf("list jobs: %w", err)
+	}
+	page := Page{Jobs: jobs}
+	if len(jobs) == p.Limit {
+		page.Jobs = jobs[:len(jobs)-1]
+		page.NextCursor = encodeCursor(page.Jobs[len(page.Jobs)-1].ID)
+	}
+	return page, nil
+}
+
+func encodeCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("j" + strconv.FormatInt(id, 10)))
+}
+
+func decodeCursor(s string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) < 2 || b[0] != 'j' {
+		return 0, fmt.Errorf("bad cursor")
+	}
+	return strconv.ParseInt(string(b[1:]), 10, 64)
+}
+
+// Observe applies observations, each through Transition, in one transaction.
+// Each item's Adopt says whether an unknown job is created from it.
+func (t *Tracker) Observe(ctx context.Context, items ...ApplyItem) ([]Result, error) {
+	for i := range items {
+		o := &items[i].Observation
+		if err := ValidateProvider(o.Provider); err != nil {
+			return nil, err
+		}
+		if o.ExternalID != "" {
+			if err := ValidateExternalID(o.ExternalID); err != nil {
+				return nil, err
+			}
+		}
+		if o.Status != "" && !o.Status.Valid() {
+			return nil, &ValidationError{"status", fmt.Sprintf("unknown status %q", o.Status)}
+		}
+		o.OccurredAt = o.OccurredAt.UTC()
+	}
+	res, err := t.store.Apply(ctx, ApplyParams{Now: t.now().UTC(), Items: items, Rules: t.rules})
+	if err != nil {
+		return nil, fmt.Errorf("apply %d observations: %w", len(items), err)
+	}
+	return res, nil
+}
