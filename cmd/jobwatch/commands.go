@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/jobwatch/jobwatch/tracker"
+	"github.com/jobwatch/jobwatch/tracker/config"
+	"github.com/jobwatch/jobwatch/tracker/daemon"
+)
+
+func loadConfig(path string) (config.Config, error) {
+	if path == "" {
+		return config.Config{}, fmt.Errorf("--config is required: %w", errMissingFlag)
+	}
+	return config.Load(path)
+}
+
+var errMissingFlag = errors.New("missing flag")
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr)
+	path := fs.String("config", "", "config file (TOML)")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	log := daemon.NewLogger(cfg.Log, stderr)
+	d, err := daemon.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return d.Run(ctx)
+}
+
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("migrate", stderr)
+	path := fs.String("config", "", "config file (TOML)")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	s, err := daemon.OpenStore(ctx, cfg.Storage)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	fmt.Fprintf(stdout, "migrations applied: %s schema is up to date\n", cfg.Storage.Driver)
+	return nil
+}
+
+func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("check-config", stderr)
+	path := fs.String("config", "", "config file (TOML)")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, cfg.Summary())
+	return nil
+}
+
+func runTrack(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("track", stderr)
+	provider := fs.String("provider", "", "provider name (required)")
+	kind := fs.String("kind", "", "job kind: batch, fine_tuning, response, eval_run, ... (required)")
+	server := fs.String("server", "", "URL of a running daemon")
+	token := fs.String("token", os.Getenv("JOBWATCH_API_TOKEN"), "the daemon's API token (default $JOBWATCH_API_TOKEN)")
+	path := fs.String("config", "", "config file: register in the daemon's database directly")
+	metadata := fs.String("metadata", "", "JSON to keep with the job")
+	labels := labelFlag{}
+	fs.Var(labels, "label", "label key=value (repeatable)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || (*server == "") == (*path == "") {
+		fmt.Fprintln(stderr, "usage: jobwatch track --provider P --kind K ID [--label k=v] (--server URL | --config FILE)")
+		return errUsage
+	}
+	req := tracker.TrackRequest{Provider: *provider, Kind: tracker.Kind(*kind), ExternalID: pos[0], Labels: labels}
+	if *metadata != "" {
+		req.Metadata = json.RawMessage(*metadata)
+	}
+	var api tracker.API
+	if *server != "" {
+		api = tracker.NewClient(*server, tracker.WithToken(*token))
+	} else {
+		cfg, err := loadConfig(*path)
+		if err != nil {
+			return err
+		}
+		s, err := daemon.OpenStore(ctx, cfg.Storage)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		api = tracker.New(s, tracker.Options{})
+	}
+	job, created, err := api.Track(ctx, req)
+	if err != nil {
+		return err
+	}
+	verb := "already tracked"
+	if created {
+		verb = "tracked"
+	}
+	fmt.Fprintf(stdout, "%s %s %s job %s (status %s)\n", verb, job.Provider, job.Kind, job.ExternalID, job.Status)
+	return nil
+}

@@ -1,0 +1,147 @@
+package tracker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Client calls a running daemon's HTTP API. It has the same method shape as
+// Tracker, so code written against API works with either.
+type Client struct {
+	base  string
+	token string
+	hc    *http.Client
+}
+
+var _ API = (*Client)(nil)
+
+// ClientOption configures a Client.
+type ClientOption func(*Client)
+
+// WithToken sends the daemon's API token as a bearer token.
+func WithToken(token string) ClientOption { return func(c *Client) { c.token = token } }
+
+// WithHTTPClient replaces the default http.Client (30 s timeout).
+func WithHTTPClient(hc *http.Client) ClientOption { return func(c *Client) { c.hc = hc } }
+
+// NewClient returns a client of the daemon at baseURL (http://127.0.0.1:8080).
+func NewClient(baseURL string, opts ...ClientOption) *Client {
+	c := &Client{base: strings.TrimRight(baseURL, "/"), hc: &http.Client{Timeout: 30 * time.Second}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// APIError is an error answer from the daemon. It unwraps to ErrNotFound for
+// a 404.
+type APIError struct {
+	StatusCode int
+	Message    string
+}
+
+func (e *APIError) Error() string { return fmt.Sprintf("jobwatch API: %d: %s", e.StatusCode, e.Message) }
+
+// Unwrap maps 404 to ErrNotFound.
+func (e *APIError) Unwrap() error {
+	if e.StatusCode == http.StatusNotFound {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Track registers a job with the daemon; created is true on 201.
+func (c *Client) Track(ctx context.Context, req TrackRequest) (Job, bool, error) {
+	var job Job
+	code, err := c.do(ctx, http.MethodPost, "/v1/jobs", req, &job)
+	if err != nil {
+		return Job{}, false, fmt.Errorf("track %s job %s: %w", req.Provider, req.ExternalID, err)
+	}
+	return job, code == http.StatusCreated, nil
+}
+
+// Job fetches one job with its history.
+func (c *Client) Job(ctx context.Context, provider, externalID string) (Job, error) {
+	var job Job
+	path := "/v1/jobs/" + url.PathEscape(provider) + "/" + url.PathEscape(externalID)
+	if _, err := c.do(ctx, http.MethodGet, path, nil, &job); err != nil {
+		return Job{}, fmt.Errorf("get %s job %s: %w", provider, externalID, err)
+	}
+	return job, nil
+}
+
+// List fetches one page of jobs.
+func (c *Client) List(ctx context.Context, f Filter) (Page, error) {
+	q := url.Values{}
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	set("provider", f.Provider)
+	set("kind", string(f.Kind))
+	set("status", string(f.Status))
+	set("cursor", f.Cursor)
+	if f.Limit != 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	for k, v := range f.Labels {
+		q.Add("label", k+"="+v)
+	}
+	var page Page
+	if _, err := c.do(ctx, http.MethodGet, "/v1/jobs?"+q.Encode(), nil, &page); err != nil {
+		return Page{}, fmt.Errorf("list jobs: %w", err)
+	}
+	return page, nil
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) (int, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return 0, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return 0, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("read answer: %w", err)
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(b, &e) != nil || e.Error == "" {
+			e.Error = http.StatusText(resp.StatusCode)
+		}
+		return resp.StatusCode, &APIError{StatusCode: resp.StatusCode, Message: e.Error}
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return resp.StatusCode, fmt.Errorf("decode answer: %w", err)
+	}
+	return resp.StatusCode, nil
+}

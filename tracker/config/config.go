@@ -1,0 +1,290 @@
+// Package config loads jobwatch's TOML configuration: strict (an unknown key
+// is an error naming it), with defaults applied before validation, ${ENV}
+// expansion in string values, and every error naming its key.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Server  Server  `toml:"server"`
+	Storage Storage `toml:"storage"`
+	Log     Log     `toml:"log"`
+}
+
+// Server configures the HTTP listener.
+type Server struct {
+	// Listen is the address to serve on. Default "127.0.0.1:8080".
+	Listen string `toml:"listen"`
+	// APIToken, when set, is the bearer token /v1/ requests must carry.
+	APIToken Secret `toml:"api_token"`
+	// MaxBodyBytes caps a request body, in bytes. Default 1 MiB.
+	MaxBodyBytes int64 `toml:"max_body_bytes"`
+	// ReadTimeout bounds reading one request. Default 10s.
+	ReadTimeout Duration `toml:"read_timeout"`
+	// WriteTimeout bounds handling and answering one request. Default 30s.
+	WriteTimeout Duration `toml:"write_timeout"`
+	// ShutdownTimeout bounds the wait for in-flight requests on SIGTERM. Default 30s.
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+}
+
+// Storage says where jobs are kept.
+type Storage struct {
+	// Driver is "sqlite" (default) or "postgres".
+	Driver string `toml:"driver"`
+	// DSN is the SQLite file path (default "jobwatch.db") or the PostgreSQL
+	// connection string.
+	DSN Secret `toml:"dsn"`
+	// MaxOpenConns caps PostgreSQL connections. Default 10.
+	MaxOpenConns int `toml:"max_open_conns"`
+}
+
+// Log configures the structured log on stderr.
+type Log struct {
+	// Level is debug, info (default), warn or error.
+	Level string `toml:"level"`
+	// Format is json (default) or text.
+	Format string `toml:"format"`
+}
+
+// Default returns the configuration an empty file yields.
+func Default() Config {
+	var c Config
+	c.applyDefaults()
+	return c
+}
+
+func (c *Config) applyDefaults() {
+	setDefault(&c.Server.Listen, "127.0.0.1:8080")
+	setDefault(&c.Server.MaxBodyBytes, 1<<20)
+	setDefault(&c.Server.ReadTimeout, Duration(10*time.Second))
+	setDefault(&c.Server.WriteTimeout, Duration(30*time.Second))
+	setDefault(&c.Server.ShutdownTimeout, Duration(30*time.Second))
+	setDefault(&c.Storage.Driver, "sqlite")
+	if c.Storage.Driver == "sqlite" {
+		setDefault(&c.Storage.DSN, "jobwatch.db")
+	}
+	setDefault(&c.Storage.MaxOpenConns, 10)
+	setDefault(&c.Log.Level, "info")
+	setDefault(&c.Log.Format, "json")
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// Load reads, expands, defaults and validates the file at path.
+func Load(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(string(b))
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse is Load on the file's text.
+func Parse(text string) (Config, error) {
+	var c Config
+	md, err := toml.Decode(text, &c)
+	if err != nil {
+		return Config{}, decodeError(err)
+	}
+	var errs []error
+	for _, k := range md.Undecoded() {
+		errs = append(errs, fmt.Errorf("%s: unknown key", k))
+	}
+	errs = append(errs, expandEnv(reflect.ValueOf(&c).Elem(), "")...)
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
+	}
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// decodeError keeps the parser's line and key but drops its Go type names.
+func decodeError(err error) error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s", pe.Error())
+	}
+	return err
+}
+
+// Validate checks every value, returning one error per bad key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, args...)...))
+	}
+	if c.Server.Listen == "" || !strings.Contains(c.Server.Listen, ":") {
+		bad("server.listen", "%q is not a host:port address", c.Server.Listen)
+	}
+	if c.Server.MaxBodyBytes < 1024 || c.Server.MaxBodyBytes > 64<<20 {
+		bad("server.max_body_bytes", "%d is out of range (1024 to 67108864)", c.Server.MaxBodyBytes)
+	}
+	for key, d := range map[string]Duration{"server.read_timeout": c.Server.ReadTimeout, "server.write_timeout": c.Server.WriteTimeout, "server.shutdown_timeout": c.Server.ShutdownTimeout} {
+		if d < 0 {
+			bad(key, "must not be negative")
+		}
+	}
+	switch c.Storage.Driver {
+	case "sqlite", "postgres":
+	default:
+		bad("storage.driver", "%q is not a driver (want sqlite or postgres)", c.Storage.Driver)
+	}
+	if c.Storage.DSN == "" {
+		bad("storage.dsn", "required for driver %q", c.Storage.Driver)
+	}
+	if c.Storage.MaxOpenConns < 1 || c.Storage.MaxOpenConns > 1000 {
+		bad("storage.max_open_conns", "%d is out of range (1 to 1000)", c.Storage.MaxOpenConns)
+	}
+	if _, ok := logLevels[c.Log.Level]; !ok {
+		bad("log.level", "%q is not a level (want debug, info, warn or error)", c.Log.Level)
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		bad("log.format", "%q is not a format (want json or text)", c.Log.Format)
+	}
+	// Map iteration above is unordered; keep the report stable.
+	slices.SortStableFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
+}
+
+var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+
+// SlogLevel is Level as a slog.Level.
+func (l Log) SlogLevel() slog.Level { return logLevels[l.Level] }
+
+// Summary is the one-line description check-config prints.
+func (c *Config) Summary() string {
+	return fmt.Sprintf("config ok: listen %s, storage %s", c.Server.Listen, c.Storage.Driver)
+}
+
+// Duration is a time.Duration written as a string ("30s", "10m", "1h").
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (want a number with a unit: \"500ms\", \"30s\", \"10m\", \"1h\")", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText formats the duration.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// D is the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Secret is a string that never prints: in logs, errors and %v it is
+// "<redacted>". Reveal returns the value.
+type Secret string
+
+// Reveal returns the secret's value, for the one place that uses it.
+func (s Secret) Reveal() string { return string(s) }
+
+// String redacts.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "<redacted>"
+}
+
+// GoString redacts.
+func (s Secret) GoString() string { return s.String() }
+
+// LogValue redacts.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText redacts.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads the value.
+func (s *Secret) UnmarshalText(b []byte) error { *s = Secret(b); return nil }
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}`)
+
+// expandEnv replaces ${VAR} and ${VAR:-default} in every string of v. An
+// unset variable without a default is an error naming the key.
+func expandEnv(v reflect.Value, key string) []error {
+	var errs []error
+	switch v.Kind() {
+	case reflect.String:
+		s := v.String()
+		if !strings.Contains(s, "${") {
+			return nil
+		}
+		out := envRef.ReplaceAllStringFunc(s, func(ref string) string {
+			m := envRef.FindStringSubmatch(ref)
+			if val, ok := os.LookupEnv(m[1]); ok {
+				return val
+			}
+			if m[2] != "" {
+				return m[2][2:]
+			}
+			errs = append(errs, fmt.Errorf("%s: environment variable %s is not set", key, m[1]))
+			return ""
+		})
+		v.SetString(out)
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			name := strings.Split(t.Field(i).Tag.Get("toml"), ",")[0]
+			if name == "" || name == "-" {
+				continue
+			}
+			errs = append(errs, expandEnv(v.Field(i), joinKey(key, name))...)
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			errs = append(errs, expandEnv(v.Index(i), fmt.Sprintf("%s[%d]", key, i))...)
+		}
+	case reflect.Map:
+		if v.Type().Elem().Kind() != reflect.String {
+			return nil
+		}
+		for _, k := range v.MapKeys() {
+			e := reflect.New(v.Type().Elem()).Elem()
+			e.Set(v.MapIndex(k))
+			errs = append(errs, expandEnv(e, joinKey(key, k.String()))...)
+			v.SetMapIndex(k, e)
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			errs = append(errs, expandEnv(v.Elem(), key)...)
+		}
+	}
+	return errs
+}
+
+func joinKey(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	return prefix + "." + name
+}

@@ -1,0 +1,130 @@
+// Package daemon assembles jobwatch from its configuration: the store, the
+// tracker, the HTTP API and the metrics registry, and runs them until told to
+// stop.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/jobwatch/jobwatch/storage"
+	"github.com/jobwatch/jobwatch/tracker"
+	"github.com/jobwatch/jobwatch/tracker/config"
+	"github.com/jobwatch/jobwatch/tracker/httpapi"
+)
+
+// Daemon is a configured, listening jobwatch.
+type Daemon struct {
+	cfg      config.Config
+	log      *slog.Logger
+	store    *storage.Store
+	tracker  *tracker.Tracker
+	registry *prometheus.Registry
+	api      *httpapi.Server
+	ln       net.Listener
+}
+
+// NewLogger returns the JSON (or text) logger the config asks for, writing to w.
+func NewLogger(c config.Log, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.SlogLevel()}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// OpenStore opens and migrates the configured store.
+func OpenStore(ctx context.Context, c config.Storage) (*storage.Store, error) {
+	s, err := storage.Open(ctx, storage.Config{Driver: c.Driver, DSN: c.DSN.Reveal(), MaxOpenConns: c.MaxOpenConns})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// New opens the store, applies migrations and binds the listener. Close
+// releases everything if Run is never called.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, error) {
+	store, err := OpenStore(ctx, cfg.Storage)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, log: log, store: store, registry: prometheus.NewRegistry()}
+	d.tracker = tracker.New(store, tracker.Options{})
+	d.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newJobsCollector(store, log),
+	)
+	d.api = httpapi.New(httpapi.Options{
+		Tracker:      d.tracker,
+		APIToken:     cfg.Server.APIToken.Reveal(),
+		MaxBodyBytes: cfg.Server.MaxBodyBytes,
+		Logger:       log,
+		Registry:     d.registry,
+	})
+	d.ln, err = net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+	}
+	return d, nil
+}
+
+// Addr is the address the daemon listens on.
+func (d *Daemon) Addr() net.Addr { return d.ln.Addr() }
+
+// Tracker is the daemon's tracker.
+func (d *Daemon) Tracker() *tracker.Tracker { return d.tracker }
+
+// Run serves until ctx is done, then stops accepting, lets in-flight requests
+// finish (up to server.shutdown_timeout) and closes the store.
+func (d *Daemon) Run(ctx context.Context) error {
+	srv := &http.Server{
+		Handler:           d.api,
+		ReadHeaderTimeout: d.cfg.Server.ReadTimeout.D(),
+		ReadTimeout:       d.cfg.Server.ReadTimeout.D(),
+		WriteTimeout:      d.cfg.Server.WriteTimeout.D(),
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+	}
+	d.log.Info("jobwatch started", "listen", d.ln.Addr().String(), "storage", d.cfg.Storage.Driver)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(d.ln) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		d.log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.Server.ShutdownTimeout.D())
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	if cerr := d.store.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close store: %w", cerr)
+	}
+	d.log.Info("jobwatch stopped")
+	return err
+}
+
+// Close releases the listener and store of a daemon that was not Run.
+func (d *Daemon) Close() error {
+	d.ln.Close()
+	return d.store.Close()
+}

@@ -1,0 +1,272 @@
+// Package httpapi is jobwatch's HTTP API: the jobs API under /v1/, health
+// endpoints and Prometheus metrics. JSON in and out; errors are
+// {"error": "..."} with a status that fits.
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/jobwatch/jobwatch/tracker"
+)
+
+// Options configure the API.
+type Options struct {
+	Tracker *tracker.Tracker
+	// APIToken, when not empty, is the bearer token every /v1/ request must carry.
+	APIToken string
+	// MaxBodyBytes caps request bodies, in bytes.
+	MaxBodyBytes int64
+	Logger       *slog.Logger
+	// Registry receives the API's metrics and is served on /metrics.
+	Registry *prometheus.Registry
+}
+
+// Server is the API's http.Handler.
+type Server struct {
+	opts      Options
+	tokenHash [32]byte
+	mux       *http.ServeMux
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+}
+
+// New builds the API.
+func New(opts Options) *Server {
+	s := &Server{opts: opts, mux: http.NewServeMux()}
+	if opts.APIToken != "" {
+		s.tokenHash = sha256.Sum256([]byte(opts.APIToken))
+	}
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "jobwatch_http_requests_total",
+		Help: "HTTP requests answered, by route pattern and status code.",
+	}, []string{"route", "code"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "jobwatch_http_request_duration_seconds",
+		Help:    "Time to answer an HTTP request, by route pattern.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"route"})
+	opts.Registry.MustRegister(s.requests, s.latency)
+
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
+	s.mux.HandleFunc("POST /v1/jobs", s.auth(s.trackJob))
+	s.mux.HandleFunc("GET /v1/jobs", s.auth(s.listJobs))
+	s.mux.HandleFunc("GET /v1/jobs/{provider}/{id}", s.auth(s.getJob))
+	return s
+}
+
+// Handle adds a route; later features (webhooks, alerts) plug in here. When
+// authenticated, the route requires the API token like the jobs API.
+func (s *Server) Handle(pattern string, h http.HandlerFunc, authenticated bool) {
+	if authenticated {
+		h = s.auth(h)
+	}
+	s.mux.HandleFunc(pattern, h)
+}
+
+// ServeHTTP serves the request and counts it by route pattern and code.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+	s.mux.ServeHTTP(rec, r)
+	route := r.Pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	s.requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
+	s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// auth requires the bearer token when one is configured, comparing digests in
+// constant time.
+func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
+	if s.opts.APIToken == "" {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		got := sha256.Sum256([]byte(tok))
+		if !ok || subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="jobwatch"`)
+			WriteError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.opts.Tracker.Store().Ping(ctx); err != nil {
+		s.opts.Logger.Warn("readiness check failed", "error", err)
+		WriteError(w, http.StatusServiceUnavailable, "storage unavailable")
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) trackJob(w http.ResponseWriter, r *http.Request) {
+	var req tracker.TrackRequest
+	if !s.decode(w, r, &req) {
+		return
+	}
+	job, created, err := s.opts.Tracker.Track(r.Context(), req)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+	}
+	WriteJSON(w, code, job)
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
+	job, err := s.opts.Tracker.Job(r.Context(), r.PathValue("provider"), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, job)
+}
+
+func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := tracker.Filter{
+		Provider: q.Get("provider"),
+		Kind:     tracker.Kind(q.Get("kind")),
+		Status:   tracker.Status(q.Get("status")),
+		Cursor:   q.Get("cursor"),
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil {
+			WriteError(w, http.StatusBadRequest, "limit: not a number")
+			return
+		}
+		f.Limit = n
+	}
+	for _, l := range q["label"] {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			WriteError(w, http.StatusBadRequest, fmt.Sprintf("label: %q is not key=value", l))
+			return
+		}
+		if f.Labels == nil {
+			f.Labels = map[string]string{}
+		}
+		f.Labels[k] = v
+	}
+	page, err := s.opts.Tracker.List(r.Context(), f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if page.Jobs == nil {
+		page.Jobs = []tracker.Job{}
+	}
+	WriteJSON(w, http.StatusOK, page)
+}
+
+// decode reads a JSON body into v, answering 413 or 400 itself on failure.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", tooBig.Limit))
+			return false
+		}
+		WriteError(w, http.StatusBadRequest, "could not read body")
+		return false
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		WriteError(w, http.StatusBadRequest, describeJSONError(err))
+		return false
+	}
+	if dec.More() {
+		WriteError(w, http.StatusBadRequest, "malformed JSON: more than one value")
+		return false
+	}
+	return true
+}
+
+func describeJSONError(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("malformed JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("%s: must be %s", typ.Field, typ.Type)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "malformed JSON: body is empty or cut short"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return "malformed JSON"
+}
+
+// fail answers err: 400 for bad input, 404 for an unknown job, 503 for
+// anything else (the store did not answer; the client should retry).
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var verr *tracker.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		WriteError(w, http.StatusBadRequest, verr.Error())
+	case errors.Is(err, tracker.ErrNotFound):
+		WriteError(w, http.StatusNotFound, "job not found")
+	case errors.Is(err, context.Canceled):
+		// The client went away; nothing to answer.
+	default:
+		s.opts.Logger.Error("request failed", "route", r.Pattern, "error", err)
+		WriteError(w, http.StatusServiceUnavailable, "storage unavailable, retry later")
+	}
+}
+
+// WriteJSON answers v as JSON with the given status.
+func WriteJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+// WriteError answers {"error": msg} with the given status.
+func WriteError(w http.ResponseWriter, code int, msg string) {
+	WriteJSON(w, code, map[string]string{"error": msg})
+}
