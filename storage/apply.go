@@ -26,16 +26,39 @@ func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Res
 	for i := range order {
 		order[i] = i
 	}
+	key := func(it tracker.ApplyItem) (string, string) {
+		if it.Observation == nil {
+			return "", ""
+		}
+		return it.Observation.Provider, it.Observation.ExternalID
+	}
 	slices.SortStableFunc(order, func(a, b int) int {
-		oa, ob := p.Items[a].Observation, p.Items[b].Observation
-		return cmp.Or(cmp.Compare(oa.Provider, ob.Provider), cmp.Compare(oa.ExternalID, ob.ExternalID))
+		pa, ja := key(p.Items[a])
+		pb, jb := key(p.Items[b])
+		return cmp.Or(cmp.Compare(pa, pb), cmp.Compare(ja, jb))
 	})
 	results := make([]tracker.Result, len(p.Items))
 	err := s.inTx(ctx, func(tx bun.Tx) error {
 		for _, i := range order {
-			r, err := s.applyOne(ctx, tx, p, p.Items[i])
-			if err != nil {
-				return err
+			item := p.Items[i]
+			var r tracker.Result
+			if item.Observation != nil {
+				var err error
+				if r, err = s.applyOne(ctx, tx, p, item); err != nil {
+					return err
+				}
+			}
+			if d := item.Delivery; d != nil {
+				logged := *d
+				switch {
+				case r.Duplicate:
+					logged.Outcome = tracker.OutcomeDuplicate
+				case item.Observation != nil && r.Job == nil:
+					logged.Outcome = tracker.OutcomeRecorded
+				}
+				if err := insertDelivery(ctx, tx, &logged); err != nil {
+					return err
+				}
 			}
 			results[i] = r
 		}
@@ -48,7 +71,7 @@ func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Res
 }
 
 func (s *Store) applyOne(ctx context.Context, tx bun.Tx, p tracker.ApplyParams, item tracker.ApplyItem) (tracker.Result, error) {
-	obs := item.Observation
+	obs := *item.Observation
 	var (
 		res   tracker.Result
 		job   *tracker.Job

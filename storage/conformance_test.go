@@ -164,7 +164,7 @@ func TestListFiltersAndPages(t *testing.T) {
 }
 
 func observation(id, eventID string, status tracker.Status, at time.Time) tracker.ApplyItem {
-	return tracker.ApplyItem{Adopt: true, Observation: tracker.Observation{
+	return tracker.ApplyItem{Adopt: true, Observation: &tracker.Observation{
 		Provider: "mythicdot", ExternalID: id, Kind: tracker.KindBatch, Status: status, ProviderStatus: string(status),
 		OccurredAt: at, Source: tracker.SourceWebhook, EventID: eventID, Type: "batch." + string(status),
 		Payload: json.RawMessage(fmt.Sprintf(`{"id":%q}`, eventID)),
@@ -274,7 +274,7 @@ func TestObserveUnknownJobPolicies(t *testing.T) {
 			t.Fatalf("a duplicate created a job: %v", err)
 		}
 		// A job-less provider event is recorded once.
-		pe := tracker.ApplyItem{Observation: tracker.Observation{Provider: "mythicdot", EventID: "evt_usage", Type: "usage.threshold.reached",
+		pe := tracker.ApplyItem{Observation: &tracker.Observation{Provider: "mythicdot", EventID: "evt_usage", Type: "usage.threshold.reached",
 			Source: tracker.SourceWebhook, OccurredAt: time.Now()}}
 		for i, wantDup := range []bool{false, true} {
 			res, err := tr.Observe(ctx, pe)
@@ -322,6 +322,84 @@ func TestMigrateIsRepeatableAfterACrash(t *testing.T) {
 		names, err := s.Migrate(ctx)
 		if err != nil || len(names) == 0 {
 			t.Fatalf("Migrate after a crash = %v, %v; want the migrations re-run", names, err)
+		}
+	})
+}
+
+func TestGroupCommitUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		t.Parallel()
+		tr := tracker.New(s, tracker.Options{MaxBatchItems: 16, MaxConcurrentCommits: 2})
+		t0 := time.Now().Add(-time.Hour)
+		var wg sync.WaitGroup
+		for i := range 200 {
+			wg.Go(func() {
+				id := fmt.Sprintf("job_%d", i)
+				item := observation(id, "evt_"+id, tracker.StatusSucceeded, t0)
+				item.Delivery = &tracker.Delivery{Provider: "mythicdot", ReceivedAt: time.Now(), Outcome: tracker.OutcomeAccepted, StatusCode: 200, EventID: "evt_" + id}
+				res, err := tr.Observe(context.Background(), item)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if res[0].Job == nil || res[0].Job.ExternalID != id || !res[0].Created {
+					t.Errorf("result for %s = %+v: results went to the wrong caller", id, res[0])
+				}
+			})
+		}
+		wg.Wait()
+		page, err := tr.List(context.Background(), tracker.Filter{Status: tracker.StatusSucceeded, Limit: 1000})
+		if err != nil || len(page.Jobs) != 200 {
+			t.Fatalf("%d succeeded jobs, %v; want 200", len(page.Jobs), err)
+		}
+		ds, err := s.ListDeliveries(context.Background(), tracker.DeliveryFilter{Outcome: tracker.OutcomeAccepted, Limit: 1000})
+		if err != nil || len(ds) != 200 {
+			t.Fatalf("%d accepted deliveries, %v; want 200", len(ds), err)
+		}
+	})
+}
+
+func TestDeliveryLog(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		t.Parallel()
+		ctx := context.Background()
+		tr := newTracker(s)
+		old := time.Now().Add(-48 * time.Hour)
+		accepted := func() tracker.ApplyItem {
+			it := observation("batch_d", "evt_d", tracker.StatusRunning, time.Now())
+			it.Delivery = &tracker.Delivery{Provider: "mythicdot", ReceivedAt: time.Now(), Outcome: tracker.OutcomeAccepted, StatusCode: 200}
+			return it
+		}
+		rejected := tracker.ApplyItem{Delivery: &tracker.Delivery{Provider: "mythicdot", ReceivedAt: old, Outcome: tracker.OutcomeBadSignature,
+			StatusCode: 401, Reason: "bad_signature", Excerpt: "{\"forged\":true}"}}
+		unadopted := observation("batch_u", "evt_u", tracker.StatusRunning, time.Now())
+		unadopted.Adopt = false
+		unadopted.Delivery = &tracker.Delivery{Provider: "mythicdot", ReceivedAt: time.Now(), Outcome: tracker.OutcomeAccepted, StatusCode: 200}
+		for _, it := range []tracker.ApplyItem{accepted(), accepted(), rejected, unadopted} {
+			if _, err := tr.Observe(ctx, it); err != nil {
+				t.Fatal(err)
+			}
+		}
+		all, err := s.ListDeliveries(ctx, tracker.DeliveryFilter{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var outcomes []tracker.Outcome
+		for _, d := range all {
+			outcomes = append(outcomes, d.Outcome)
+		}
+		want := []tracker.Outcome{tracker.OutcomeRecorded, tracker.OutcomeBadSignature, tracker.OutcomeDuplicate, tracker.OutcomeAccepted}
+		if fmt.Sprint(outcomes) != fmt.Sprint(want) {
+			t.Fatalf("outcomes newest first = %v, want %v", outcomes, want)
+		}
+		if bad, _ := s.ListDeliveries(ctx, tracker.DeliveryFilter{Outcome: tracker.OutcomeBadSignature, Limit: 10}); len(bad) != 1 || bad[0].Excerpt != "{\"forged\":true}" {
+			t.Errorf("rejected deliveries = %+v", bad)
+		}
+		n, err := s.PruneDeliveries(ctx, time.Now().Add(-24*time.Hour))
+		if err != nil || n != 1 {
+			t.Errorf("PruneDeliveries = %d, %v; want the one old delivery", n, err)
 		}
 	})
 }

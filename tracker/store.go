@@ -24,9 +24,14 @@ type Store interface {
 	// Apply applies every item in one transaction: each observation is
 	// deduped on its event id, its job locked (and created if the item
 	// adopts unknown jobs), passed through Transition and stored with its
-	// history row. Results are in the order of items. Nothing is written
-	// unless everything is.
+	// history row, and the item's delivery (if any) logged with its final
+	// outcome. Results are in the order of items. Nothing is written unless
+	// everything is.
 	Apply(ctx context.Context, p ApplyParams) ([]Result, error)
+	// ListDeliveries returns the newest webhook deliveries matching f.
+	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
+	// PruneDeliveries deletes deliveries received before t and says how many.
+	PruneDeliveries(ctx context.Context, before time.Time) (int64, error)
 	// CountJobs returns how many jobs there are per provider, kind and status.
 	CountJobs(ctx context.Context) ([]JobCount, error)
 	// Ping checks that the store answers.
@@ -54,12 +59,17 @@ type ApplyParams struct {
 	Rules func(provider string, kind Kind) Rules
 }
 
-// ApplyItem is one observation to apply.
+// ApplyItem is one observation to apply, one delivery to log, or both.
 type ApplyItem struct {
-	Observation Observation
+	// Observation is nil for a delivery that was rejected.
+	Observation *Observation
 	// Adopt creates the job from the observation when it is not tracked yet;
 	// otherwise the observation is recorded without a job.
 	Adopt bool
+	// Delivery, when not nil, is logged in the same transaction. An
+	// accepted delivery's outcome becomes OutcomeDuplicate or
+	// OutcomeRecorded when that is what the observation turned out to be.
+	Delivery *Delivery
 }
 
 // Result is what applying one ApplyItem did.

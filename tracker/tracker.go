@@ -66,14 +66,22 @@ type Options struct {
 	Rules func(provider string, kind Kind) Rules
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// MaxBatchItems caps how many observations one group-commit
+	// transaction carries. Default 256.
+	MaxBatchItems int
+	// MaxConcurrentCommits is how many group-commit transactions may run at
+	// once: 1 for SQLite (one writer); a few for PostgreSQL, so that one
+	// transaction's round trips overlap another's. Default 1.
+	MaxConcurrentCommits int
 }
 
 // Tracker applies registrations and observations to a Store. It is safe for
 // concurrent use.
 type Tracker struct {
-	store Store
-	rules func(provider string, kind Kind) Rules
-	now   func() time.Time
+	store     Store
+	rules     func(provider string, kind Kind) Rules
+	now       func() time.Time
+	committer *committer
 }
 
 var _ API = (*Tracker)(nil)
@@ -89,7 +97,13 @@ func New(store Store, opts Options) *Tracker {
 	if now == nil {
 		now = time.Now
 	}
-	return &Tracker{store: store, rules: rules, now: now}
+	return &Tracker{store: store, rules: rules, now: now, committer: &committer{
+		store:      store,
+		rules:      rules,
+		now:        now,
+		maxItems:   cmp.Or(opts.MaxBatchItems, 256),
+		maxLeaders: cmp.Or(opts.MaxConcurrentCommits, 1),
+	}}
 }
 
 // Store returns the store the tracker writes to.
@@ -201,27 +215,60 @@ func decodeCursor(s string) (int64, error) {
 	return strconv.ParseInt(string(b[1:]), 10, 64)
 }
 
-// Observe applies observations, each through Transition, in one transaction.
-// Each item's Adopt says whether an unknown job is created from it.
+// Observe applies observations (and logs deliveries), each observation
+// through Transition. The items are committed together, in one transaction
+// that concurrent calls share (a group commit); Observe returns once that
+// transaction has committed, with results in the order of items.
 func (t *Tracker) Observe(ctx context.Context, items ...ApplyItem) ([]Result, error) {
-	for i := range items {
-		o := &items[i].Observation
-		if err := ValidateProvider(o.Provider); err != nil {
+	own := make([]ApplyItem, len(items))
+	for i, it := range items {
+		if it.Observation != nil {
+			o := *it.Observation
+			it.Observation = &o
+		}
+		if it.Delivery != nil {
+			d := *it.Delivery
+			it.Delivery = &d
+		}
+		if err := validateItem(&it); err != nil {
 			return nil, err
 		}
-		if o.ExternalID != "" {
-			if err := ValidateExternalID(o.ExternalID); err != nil {
-				return nil, err
-			}
-		}
-		if o.Status != "" && !o.Status.Valid() {
-			return nil, &ValidationError{"status", fmt.Sprintf("unknown status %q", o.Status)}
-		}
-		o.OccurredAt = o.OccurredAt.UTC()
+		own[i] = it
 	}
-	res, err := t.store.Apply(ctx, ApplyParams{Now: t.now().UTC(), Items: items, Rules: t.rules})
+	res, err := t.committer.apply(ctx, own)
 	if err != nil {
 		return nil, fmt.Errorf("apply %d observations: %w", len(items), err)
 	}
 	return res, nil
+}
+
+func validateItem(it *ApplyItem) error {
+	if it.Delivery != nil {
+		it.Delivery.ReceivedAt = it.Delivery.ReceivedAt.UTC()
+	}
+	o := it.Observation
+	if o == nil {
+		if it.Delivery == nil {
+			return &ValidationError{"observation", "an item needs an observation or a delivery"}
+		}
+		return nil
+	}
+	if err := ValidateProvider(o.Provider); err != nil {
+		return err
+	}
+	if o.ExternalID != "" {
+		if err := ValidateExternalID(o.ExternalID); err != nil {
+			return err
+		}
+	}
+	if o.Kind != "" {
+		if err := ValidateKind(o.Kind); err != nil {
+			return err
+		}
+	}
+	if o.Status != "" && !o.Status.Valid() {
+		return &ValidationError{"status", fmt.Sprintf("unknown status %q", o.Status)}
+	}
+	o.OccurredAt = o.OccurredAt.UTC()
+	return nil
 }

@@ -14,7 +14,8 @@ type Observation struct {
 	// Kind is used when the observation creates the job (an adopted webhook);
 	// it never changes an existing job's kind.
 	Kind Kind
-	// Status is the normalized status the provider reported.
+	// Status is the normalized status the provider reported; empty when the
+	// provider's word has no normalized equivalent (the job keeps its status).
 	Status Status
 	// ProviderStatus is the provider's own word for it, kept verbatim.
 	ProviderStatus string
@@ -57,9 +58,14 @@ type Rules struct {
 //   - a terminal observation disagreeing with the job's terminal status is
 //     recorded only; an agreeing one enriches the job (usage, details).
 //
+// An observation without a normalized status (an unknown provider status)
+// leaves a live job's status as it is and records the provider's word.
 // Whatever the effect, the job has been heard from at now.
 func Transition(job Job, obs Observation, now time.Time, rules Rules) (Job, Effect) {
 	job.LastHeardAt = now
+	if obs.Status == "" && !job.Status.Terminal() {
+		obs.Status = job.Status
+	}
 	effect := effectOf(job, obs)
 	if effect != EffectApplied {
 		return job, effect

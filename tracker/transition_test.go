@@ -82,6 +82,18 @@ func TestTransition(t *testing.T) {
 			wantEffect: EffectApplied, wantStatus: StatusRunning, wantNext: at(time.Hour + 10*time.Minute),
 		},
 		{
+			name:       "unknown provider status keeps the status",
+			job:        Job{Status: StatusRunning, ProviderStatus: "running", LastObservedAt: at(0)},
+			obs:        Observation{ProviderStatus: "paused", OccurredAt: t0.Add(time.Minute)},
+			wantEffect: EffectApplied, wantStatus: StatusRunning, wantNext: at(time.Hour + 10*time.Minute),
+		},
+		{
+			name:       "unknown provider status after the end is a conflict",
+			job:        Job{Status: StatusSucceeded, LastObservedAt: at(0)},
+			obs:        Observation{ProviderStatus: "paused", OccurredAt: t0.Add(time.Minute)},
+			wantEffect: EffectConflict, wantStatus: StatusSucceeded,
+		},
+		{
 			name:       "thin event makes the job due now",
 			job:        Job{Status: StatusRunning},
 			obs:        Observation{Status: StatusSucceeded, OccurredAt: t0, PollNow: true},
