@@ -48,7 +48,9 @@ type APIError struct {
 	Message    string
 }
 
-func (e *APIError) Error() string { return fmt.Sprintf("jobwatch API: %d: %s", e.StatusCode, e.Message) }
+func (e *APIError) Error() string {
+	return fmt.Sprintf("jobwatch API: %d: %s", e.StatusCode, e.Message)
+}
 
 // Unwrap maps 404 to ErrNotFound.
 func (e *APIError) Unwrap() error {

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -96,4 +99,89 @@ func TestRegistrationsSurviveKill9(t *testing.T) {
 			t.Logf("%s: %d requests answered before the kill, %d distinct jobs acknowledged, %d stored", driver, answered.Load(), len(acked), len(seen))
 		})
 	}
+}
+
+// The daemon killed -9 under a stream of signed events: every event answered
+// 200 is in storage after the restart, its effect applied exactly once.
+func TestWebhooksSurviveKill9(t *testing.T) {
+	t.Parallel()
+	const secret = "mythic-kill-test-secret"
+	for _, driver := range storagetest.Backends {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			path, url := writeConfig(t, storagetest.Config(t, driver), fmt.Sprintf(`
+[[providers]]
+name = "mythicdot"
+type = "mythicdot"
+[providers.webhook]
+secrets = [%q]
+`, secret))
+			d := startDaemon(t, path, url)
+
+			const events = 600
+			order := make([]int, 0, 2*events)
+			for i := range events {
+				order = append(order, i, i) // each event delivered twice
+			}
+			rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+			hc := &http.Client{Timeout: 10 * time.Second}
+			var (
+				mu       sync.Mutex
+				acked    = map[int]bool{}
+				answered atomic.Int64
+				next     atomic.Int64
+				killOnce sync.Once
+				wg       sync.WaitGroup
+			)
+			for range 32 {
+				wg.Go(func() {
+					for {
+						k := int(next.Add(1)) - 1
+						if k >= len(order) {
+							return
+						}
+						i := order[k]
+						body := fmt.Appendf(nil, `{"id":"evt_%d","type":"batch.completed","created":1706140800,"data":{"object":{"id":"batch_%d","status":"completed","request_counts":{"total":10,"completed":10,"failed":0}}}}`, i, i)
+						req, _ := http.NewRequest(http.MethodPost, url+"/webhooks/mythicdot", strings.NewReader(string(body)))
+						req.Header.Set("X-MythicDot-Signature", hexHMAC(secret, body))
+						resp, err := hc.Do(req)
+						if err != nil {
+							continue
+						}
+						resp.Body.Close()
+						if resp.StatusCode != http.StatusOK {
+							continue
+						}
+						mu.Lock()
+						acked[i] = true
+						mu.Unlock()
+						if answered.Add(1) == events/2 {
+							killOnce.Do(func() { d.kill9(t) })
+						}
+					}
+				})
+			}
+			wg.Wait()
+			killOnce.Do(func() { d.kill9(t) })
+
+			startDaemon(t, path, url)
+			client := tracker.NewClient(url)
+			for i := range acked {
+				job, err := client.Job(context.Background(), "mythicdot", fmt.Sprintf("batch_%d", i))
+				if err != nil {
+					t.Fatalf("event evt_%d was answered 200 but its job is gone: %v", i, err)
+				}
+				if job.Status != tracker.StatusSucceeded || len(job.History) != 1 || job.History[0].EventID != fmt.Sprintf("evt_%d", i) {
+					t.Fatalf("job of acknowledged evt_%d = %s with history %+v, want succeeded with the event once", i, job.Status, job.History)
+				}
+			}
+			t.Logf("%s: %d deliveries answered 200 before the kill, %d distinct events acknowledged and found", driver, answered.Load(), len(acked))
+		})
+	}
+}
+
+func hexHMAC(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
 }

@@ -5,6 +5,7 @@
 //	jobwatch migrate --config FILE       apply schema migrations and exit
 //	jobwatch check-config --config FILE  validate a config file
 //	jobwatch track --provider P --kind K ID [--label k=v] (--server URL | --config FILE)
+//	jobwatch send-test-event --config FILE --provider NAME --type TYPE --job ID [--url URL]
 package main
 
 import (
@@ -31,6 +32,7 @@ var commands = []command{
 	{"migrate", "apply schema migrations and exit", runMigrate},
 	{"check-config", "validate a config file", runCheckConfig},
 	{"track", "register a submitted job", runTrack},
+	{"send-test-event", "post a signed test webhook to a running daemon", runSendTestEvent},
 }
 
 // errUsage marks an error that has already been explained with usage text.

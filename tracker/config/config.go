@@ -19,9 +19,10 @@ import (
 
 // Config is the whole configuration file.
 type Config struct {
-	Server  Server  `toml:"server"`
-	Storage Storage `toml:"storage"`
-	Log     Log     `toml:"log"`
+	Server    Server     `toml:"server"`
+	Storage   Storage    `toml:"storage"`
+	Log       Log        `toml:"log"`
+	Providers []Provider `toml:"providers"`
 }
 
 // Server configures the HTTP listener.
@@ -38,6 +39,8 @@ type Server struct {
 	WriteTimeout Duration `toml:"write_timeout"`
 	// ShutdownTimeout bounds the wait for in-flight requests on SIGTERM. Default 30s.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// DeliveryRetention is how long the webhook delivery log is kept. Default 168h.
+	DeliveryRetention Duration `toml:"delivery_retention"`
 }
 
 // Storage says where jobs are kept.
@@ -72,6 +75,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Server.ReadTimeout, Duration(10*time.Second))
 	setDefault(&c.Server.WriteTimeout, Duration(30*time.Second))
 	setDefault(&c.Server.ShutdownTimeout, Duration(30*time.Second))
+	setDefault(&c.Server.DeliveryRetention, Duration(7*24*time.Hour))
 	setDefault(&c.Storage.Driver, "sqlite")
 	if c.Storage.Driver == "sqlite" {
 		setDefault(&c.Storage.DSN, "jobwatch.db")
@@ -79,6 +83,9 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Storage.MaxOpenConns, 10)
 	setDefault(&c.Log.Level, "info")
 	setDefault(&c.Log.Format, "json")
+	for i := range c.Providers {
+		c.Providers[i].applyDefaults()
+	}
 }
 
 func setDefault[T comparable](p *T, v T) {
@@ -144,7 +151,8 @@ func (c *Config) Validate() error {
 	if c.Server.MaxBodyBytes < 1024 || c.Server.MaxBodyBytes > 64<<20 {
 		bad("server.max_body_bytes", "%d is out of range (1024 to 67108864)", c.Server.MaxBodyBytes)
 	}
-	for key, d := range map[string]Duration{"server.read_timeout": c.Server.ReadTimeout, "server.write_timeout": c.Server.WriteTimeout, "server.shutdown_timeout": c.Server.ShutdownTimeout} {
+	for key, d := range map[string]Duration{"server.read_timeout": c.Server.ReadTimeout, "server.write_timeout": c.Server.WriteTimeout,
+		"server.shutdown_timeout": c.Server.ShutdownTimeout, "server.delivery_retention": c.Server.DeliveryRetention} {
 		if d < 0 {
 			bad(key, "must not be negative")
 		}
@@ -166,6 +174,7 @@ func (c *Config) Validate() error {
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		bad("log.format", "%q is not a format (want json or text)", c.Log.Format)
 	}
+	c.validateProviders(bad)
 	// Map iteration above is unordered; keep the report stable.
 	slices.SortStableFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
@@ -178,7 +187,11 @@ func (l Log) SlogLevel() slog.Level { return logLevels[l.Level] }
 
 // Summary is the one-line description check-config prints.
 func (c *Config) Summary() string {
-	return fmt.Sprintf("config ok: listen %s, storage %s", c.Server.Listen, c.Storage.Driver)
+	names := make([]string, len(c.Providers))
+	for i, p := range c.Providers {
+		names[i] = p.Name
+	}
+	return fmt.Sprintf("config ok: listen %s, storage %s, %d providers [%s]", c.Server.Listen, c.Storage.Driver, len(c.Providers), strings.Join(names, " "))
 }
 
 // Duration is a time.Duration written as a string ("30s", "10m", "1h").

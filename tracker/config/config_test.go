@@ -2,6 +2,9 @@ package config_test
 
 import (
 	"fmt"
+	"os"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +17,7 @@ func TestExampleFileParsesWithNoEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatalf("config.example.toml: %v", err)
 	}
-	if c != config.Default() {
+	if !reflect.DeepEqual(c, config.Default()) {
 		t.Errorf("config.example.toml differs from the defaults:\n%+v\n%+v", c, config.Default())
 	}
 }
@@ -64,6 +67,58 @@ format = "${JOBWATCH_TEST_FORMAT:-text}"
 	for _, s := range []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c)} {
 		if strings.Contains(s, "tok-123") || strings.Contains(s, "pw@") {
 			t.Errorf("a secret printed: %s", s)
+		}
+	}
+}
+
+// The commented-out provider blocks of config.example.toml are valid once
+// uncommented and given their secrets.
+func TestExampleProvidersAreValid(t *testing.T) {
+	b, err := os.ReadFile("../../config.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	setting := regexp.MustCompile(`^# (\[|[a-z_]+ = )`)
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if setting.MatchString(l) {
+			l = strings.TrimPrefix(l, "# ")
+		}
+		lines = append(lines, l)
+	}
+	for _, v := range []string{"OPENAI_WEBHOOK_SECRET", "MYTHICDOT_WEBHOOK_SECRET", "LLMTUNE_WEBHOOK_SECRET", "TASKS_WEBHOOK_SECRET"} {
+		t.Setenv(v, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	}
+	c, err := config.Parse(strings.Join(lines, "\n"))
+	if err != nil {
+		t.Fatalf("uncommented example: %v", err)
+	}
+	if len(c.Providers) != 4 || c.Providers[3].Generic == nil || len(c.Providers[3].Generic.StatusMap) != 4 {
+		t.Fatalf("uncommented example has providers %+v", c.Providers)
+	}
+}
+
+func TestProviderErrorsNameTheKey(t *testing.T) {
+	t.Setenv("SHORT_SECRET", "whsec_c2hvcnQ=")
+	tests := []struct{ name, text, want string }{
+		{"bad type", "[[providers]]\nname = \"x\"\ntype = \"acme\"\n", "providers[0].type: \"acme\" is not a provider type"},
+		{"bad name", "[[providers]]\nname = \"Open AI\"\ntype = \"openai\"\n", "providers[0].name:"},
+		{"duplicate", "[[providers]]\nname = \"a\"\ntype = \"openai\"\n[[providers]]\nname = \"a\"\ntype = \"openai\"\n", "providers[1].name: \"a\" is used by an earlier provider"},
+		{"no secrets", "[[providers]]\nname = \"a\"\ntype = \"openai\"\n[providers.webhook]\n", "providers[0].webhook.secrets: at least one secret is required"},
+		{"short whsec", "[[providers]]\nname = \"a\"\ntype = \"openai\"\n[providers.webhook]\nsecrets = [\"${SHORT_SECRET}\"]\n", "providers[0].webhook.secrets[0]: whsec_ secret decodes to 5 bytes"},
+		{"bad scheme", "[[providers]]\nname = \"a\"\ntype = \"generic\"\n[providers.webhook]\nscheme = \"md5\"\nsecrets = [\"s\"]\n[providers.generic]\njob_id = \"id\"\nstatus = \"s\"\n", "providers[0].webhook.scheme: unknown scheme \"md5\""},
+		{"bad policy", "[[providers]]\nname = \"a\"\ntype = \"mythicdot\"\n[providers.webhook]\nsecrets = [\"s\"]\nunknown_jobs = \"ignore\"\n", "providers[0].webhook.unknown_jobs: \"ignore\" is not a policy"},
+		{"generic without paths", "[[providers]]\nname = \"a\"\ntype = \"generic\"\n", "providers[0].generic: required for type generic"},
+		{"generic missing job id", "[[providers]]\nname = \"a\"\ntype = \"generic\"\n[providers.generic]\nstatus = \"s\"\n", "providers[0].generic.job_id: required"},
+		{"unknown webhook key", "[[providers]]\nname = \"a\"\ntype = \"openai\"\n[providers.webhook]\nsecret = \"s\"\n", "providers.webhook.secret: unknown key"},
+	}
+	for _, tt := range tests {
+		_, err := config.Parse(tt.text)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want it to contain %q", tt.name, err, tt.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "c2hvcnQ") {
+			t.Errorf("%s: the error shows a secret: %v", tt.name, err)
 		}
 	}
 }

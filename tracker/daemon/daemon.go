@@ -20,6 +20,7 @@ import (
 	"github.com/jobwatch/jobwatch/tracker"
 	"github.com/jobwatch/jobwatch/tracker/config"
 	"github.com/jobwatch/jobwatch/tracker/httpapi"
+	"github.com/jobwatch/jobwatch/tracker/ingest"
 )
 
 // Daemon is a configured, listening jobwatch.
@@ -63,7 +64,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		return nil, err
 	}
 	d := &Daemon{cfg: cfg, log: log, store: store, registry: prometheus.NewRegistry()}
-	d.tracker = tracker.New(store, tracker.Options{})
+	commits := 1
+	if cfg.Storage.Driver == storage.DriverPostgres {
+		// Overlap one group commit's round trips with another's.
+		commits = max(1, min(4, cfg.Storage.MaxOpenConns/2))
+	}
+	d.tracker = tracker.New(store, tracker.Options{MaxConcurrentCommits: commits})
 	d.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -76,6 +82,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		Logger:       log,
 		Registry:     d.registry,
 	})
+	hooks, err := webhookProviders(cfg, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	d.api.Handle("/webhooks/{name}", ingest.New(ingest.Options{
+		Tracker:      d.tracker,
+		Providers:    hooks,
+		MaxBodyBytes: cfg.Server.MaxBodyBytes,
+		Logger:       log,
+		Registry:     d.registry,
+	}).ServeHTTP, false)
 	d.ln, err = net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		store.Close()
@@ -104,6 +122,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.log.Info("jobwatch started", "listen", d.ln.Addr().String(), "storage", d.cfg.Storage.Driver)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(d.ln) }()
+	bg, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+	go d.pruneDeliveries(bg)
 	var err error
 	select {
 	case err = <-errc:
@@ -121,6 +142,27 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("jobwatch stopped")
 	return err
+}
+
+// pruneDeliveries deletes delivery log rows older than the retention, at
+// start and hourly.
+func (d *Daemon) pruneDeliveries(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := d.store.PruneDeliveries(ctx, time.Now().Add(-d.cfg.Server.DeliveryRetention.D()))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			d.log.Warn("prune webhook delivery log", "error", err)
+		case n > 0:
+			d.log.Info("pruned webhook delivery log", "deleted", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Close releases the listener and store of a daemon that was not Run.

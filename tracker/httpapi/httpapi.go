@@ -67,6 +67,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("POST /v1/jobs", s.auth(s.trackJob))
 	s.mux.HandleFunc("GET /v1/jobs", s.auth(s.listJobs))
 	s.mux.HandleFunc("GET /v1/jobs/{provider}/{id}", s.auth(s.getJob))
+	s.mux.HandleFunc("GET /v1/deliveries", s.auth(s.listDeliveries))
 	return s
 }
 
@@ -199,6 +200,28 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 		page.Jobs = []tracker.Job{}
 	}
 	WriteJSON(w, http.StatusOK, page)
+}
+
+func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := tracker.DeliveryFilter{Provider: q.Get("provider"), Outcome: tracker.Outcome(q.Get("outcome")), Limit: tracker.DefaultPageSize}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > tracker.MaxPageSize {
+			WriteError(w, http.StatusBadRequest, fmt.Sprintf("limit: must be 1 to %d", tracker.MaxPageSize))
+			return
+		}
+		f.Limit = n
+	}
+	ds, err := s.opts.Tracker.Store().ListDeliveries(r.Context(), f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if ds == nil {
+		ds = []tracker.Delivery{}
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"deliveries": ds})
 }
 
 // decode reads a JSON body into v, answering 413 or 400 itself on failure.

@@ -1,0 +1,188 @@
+package generic_test
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jobwatch/jobwatch/providers"
+	"github.com/jobwatch/jobwatch/providers/generic"
+)
+
+// payloadErr returns err as a *providers.PayloadError, nil when it is nil,
+// failing the test when it is any other error.
+func payloadErr(t *testing.T, err error) *providers.PayloadError {
+	t.Helper()
+	if err == nil {
+		return nil
+	}
+	var pe *providers.PayloadError
+	if !errors.As(err, &pe) {
+		t.Fatalf("error %v (%T), want a *providers.PayloadError", err, err)
+	}
+	return pe
+}
+
+func TestLookup(t *testing.T) {
+	t.Parallel()
+	doc := map[string]any{
+		"id":   "evt_1",
+		"data": map[string]any{"batch_id": "b", "status": nil, "counts": map[string]any{"total": 3.0}, "list": []any{1.0}},
+		"":     "empty key",
+	}
+	tests := []struct {
+		path string
+		want any
+		ok   bool
+	}{
+		{"", doc, true},
+		{"id", "evt_1", true},
+		{"data.batch_id", "b", true},
+		{"data.counts.total", 3.0, true},
+		{"data.status", nil, true},
+		{"data.list", []any{1.0}, true},
+		{"missing", nil, false},
+		{"data.missing", nil, false},
+		{"id.deeper", nil, false},
+		{"data.status.deeper", nil, false},
+		{"data.list.0", nil, false},
+		{"data.", nil, false},
+	}
+	for _, tt := range tests {
+		got, ok := generic.Lookup(doc, tt.path)
+		if ok != tt.ok || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Lookup(%q) = %v, %v; want %v, %v", tt.path, got, ok, tt.want, tt.ok)
+		}
+	}
+	if got, ok := generic.Lookup("scalar", "a"); ok || got != nil {
+		t.Errorf("Lookup in a scalar = %v, %v", got, ok)
+	}
+}
+
+func TestUnmarshal(t *testing.T) {
+	t.Parallel()
+	type target struct {
+		ID   string `json:"id"`
+		Data struct {
+			Count int64    `json:"count"`
+			Tags  []string `json:"tags"`
+		} `json:"data"`
+	}
+	tests := []struct {
+		body       string
+		field, msg string
+	}{
+		{`{"id":"a","data":{"count":1,"tags":["x"]}}`, "", ""},
+		{`{"id":null,"data":null}`, "", ""},
+		{`{"id":`, "", "malformed JSON"},
+		{`{"id":"a"}x`, "", "malformed JSON"},
+		{`[1]`, "", "want an object, got array"},
+		{`{"id":1}`, "id", "want a string, got number"},
+		{`{"data":{"count":"1"}}`, "data.count", "want an integer, got string"},
+		{`{"data":{"count":2.5}}`, "data.count", "want an integer, got number 2.5"},
+		{`{"data":{"tags":"x"}}`, "data.tags", "want an array, got string"},
+		{`{"data":{"tags":[1]}}`, "data.tags", "want a string, got number"},
+		{`{"data":{"count":` + strings.Repeat("9", 100) + `}}`, "data.count", "want an integer, got number " + strings.Repeat("9", 57) + "…"},
+	}
+	for _, tt := range tests {
+		var v target
+		pe := payloadErr(t, generic.Unmarshal([]byte(tt.body), &v))
+		switch {
+		case tt.msg == "" && pe != nil:
+			t.Errorf("Unmarshal(%s) = %v", tt.body, pe)
+		case tt.msg != "" && (pe == nil || pe.Field != tt.field || pe.Msg != tt.msg):
+			t.Errorf("Unmarshal(%s) = %#v, want field %q message %q", tt.body, pe, tt.field, tt.msg)
+		}
+	}
+}
+
+func TestNest(t *testing.T) {
+	t.Parallel()
+	other := errors.New("not a payload error")
+	tests := []struct {
+		err  error
+		want error
+	}{
+		{nil, nil},
+		{other, other},
+		{&providers.PayloadError{Field: "id", Msg: "required"}, &providers.PayloadError{Field: "data.object.id", Msg: "required"}},
+		{&providers.PayloadError{Msg: "want an object, got string"}, &providers.PayloadError{Field: "data.object", Msg: "want an object, got string"}},
+		{fmt.Errorf("wrapped: %w", &providers.PayloadError{Field: "a.b", Msg: "m"}), &providers.PayloadError{Field: "data.object.a.b", Msg: "m"}},
+	}
+	for _, tt := range tests {
+		if got := generic.Nest("data.object", tt.err); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Nest(%v) = %#v, want %#v", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestCheckExternalID(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		id, msg string
+	}{
+		{"batch_abc123", ""},
+		{"", "required"},
+		{"a b", "must be printable, without spaces or '/'"},
+		{"a/b", "must be printable, without spaces or '/'"},
+		{strings.Repeat("x", 257), "longer than 256 bytes"},
+	}
+	for _, tt := range tests {
+		pe := payloadErr(t, generic.CheckExternalID("data.id", tt.id))
+		switch {
+		case tt.msg == "" && pe != nil:
+			t.Errorf("CheckExternalID(%q) = %v", tt.id, pe)
+		case tt.msg != "" && (pe == nil || pe.Field != "data.id" || pe.Msg != tt.msg):
+			t.Errorf("CheckExternalID(%q) = %#v, want message %q", tt.id, pe, tt.msg)
+		}
+	}
+}
+
+func TestTimes(t *testing.T) {
+	t.Parallel()
+	unix := []struct {
+		secs int64
+		want time.Time
+		ok   bool
+	}{
+		{1706140800, time.Date(2024, 1, 25, 0, 0, 0, 0, time.UTC), true},
+		{0, time.Unix(0, 0).UTC(), true},
+		{253402300799, time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), true},
+		{253402300800, time.Time{}, false},
+		{-1, time.Time{}, false},
+	}
+	for _, tt := range unix {
+		got, err := generic.UnixTime("created", tt.secs)
+		if pe := payloadErr(t, err); (pe == nil) != tt.ok || !got.Equal(tt.want) || got.Location() != time.UTC || pe != nil && pe.Field != "created" {
+			t.Errorf("UnixTime(%d) = %v, %v; want %v", tt.secs, got, err, tt.want)
+		}
+	}
+	rfc := []struct {
+		s    string
+		want time.Time
+		ok   bool
+	}{
+		{"2025-11-08T14:22:31Z", time.Date(2025, 11, 8, 14, 22, 31, 0, time.UTC), true},
+		{"2025-11-08T15:22:31.5+01:00", time.Date(2025, 11, 8, 14, 22, 31, 5e8, time.UTC), true},
+		{"2025-11-08 14:22:31", time.Time{}, false},
+		{"", time.Time{}, false},
+		{"1762611751", time.Time{}, false},
+	}
+	for _, tt := range rfc {
+		got, err := generic.ParseTime("deliveredAt", tt.s)
+		if pe := payloadErr(t, err); (pe == nil) != tt.ok || !got.Equal(tt.want) || got.Location() != time.UTC || pe != nil && pe.Field != "deliveredAt" {
+			t.Errorf("ParseTime(%q) = %v, %v; want %v", tt.s, got, err, tt.want)
+		}
+	}
+}
+
+func TestDerivedEventIDFormula(t *testing.T) {
+	t.Parallel()
+	// SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad.
+	if got, want := generic.DerivedEventID("p_", []byte("abc")), "p_ba7816bf8f01cfea414140de5dae2223"; got != want {
+		t.Errorf("DerivedEventID = %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,288 @@
+package openai
+
+import (
+	"fmt"
+
+	"github.com/jobwatch/jobwatch/providers"
+	"github.com/jobwatch/jobwatch/providers/generic"
+	"github.com/jobwatch/jobwatch/tracker"
+)
+
+// BatchStatus normalizes a batch's status (GET /v1/batches/{id}). A batch in
+// finalizing or cancelling is still running: it may sit there long after its
+// counts reach 100%. Unknown words are "" (no normalized equivalent).
+func BatchStatus(s string) tracker.Status {
+	switch s {
+	case "validating":
+		return tracker.StatusPending
+	case "in_progress", "finalizing", "cancelling":
+		return tracker.StatusRunning
+	case "completed":
+		return tracker.StatusSucceeded
+	case "failed":
+		return tracker.StatusFailed
+	case "expired":
+		return tracker.StatusExpired
+	case "cancelled":
+		return tracker.StatusCancelled
+	}
+	return ""
+}
+
+// FineTuningStatus normalizes a fine-tuning job's status (GET
+// /v1/fine_tuning/jobs/{id}). Unknown words, such as a paused job's, are ""
+// (no normalized equivalent): never guessed terminal.
+func FineTuningStatus(s string) tracker.Status {
+	switch s {
+	case "validating_files", "queued":
+		return tracker.StatusPending
+	case "running":
+		return tracker.StatusRunning
+	case "succeeded":
+		return tracker.StatusSucceeded
+	case "failed":
+		return tracker.StatusFailed
+	case "cancelled":
+		return tracker.StatusCancelled
+	}
+	return ""
+}
+
+// ResponseStatus normalizes a background response's status (GET
+// /v1/responses/{id}). An incomplete response is a truncated answer: failed.
+// Unknown words are "" (no normalized equivalent).
+func ResponseStatus(s string) tracker.Status {
+	switch s {
+	case "queued":
+		return tracker.StatusPending
+	case "in_progress":
+		return tracker.StatusRunning
+	case "completed":
+		return tracker.StatusSucceeded
+	case "failed", "incomplete":
+		return tracker.StatusFailed
+	case "cancelled":
+		return tracker.StatusCancelled
+	}
+	return ""
+}
+
+// Request failure flags of a completed batch, in Details["request_failure"]:
+// "completed" only means the batch ran to its end, not that any request
+// succeeded.
+const (
+	// RequestFailurePartial: some, not all, of the batch's requests failed.
+	RequestFailurePartial = "partial"
+	// RequestFailureTotal: every request of the batch failed (its results are
+	// only in the error file).
+	RequestFailureTotal = "total"
+)
+
+// ObjectObservation maps an OpenAI API object of the given kind (batch,
+// fine_tuning or response, as GET /v1/batches/{id},
+// /v1/fine_tuning/jobs/{id} and /v1/responses/{id} return it, and as
+// OpenAI-compatible providers embed it in their webhooks) to an observation:
+// ExternalID, Kind, Status (through BatchStatus, FineTuningStatus or
+// ResponseStatus), ProviderStatus verbatim, Usage (nil when the object reports
+// none) and Details. A missing status leaves Status and ProviderStatus empty.
+// OccurredAt is left zero: a poll's time is the caller's. Null fields are
+// absent fields; any other failure is a *providers.PayloadError whose Field is
+// a path within obj.
+//
+// Details keys: output_file_id, error_file_id (batches; an expired batch
+// keeps its partial output), fine_tuned_model (fine-tunes), error_message and
+// error_code (the first batch error, the fine-tune's or the response's
+// error), incomplete_reason (responses), request_failure (completed batches
+// with failed requests: RequestFailurePartial or RequestFailureTotal).
+func ObjectObservation(kind tracker.Kind, obj []byte) (tracker.Observation, error) {
+	switch kind {
+	case tracker.KindBatch:
+		return batchObservation(obj)
+	case tracker.KindFineTuning:
+		return fineTuningObservation(obj)
+	case tracker.KindResponse:
+		return responseObservation(obj)
+	}
+	return tracker.Observation{}, &providers.PayloadError{Msg: fmt.Sprintf("no object mapping for kind %q (want batch, fine_tuning or response)", kind)}
+}
+
+// apiError is the {code, message} pair OpenAI reports failures with.
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// tokenUsage is the usage object of batches and responses.
+type tokenUsage struct {
+	InputTokens  int64 `json:"input_tokens"`
+	OutputTokens int64 `json:"output_tokens"`
+	TotalTokens  int64 `json:"total_tokens"`
+}
+
+// header is what every object has: its type, id and status.
+type header struct {
+	object, id, status string
+}
+
+// observation checks h and starts the observation of an object of kind whose
+// "object" field, when present, is object.
+func (h header) observation(kind tracker.Kind, object string, status func(string) tracker.Status) (tracker.Observation, error) {
+	if h.object != "" && h.object != object {
+		return tracker.Observation{}, &providers.PayloadError{Field: "object", Msg: fmt.Sprintf("want %q for kind %s, got %q", object, kind, h.object)}
+	}
+	if err := generic.CheckExternalID("id", h.id); err != nil {
+		return tracker.Observation{}, err
+	}
+	return tracker.Observation{ExternalID: h.id, Kind: kind, Status: status(h.status), ProviderStatus: h.status}, nil
+}
+
+type batchObject struct {
+	Object       string `json:"object"`
+	ID           string `json:"id"`
+	Status       string `json:"status"`
+	OutputFileID string `json:"output_file_id"`
+	ErrorFileID  string `json:"error_file_id"`
+	Errors       *struct {
+		Data []apiError `json:"data"`
+		// The top-level code and message are not in OpenAI's schema; some
+		// compatible providers (and OpenAI's own guide) put them there.
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"errors"`
+	RequestCounts *struct {
+		Total     int64 `json:"total"`
+		Completed int64 `json:"completed"`
+		Failed    int64 `json:"failed"`
+	} `json:"request_counts"`
+	Usage *tokenUsage `json:"usage"`
+}
+
+func batchObservation(obj []byte) (tracker.Observation, error) {
+	var b batchObject
+	if err := generic.Unmarshal(obj, &b); err != nil {
+		return tracker.Observation{}, err
+	}
+	obs, err := header{b.Object, b.ID, b.Status}.observation(tracker.KindBatch, "batch", BatchStatus)
+	if err != nil {
+		return tracker.Observation{}, err
+	}
+	var u tracker.Usage
+	d := details{}
+	d.set("output_file_id", b.OutputFileID)
+	d.set("error_file_id", b.ErrorFileID)
+	if e := b.Errors; e != nil {
+		first := apiError{Code: e.Code, Message: e.Message}
+		if len(e.Data) > 0 {
+			first = e.Data[0]
+		}
+		d.setError(first)
+	}
+	if c := b.RequestCounts; c != nil {
+		u.RequestsTotal, u.RequestsCompleted, u.RequestsFailed = c.Total, c.Completed, c.Failed
+		if b.Status == "completed" {
+			switch {
+			case c.Total > 0 && c.Failed >= c.Total:
+				d.set("request_failure", RequestFailureTotal)
+			case c.Failed > 0 && c.Failed < c.Total:
+				d.set("request_failure", RequestFailurePartial)
+			}
+		}
+	}
+	if t := b.Usage; t != nil {
+		u.InputTokens, u.OutputTokens, u.TotalTokens = t.InputTokens, t.OutputTokens, t.TotalTokens
+	}
+	obs.Usage, obs.Details = usage(u), d.result()
+	return obs, nil
+}
+
+type fineTuningObject struct {
+	Object         string    `json:"object"`
+	ID             string    `json:"id"`
+	Status         string    `json:"status"`
+	FineTunedModel string    `json:"fine_tuned_model"`
+	TrainedTokens  int64     `json:"trained_tokens"`
+	Error          *apiError `json:"error"`
+}
+
+func fineTuningObservation(obj []byte) (tracker.Observation, error) {
+	var f fineTuningObject
+	if err := generic.Unmarshal(obj, &f); err != nil {
+		return tracker.Observation{}, err
+	}
+	obs, err := header{f.Object, f.ID, f.Status}.observation(tracker.KindFineTuning, "fine_tuning.job", FineTuningStatus)
+	if err != nil {
+		return tracker.Observation{}, err
+	}
+	d := details{}
+	d.set("fine_tuned_model", f.FineTunedModel)
+	if f.Error != nil {
+		d.setError(*f.Error)
+	}
+	obs.Usage, obs.Details = usage(tracker.Usage{TrainedTokens: f.TrainedTokens}), d.result()
+	return obs, nil
+}
+
+type responseObject struct {
+	Object            string    `json:"object"`
+	ID                string    `json:"id"`
+	Status            string    `json:"status"`
+	Error             *apiError `json:"error"`
+	IncompleteDetails *struct {
+		Reason string `json:"reason"`
+	} `json:"incomplete_details"`
+	Usage *tokenUsage `json:"usage"`
+}
+
+func responseObservation(obj []byte) (tracker.Observation, error) {
+	var r responseObject
+	if err := generic.Unmarshal(obj, &r); err != nil {
+		return tracker.Observation{}, err
+	}
+	obs, err := header{r.Object, r.ID, r.Status}.observation(tracker.KindResponse, "response", ResponseStatus)
+	if err != nil {
+		return tracker.Observation{}, err
+	}
+	d := details{}
+	if r.Error != nil {
+		d.setError(*r.Error)
+	}
+	if r.IncompleteDetails != nil {
+		d.set("incomplete_reason", r.IncompleteDetails.Reason)
+	}
+	var u tracker.Usage
+	if t := r.Usage; t != nil {
+		u.InputTokens, u.OutputTokens, u.TotalTokens = t.InputTokens, t.OutputTokens, t.TotalTokens
+	}
+	obs.Usage, obs.Details = usage(u), d.result()
+	return obs, nil
+}
+
+// usage is u, or nil when it carries no figures.
+func usage(u tracker.Usage) *tracker.Usage {
+	if u.IsZero() {
+		return nil
+	}
+	return &u
+}
+
+// details collects an observation's details, leaving out empty values.
+type details map[string]string
+
+func (d details) set(key, value string) {
+	if value != "" {
+		d[key] = value
+	}
+}
+
+func (d details) setError(e apiError) {
+	d.set("error_message", e.Message)
+	d.set("error_code", e.Code)
+}
+
+// result is d, or nil when empty.
+func (d details) result() map[string]string {
+	if len(d) == 0 {
+		return nil
+	}
+	return d
+}

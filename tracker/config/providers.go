@@ -1,0 +1,222 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jobwatch/jobwatch/providers/generic"
+	"github.com/jobwatch/jobwatch/providers/signature"
+	"github.com/jobwatch/jobwatch/tracker"
+)
+
+// Provider types jobwatch has code for; "generic" is configured by field paths.
+const (
+	TypeOpenAI    = "openai"
+	TypeMythicDot = "mythicdot"
+	TypeLLMTune   = "llmtune"
+	TypeGeneric   = "generic"
+)
+
+// ProviderTypes lists the valid provider types.
+var ProviderTypes = []string{TypeOpenAI, TypeMythicDot, TypeLLMTune, TypeGeneric}
+
+// Provider is one [[providers]] entry.
+type Provider struct {
+	// Name is the provider's name in jobs and in the webhook URL
+	// (/webhooks/{name}).
+	Name string `toml:"name"`
+	// Type says which provider's code speaks for it.
+	Type string `toml:"type"`
+	// Webhook configures POST /webhooks/{name}; nil: no webhook endpoint.
+	Webhook *Webhook `toml:"webhook"`
+	// Generic maps a generic provider's JSON by field paths.
+	Generic *Generic `toml:"generic"`
+}
+
+// Webhook configures how a provider's webhooks are verified and applied.
+type Webhook struct {
+	// Scheme is standard-webhooks, hmac-sha256-hex or timestamped-hmac.
+	// Default: the provider type's own (openai: standard-webhooks;
+	// mythicdot, llmtune: hmac-sha256-hex); required for generic.
+	Scheme string `toml:"scheme"`
+	// Secrets are the signing secrets; a signature matching any is accepted.
+	Secrets []Secret `toml:"secrets"`
+	// Tolerance is how far a signed timestamp may be from now, either way.
+	// Default 5m.
+	Tolerance Duration `toml:"tolerance"`
+	// SignatureHeader carries the signature (hmac schemes). Default: the
+	// provider type's (X-MythicDot-Signature, X-LLMTune-Signature);
+	// timestamped-hmac without timestamp_header reads Stripe-Signature.
+	SignatureHeader string `toml:"signature_header"`
+	// TimestampHeader carries the timestamp (timestamped-hmac with a
+	// separate header, e.g. X-OpenAI-Timestamp).
+	TimestampHeader string `toml:"timestamp_header"`
+	// UnknownJobs is what an event about an untracked job does: "adopt"
+	// (create the job, the default) or "record" (store the delivery only).
+	UnknownJobs string `toml:"unknown_jobs"`
+	// InsecureSkipVerify accepts unsigned webhooks. A warning is logged at
+	// every start. Never use it on an endpoint reachable from outside.
+	InsecureSkipVerify bool `toml:"insecure_skip_verify"`
+	// RateLimit caps accepted requests per second (429 above it); 0: none.
+	RateLimit float64 `toml:"rate_limit"`
+	// Burst is how many requests may arrive at once above RateLimit.
+	// Default: RateLimit rounded up, at least 1.
+	Burst int `toml:"burst"`
+}
+
+// Generic maps a provider's JSON to jobwatch's fields by dot paths
+// ("data.batch_id").
+type Generic struct {
+	EventID    string `toml:"event_id"`
+	EventType  string `toml:"event_type"`
+	JobID      string `toml:"job_id"`
+	Status     string `toml:"status"`
+	OccurredAt string `toml:"occurred_at"`
+	// Kind is the kind of the provider's jobs. Default "batch".
+	Kind string `toml:"kind"`
+	// StatusMap maps the provider's status words to normalized statuses.
+	StatusMap map[string]string `toml:"status_map"`
+	// Usage maps usage fields (input_tokens, total_tokens, requests_failed,
+	// ...) to paths of numbers.
+	Usage map[string]string `toml:"usage"`
+}
+
+// Unknown-job policies.
+const (
+	UnknownJobsAdopt  = "adopt"
+	UnknownJobsRecord = "record"
+)
+
+// defaultSchemes are each provider type's own signature scheme and header.
+var defaultSchemes = map[string]struct{ scheme, header string }{
+	TypeOpenAI:    {signature.SchemeStandardWebhooks, ""},
+	TypeMythicDot: {signature.SchemeHMACSHA256Hex, "X-MythicDot-Signature"},
+	TypeLLMTune:   {signature.SchemeHMACSHA256Hex, "X-LLMTune-Signature"},
+}
+
+func (p *Provider) applyDefaults() {
+	if w := p.Webhook; w != nil {
+		if d, ok := defaultSchemes[p.Type]; ok && w.Scheme == "" {
+			w.Scheme = d.scheme
+			if w.SignatureHeader == "" {
+				w.SignatureHeader = d.header
+			}
+		}
+		setDefault(&w.UnknownJobs, UnknownJobsAdopt)
+		if w.Burst == 0 && w.RateLimit > 0 {
+			w.Burst = max(1, int(w.RateLimit+0.999))
+		}
+	}
+}
+
+// SignatureConfig is the webhook's scheme as package signature takes it.
+func (w *Webhook) SignatureConfig() signature.Config {
+	secrets := make([]string, len(w.Secrets))
+	for i, s := range w.Secrets {
+		secrets[i] = s.Reveal()
+	}
+	return signature.Config{
+		Scheme:          w.Scheme,
+		Secrets:         secrets,
+		Tolerance:       w.Tolerance.D(),
+		SignatureHeader: w.SignatureHeader,
+		TimestampHeader: w.TimestampHeader,
+	}
+}
+
+// GenericConfig is the field mapping as package generic takes it.
+func (g *Generic) GenericConfig() generic.Config {
+	c := generic.Config{
+		EventID: g.EventID, EventType: g.EventType, JobID: g.JobID, Status: g.Status, OccurredAt: g.OccurredAt,
+		Kind: tracker.Kind(g.Kind), Usage: g.Usage,
+	}
+	if g.StatusMap != nil {
+		c.StatusMap = make(map[string]tracker.Status, len(g.StatusMap))
+		for k, v := range g.StatusMap {
+			c.StatusMap[k] = tracker.Status(v)
+		}
+	}
+	return c
+}
+
+func (p *Provider) validate(key string, bad func(key, format string, args ...any)) {
+	if err := tracker.ValidateProvider(p.Name); err != nil {
+		bad(key+".name", "%q is not a provider name (lower-case letters, digits, '_', '-', '.'; at most 64)", p.Name)
+	}
+	typeOK := false
+	for _, t := range ProviderTypes {
+		typeOK = typeOK || p.Type == t
+	}
+	if !typeOK {
+		bad(key+".type", "%q is not a provider type (want %s)", p.Type, strings.Join(ProviderTypes, ", "))
+	}
+	switch {
+	case p.Type == TypeGeneric && p.Generic == nil:
+		bad(key+".generic", "required for type generic (the field paths of its JSON)")
+	case p.Type != TypeGeneric && p.Generic != nil:
+		bad(key+".generic", "only for type generic")
+	case p.Generic != nil:
+		if _, err := generic.New(p.Generic.GenericConfig()); err != nil {
+			reportPrefixed(key+".generic", err, bad)
+		}
+	}
+	w := p.Webhook
+	if w == nil {
+		return
+	}
+	wkey := key + ".webhook"
+	if w.UnknownJobs != UnknownJobsAdopt && w.UnknownJobs != UnknownJobsRecord {
+		bad(wkey+".unknown_jobs", "%q is not a policy (want adopt or record)", w.UnknownJobs)
+	}
+	if w.RateLimit < 0 || w.Burst < 0 {
+		bad(wkey+".rate_limit", "must not be negative")
+	}
+	if w.InsecureSkipVerify && len(w.Secrets) == 0 {
+		return
+	}
+	if _, err := signature.New(w.SignatureConfig()); err != nil {
+		reportPrefixed(wkey, err, bad)
+	}
+}
+
+// reportPrefixed reports each line of err under key; the errors of packages
+// signature and generic already start with their own field name.
+func reportPrefixed(key string, err error, bad func(key, format string, args ...any)) {
+	var joined interface{ Unwrap() []error }
+	errs := []error{err}
+	if errors.As(err, &joined) {
+		errs = joined.Unwrap()
+	}
+	for _, e := range errs {
+		field, msg, ok := strings.Cut(e.Error(), ": ")
+		if !ok {
+			bad(key, "%s", e.Error())
+			continue
+		}
+		bad(key+"."+field, "%s", msg)
+	}
+}
+
+// Provider returns the provider entry of that name.
+func (c *Config) Provider(name string) (*Provider, bool) {
+	for i := range c.Providers {
+		if c.Providers[i].Name == name {
+			return &c.Providers[i], true
+		}
+	}
+	return nil, false
+}
+
+func (c *Config) validateProviders(bad func(key, format string, args ...any)) {
+	seen := map[string]bool{}
+	for i := range c.Providers {
+		p := &c.Providers[i]
+		key := fmt.Sprintf("providers[%d]", i)
+		p.validate(key, bad)
+		if seen[p.Name] {
+			bad(key+".name", "%q is used by an earlier provider", p.Name)
+		}
+		seen[p.Name] = true
+	}
+}
