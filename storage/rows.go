@@ -32,6 +32,10 @@ type jobRow struct {
 	LastObservedAt *time.Time `bun:"last_observed_at"`
 	LastHeardAt    time.Time  `bun:"last_heard_at"`
 	NextPollAt     *time.Time `bun:"next_poll_at"`
+	QuietPolls     int        `bun:"quiet_polls"`
+	NotFoundPolls  int        `bun:"not_found_polls"`
+	WebhookAt      *time.Time `bun:"webhook_at"`
+	StaleReported  bool       `bun:"stale_reported"`
 }
 
 // eventRow is a row of the events table.
@@ -83,6 +87,10 @@ func toJobRow(j tracker.Job) (jobRow, error) {
 		LastObservedAt: utcPtr(j.LastObservedAt),
 		LastHeardAt:    j.LastHeardAt.UTC(),
 		NextPollAt:     utcPtr(j.NextPollAt),
+		QuietPolls:     j.QuietPolls,
+		NotFoundPolls:  j.NotFoundPolls,
+		WebhookAt:      utcPtr(j.WebhookAt),
+		StaleReported:  j.StaleReported,
 	}, nil
 }
 
@@ -101,6 +109,10 @@ func (r jobRow) job() (tracker.Job, error) {
 		LastObservedAt: utcPtr(r.LastObservedAt),
 		LastHeardAt:    r.LastHeardAt.UTC(),
 		NextPollAt:     utcPtr(r.NextPollAt),
+		QuietPolls:     r.QuietPolls,
+		NotFoundPolls:  r.NotFoundPolls,
+		WebhookAt:      utcPtr(r.WebhookAt),
+		StaleReported:  r.StaleReported,
 	}
 	if err := json.Unmarshal([]byte(r.Labels), &j.Labels); err != nil {
 		return j, fmt.Errorf("decode labels of job %d: %w", r.ID, err)

@@ -70,6 +70,21 @@ const (
 	SourceWebhook Source = "webhook"
 	SourcePoll    Source = "poll"
 	SourceAPI     Source = "api"
+	// SourceSweep is jobwatch's own verdict: a job gone stale or lost.
+	SourceSweep Source = "sweep"
+)
+
+// Event types jobwatch itself records in a job's history.
+const (
+	// TypeJobStale: the job went unheard past its stale threshold without a
+	// webhook ever arriving (the provider's webhooks may not be reaching us).
+	TypeJobStale = "job.stale"
+	// TypeJobLost: jobwatch gave up waiting for the job.
+	TypeJobLost = "job.lost"
+	// TypePollNotFound: a poll was answered 404.
+	TypePollNotFound = "poll.not_found"
+	// TypeProviderAuthFailed: the provider refused our credentials.
+	TypeProviderAuthFailed = "provider.auth_failed"
 )
 
 // Usage is what a job reports it consumed. Counts are absolute totals as last
@@ -114,6 +129,15 @@ type Job struct {
 	LastHeardAt time.Time `json:"last_heard_at"`
 	// NextPollAt is when the job is next due for a poll; nil once terminal.
 	NextPollAt *time.Time `json:"next_poll_at,omitempty"`
+	// QuietPolls counts the polls in a row that found nothing new; the poll
+	// interval doubles with each.
+	QuietPolls int `json:"quiet_polls,omitempty"`
+	// NotFoundPolls counts the polls in a row answered 404.
+	NotFoundPolls int `json:"not_found_polls,omitempty"`
+	// WebhookAt is when the last webhook about the job arrived.
+	WebhookAt *time.Time `json:"webhook_at,omitempty"`
+	// StaleReported is set once the job.stale event has been recorded.
+	StaleReported bool `json:"stale_reported,omitempty"`
 	// History is every observation applied to or recorded against the job,
 	// oldest first. Only Tracker.Job fills it.
 	History []Event `json:"history,omitempty"`
@@ -131,8 +155,9 @@ const (
 	// EffectConflict: a terminal observation disagreeing with the job's
 	// terminal status, or a non-terminal one after the end; recorded only.
 	EffectConflict Effect = "conflict"
-	// EffectRecorded: stored without a job (a provider event, or an unknown job
-	// the provider's policy does not adopt).
+	// EffectRecorded: stored without changing the job's status (a provider
+	// event, an unknown job the provider's policy does not adopt, a job.stale
+	// marker, a 404 below the limit).
 	EffectRecorded Effect = "recorded"
 )
 

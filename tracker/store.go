@@ -32,6 +32,15 @@ type Store interface {
 	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
 	// PruneDeliveries deletes deliveries received before t and says how many.
 	PruneDeliveries(ctx context.Context, before time.Time) (int64, error)
+	// ClaimDue leases up to p.Limit jobs whose next poll is due at p.Now,
+	// soonest due first: it moves their next poll to p.Now+p.Lease, so that
+	// no other sweep (on any replica) takes them before the lease ends, and
+	// returns them. The observation of the poll sets the real next poll; a
+	// sweep that dies leaves them to be claimed again after the lease.
+	ClaimDue(ctx context.Context, p ClaimParams) ([]Job, error)
+	// Reschedule sets when a live job is next due and its quiet-poll count,
+	// after a poll that failed. A job that has ended meanwhile is left alone.
+	Reschedule(ctx context.Context, jobID int64, next time.Time, quietPolls int) error
 	// CountJobs returns how many jobs there are per provider, kind and status.
 	CountJobs(ctx context.Context) ([]JobCount, error)
 	// Ping checks that the store answers.
@@ -92,4 +101,11 @@ type JobCount struct {
 	Kind     Kind
 	Status   Status
 	Count    int64
+}
+
+// ClaimParams selects due jobs for Store.ClaimDue.
+type ClaimParams struct {
+	Now   time.Time
+	Lease time.Duration
+	Limit int
 }

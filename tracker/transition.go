@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"time"
 )
@@ -31,7 +32,8 @@ type Observation struct {
 	// EventID dedupes: a second observation with the same provider and event
 	// id is a no-op. Empty when the source has none (polls).
 	EventID string
-	// Type is the event type as the provider named it (batch.completed).
+	// Type is the event type as the provider named it (batch.completed), or
+	// one of jobwatch's own (TypeJobStale, TypeJobLost, TypePollNotFound).
 	Type string
 	// Payload is the body as received, stored in the job's history.
 	Payload json.RawMessage
@@ -43,8 +45,36 @@ type Observation struct {
 // Rules are the configured parameters of Transition.
 type Rules struct {
 	// StaleAfter is how long a non-terminal job may go unheard before it is
-	// due for a poll.
+	// due for a poll, and the first poll interval.
 	StaleAfter time.Duration
+	// MaxPollInterval caps the poll interval as it doubles with each poll
+	// that finds nothing new. Zero: StaleAfter (no backoff).
+	MaxPollInterval time.Duration
+	// LostPollInterval is how often a lost job is still polled.
+	LostPollInterval time.Duration
+	// NotFoundLimit is how many 404s in a row make a job lost. Zero: never.
+	NotFoundLimit int
+	// Jitter, when set, spreads a poll interval (it returns a duration near
+	// its argument), so that jobs registered together are not polled together.
+	Jitter func(time.Duration) time.Duration
+}
+
+// PollInterval is the wait before the next poll of a job whose last quiet
+// polls found nothing new: StaleAfter doubled per quiet poll, at most
+// MaxPollInterval, jittered.
+func (r Rules) PollInterval(quiet int) time.Duration {
+	d := r.StaleAfter
+	for range min(quiet, 32) {
+		if d >= r.MaxPollInterval {
+			break
+		}
+		d *= 2
+	}
+	d = min(d, max(r.MaxPollInterval, r.StaleAfter))
+	if r.Jitter != nil {
+		d = r.Jitter(d)
+	}
+	return d
 }
 
 // Transition is the pure rule by which an observation changes a job. It
@@ -56,20 +86,42 @@ type Rules struct {
 //     state is absorbing, so it was true then and is true now);
 //   - any other observation older than the job's last one is recorded only;
 //   - a terminal observation disagreeing with the job's terminal status is
-//     recorded only; an agreeing one enriches the job (usage, details).
+//     recorded only; an agreeing one enriches the job (usage, details);
+//   - an observation without a normalized status (an unknown provider
+//     status) leaves a live job's status as it is and records the word.
 //
-// An observation without a normalized status (an unknown provider status)
-// leaves a live job's status as it is and records the provider's word.
-// Whatever the effect, the job has been heard from at now.
+// Scheduling: a live job is next due after Rules.PollInterval, which backs
+// off while polls find nothing new and resets when anything changes; a lost
+// job after LostPollInterval; a terminal one never, unless the observation
+// is thin (PollNow) and the details must still be fetched. jobwatch's own
+// verdicts (SourceSweep: job.stale, job.lost) and 404s follow their own rules
+// below. Every observation but jobwatch's own counts as hearing from the job.
 func Transition(job Job, obs Observation, now time.Time, rules Rules) (Job, Effect) {
+	switch {
+	case obs.Source == SourceSweep:
+		return sweepVerdict(job, obs, now, rules)
+	case obs.Type == TypePollNotFound:
+		return notFound(job, now, rules)
+	}
 	job.LastHeardAt = now
+	job.NotFoundPolls = 0
+	if obs.Source == SourceWebhook {
+		t := now
+		job.WebhookAt = &t
+	}
 	if obs.Status == "" && !job.Status.Terminal() {
 		obs.Status = job.Status
 	}
 	effect := effectOf(job, obs)
 	if effect != EffectApplied {
+		if obs.Source == SourcePoll {
+			// The poll was answered: whatever it said, schedule the next one.
+			job.QuietPolls++
+			job.NextPollAt = nextPoll(job, false, now, rules)
+		}
 		return job, effect
 	}
+	before := job
 	wasTerminal := job.Status.Terminal()
 	job.Status = obs.Status
 	if obs.ProviderStatus != "" {
@@ -91,26 +143,81 @@ func Transition(job Job, obs Observation, now time.Time, rules Rules) (Job, Effe
 		job.LastObservedAt = &t
 	}
 	job.UpdatedAt = now
-	switch {
-	case job.Status.Terminal():
-		if !wasTerminal {
-			t := now
-			job.ResolvedAt, job.ResolvedBy = &t, obs.Source
-		}
-		job.NextPollAt = nil
-		if obs.PollNow {
-			// An end state learnt from a thin event still wants its details.
-			t := now
-			job.NextPollAt = &t
-		}
-	case obs.PollNow:
+	if job.Status.Terminal() && !wasTerminal {
 		t := now
-		job.NextPollAt = &t
-	default:
-		t := now.Add(rules.StaleAfter)
-		job.NextPollAt = &t
+		job.ResolvedAt, job.ResolvedBy = &t, obs.Source
 	}
+	if obs.Source == SourcePoll && !changed(before, job) {
+		job.QuietPolls++
+	} else {
+		job.QuietPolls = 0
+	}
+	job.NextPollAt = nextPoll(job, obs.PollNow, now, rules)
 	return job, effect
+}
+
+// nextPoll is when job is next due.
+func nextPoll(job Job, pollNow bool, now time.Time, rules Rules) *time.Time {
+	var t time.Time
+	switch {
+	case pollNow:
+		t = now
+	case job.Status.Terminal():
+		return nil
+	case job.Status == StatusLost:
+		t = now.Add(rules.LostPollInterval)
+	default:
+		t = now.Add(rules.PollInterval(job.QuietPolls))
+	}
+	return &t
+}
+
+// changed reports whether an observation taught anything new about the job.
+func changed(a, b Job) bool {
+	return a.Status != b.Status || a.ProviderStatus != b.ProviderStatus || a.Usage != b.Usage || !maps.Equal(a.Details, b.Details)
+}
+
+// sweepVerdict applies jobwatch's own observations: job.stale marks the job
+// as reported stale; job.lost makes a live job lost.
+func sweepVerdict(job Job, obs Observation, now time.Time, rules Rules) (Job, Effect) {
+	switch obs.Type {
+	case TypeJobStale:
+		job.StaleReported = true
+		return job, EffectRecorded
+	case TypeJobLost:
+		if job.Status.Terminal() || job.Status == StatusLost {
+			return job, EffectRecorded
+		}
+		return lose(job, obs.Details, now, rules), EffectApplied
+	}
+	return job, EffectRecorded
+}
+
+// notFound counts a 404; at the limit a live job becomes lost.
+func notFound(job Job, now time.Time, rules Rules) (Job, Effect) {
+	job.NotFoundPolls++
+	job.QuietPolls++
+	if rules.NotFoundLimit > 0 && job.NotFoundPolls >= rules.NotFoundLimit && !job.Status.Terminal() && job.Status != StatusLost {
+		reason := fmt.Sprintf("the provider answered 404 to %d polls in a row", job.NotFoundPolls)
+		return lose(job, map[string]string{"lost_reason": reason}, now, rules), EffectApplied
+	}
+	job.NextPollAt = nextPoll(job, false, now, rules)
+	return job, EffectRecorded
+}
+
+func lose(job Job, details map[string]string, now time.Time, rules Rules) Job {
+	job.Status = StatusLost
+	job.UpdatedAt = now
+	if len(details) > 0 {
+		d := maps.Clone(job.Details)
+		if d == nil {
+			d = map[string]string{}
+		}
+		maps.Copy(d, details)
+		job.Details = d
+	}
+	job.NextPollAt = nextPoll(job, false, now, rules)
+	return job
 }
 
 func effectOf(job Job, obs Observation) Effect {

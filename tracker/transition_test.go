@@ -138,3 +138,86 @@ func TestMergeUsageKeepsUnreportedFields(t *testing.T) {
 		t.Fatalf("mergeUsage = %+v, want %+v", got, want)
 	}
 }
+
+func TestTransitionScheduling(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	now := t0.Add(time.Hour)
+	rules := Rules{StaleAfter: 10 * time.Minute, MaxPollInterval: time.Hour, LostPollInterval: 6 * time.Hour, NotFoundLimit: 3}
+	running := func(quiet, notFound int) Job {
+		at := t0
+		return Job{Status: StatusRunning, ProviderStatus: "in_progress", LastObservedAt: &at, LastHeardAt: t0, QuietPolls: quiet, NotFoundPolls: notFound}
+	}
+	poll := func(status Status, word string) Observation {
+		return Observation{Source: SourcePoll, Status: status, ProviderStatus: word, OccurredAt: now}
+	}
+	tests := []struct {
+		name         string
+		job          Job
+		obs          Observation
+		wantEffect   Effect
+		wantStatus   Status
+		wantQuiet    int
+		wantNext     time.Duration // from now; -1: no next poll
+		wantHeard    bool
+		checkDetails string
+	}{
+		{"quiet poll backs off", running(0, 0), poll(StatusRunning, "in_progress"), EffectApplied, StatusRunning, 1, 20 * time.Minute, true, ""},
+		{"backoff doubles", running(2, 0), poll(StatusRunning, "in_progress"), EffectApplied, StatusRunning, 3, time.Hour, true, ""},
+		{"backoff is capped", running(9, 0), poll(StatusRunning, "in_progress"), EffectApplied, StatusRunning, 10, time.Hour, true, ""},
+		{"a change resets the backoff", running(5, 0), poll(StatusRunning, "finalizing"), EffectApplied, StatusRunning, 0, 10 * time.Minute, true, ""},
+		{"a webhook resets the backoff", running(5, 0), Observation{Source: SourceWebhook, Status: StatusRunning, OccurredAt: now}, EffectApplied, StatusRunning, 0, 10 * time.Minute, true, ""},
+		{"terminal poll ends polling", running(5, 0), poll(StatusSucceeded, "completed"), EffectApplied, StatusSucceeded, 0, -1, true, ""},
+		{"conflicting poll of a finished job ends polling", func() Job { j := running(0, 0); j.Status = StatusSucceeded; n := now; j.NextPollAt = &n; return j }(), poll(StatusFailed, "failed"), EffectConflict, StatusSucceeded, 1, -1, true, ""},
+		{"404 below the limit", running(0, 1), Observation{Source: SourcePoll, Type: TypePollNotFound, OccurredAt: now}, EffectRecorded, StatusRunning, 1, 20 * time.Minute, false, ""},
+		{"404 at the limit loses the job", running(0, 2), Observation{Source: SourcePoll, Type: TypePollNotFound, OccurredAt: now}, EffectApplied, StatusLost, 1, 6 * time.Hour, false, "the provider answered 404 to 3 polls in a row"},
+		{"a good poll clears the 404 count", running(0, 2), poll(StatusRunning, "in_progress"), EffectApplied, StatusRunning, 1, 20 * time.Minute, true, ""},
+		{"job.lost", running(0, 0), Observation{Source: SourceSweep, Type: TypeJobLost, OccurredAt: now, Details: map[string]string{"lost_reason": "unresolved 26h after registration"}}, EffectApplied, StatusLost, 0, 6 * time.Hour, false, "unresolved 26h after registration"},
+		{"job.lost of a finished job is recorded only", func() Job { j := running(0, 0); j.Status = StatusFailed; j.NextPollAt = nil; return j }(), Observation{Source: SourceSweep, Type: TypeJobLost, OccurredAt: now}, EffectRecorded, StatusFailed, 0, -1, false, ""},
+		{"lost job is polled slowly", func() Job { j := running(0, 0); j.Status = StatusLost; return j }(), poll(StatusLost, ""), EffectApplied, StatusLost, 1, 6 * time.Hour, true, ""},
+		{"job.stale is a marker", running(0, 0), Observation{Source: SourceSweep, Type: TypeJobStale, OccurredAt: now}, EffectRecorded, StatusRunning, 0, -2, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, effect := Transition(tt.job, tt.obs, now, rules)
+			if effect != tt.wantEffect || got.Status != tt.wantStatus || got.QuietPolls != tt.wantQuiet {
+				t.Fatalf("got (%s, %s, quiet %d), want (%s, %s, quiet %d)", got.Status, effect, got.QuietPolls, tt.wantStatus, tt.wantEffect, tt.wantQuiet)
+			}
+			switch {
+			case tt.wantNext == -2: // unchanged
+				if got.NextPollAt != tt.job.NextPollAt {
+					t.Errorf("NextPollAt changed to %v", got.NextPollAt)
+				}
+			case tt.wantNext == -1:
+				if got.NextPollAt != nil {
+					t.Errorf("NextPollAt = %v, want none", got.NextPollAt)
+				}
+			case got.NextPollAt == nil || !got.NextPollAt.Equal(now.Add(tt.wantNext)):
+				t.Errorf("NextPollAt = %v, want now+%v", got.NextPollAt, tt.wantNext)
+			}
+			if heard := got.LastHeardAt.Equal(now); heard != tt.wantHeard {
+				t.Errorf("heard = %v, want %v", heard, tt.wantHeard)
+			}
+			if tt.checkDetails != "" && got.Details["lost_reason"] != tt.checkDetails {
+				t.Errorf("lost_reason = %q, want %q", got.Details["lost_reason"], tt.checkDetails)
+			}
+			if tt.obs.Type == TypeJobStale && !got.StaleReported {
+				t.Error("job.stale did not mark the job")
+			}
+			if (tt.obs.Source == SourceWebhook) != (got.WebhookAt != nil) {
+				t.Errorf("WebhookAt = %v after a %s observation", got.WebhookAt, tt.obs.Source)
+			}
+		})
+	}
+}
+
+func TestPollIntervalJitter(t *testing.T) {
+	t.Parallel()
+	r := Rules{StaleAfter: time.Minute, MaxPollInterval: 5 * time.Minute, Jitter: func(d time.Duration) time.Duration { return d + time.Second }}
+	for quiet, want := range []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 5 * time.Minute, 5 * time.Minute} {
+		if got := r.PollInterval(quiet); got != want+time.Second {
+			t.Errorf("PollInterval(%d) = %v, want %v", quiet, got, want+time.Second)
+		}
+	}
+}
