@@ -53,38 +53,14 @@ func (s *Store) ClaimDue(ctx context.Context, p tracker.ClaimParams) ([]tracker.
 	return jobs, nil
 }
 
-// ExplainClaim returns the database's plan for the claim query, for the
-// docs and the bench command.
-func (s *Store) ExplainClaim(ctx context.Context, limit int) (string, error) {
-	q := "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE next_poll_at <= ? ORDER BY next_poll_at LIMIT ?"
-	if s.postgres {
-		q = "EXPLAIN SELECT id FROM jobs WHERE next_poll_at <= ? ORDER BY next_poll_at LIMIT ? FOR UPDATE SKIP LOCKED"
-	}
-	rows, err := s.db.QueryContext(ctx, s.db.NewRaw(q, time.Now().UTC(), limit).String())
-	if err != nil {
-		return "", fmt.Errorf("explain claim: %w", err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var plan string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return "", fmt.Errorf("explain claim: %w", err)
-		}
-		plan += fmt.Sprint(vals[len(vals)-1]) + "\n"
-	}
-	return plan, rows.Err()
-}
-
 // Reschedule sets a live job's next poll; see tracker.Store.
 func (s *Store) Reschedule(ctx context.Context, jobID int64, next time.Time, quietPolls int) error {
+	var at *time.Time
+	if !next.IsZero() {
+		at = utcPtr(&next)
+	}
 	_, err := s.db.NewUpdate().Model((*jobRow)(nil)).
-		Set("next_poll_at = ?", next.UTC()).
+		Set("next_poll_at = ?", at).
 		Set("quiet_polls = ?", quietPolls).
 		Where("id = ? AND next_poll_at IS NOT NULL", jobID).
 		Exec(ctx)

@@ -80,6 +80,16 @@ func (c *Client) Job(ctx context.Context, provider, externalID string) (Job, err
 	return job, nil
 }
 
+// Poll asks the daemon to poll one job now and returns it as it is after.
+func (c *Client) Poll(ctx context.Context, provider, externalID string) (Job, error) {
+	var job Job
+	path := "/v1/jobs/" + url.PathEscape(provider) + "/" + url.PathEscape(externalID) + "/poll"
+	if _, err := c.do(ctx, http.MethodPost, path, nil, &job); err != nil {
+		return Job{}, fmt.Errorf("poll %s job %s: %w", provider, externalID, err)
+	}
+	return job, nil
+}
+
 // List fetches one page of jobs.
 func (c *Client) List(ctx context.Context, f Filter) (Page, error) {
 	q := url.Values{}

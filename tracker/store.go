@@ -38,8 +38,9 @@ type Store interface {
 	// returns them. The observation of the poll sets the real next poll; a
 	// sweep that dies leaves them to be claimed again after the lease.
 	ClaimDue(ctx context.Context, p ClaimParams) ([]Job, error)
-	// Reschedule sets when a live job is next due and its quiet-poll count,
-	// after a poll that failed. A job that has ended meanwhile is left alone.
+	// Reschedule sets when a live job is next due (zero: never) and its
+	// quiet-poll count, after a poll that failed or could not be made. A job
+	// that has ended meanwhile is left alone.
 	Reschedule(ctx context.Context, jobID int64, next time.Time, quietPolls int) error
 	// CountJobs returns how many jobs there are per provider, kind and status.
 	CountJobs(ctx context.Context) ([]JobCount, error)

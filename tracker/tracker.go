@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // API is what applications call to register and look up jobs. Tracker does it
@@ -73,6 +75,8 @@ type Options struct {
 	// once: 1 for SQLite (one writer); a few for PostgreSQL, so that one
 	// transaction's round trips overlap another's. Default 1.
 	MaxConcurrentCommits int
+	// Registry, when set, receives the resolution metrics.
+	Registry prometheus.Registerer
 }
 
 // Tracker applies registrations and observations to a Store. It is safe for
@@ -82,6 +86,7 @@ type Tracker struct {
 	rules     func(provider string, kind Kind) Rules
 	now       func() time.Time
 	committer *committer
+	metrics   *metrics
 }
 
 var _ API = (*Tracker)(nil)
@@ -97,7 +102,7 @@ func New(store Store, opts Options) *Tracker {
 	if now == nil {
 		now = time.Now
 	}
-	return &Tracker{store: store, rules: rules, now: now, committer: &committer{
+	return &Tracker{store: store, rules: rules, now: now, metrics: newMetrics(opts.Registry), committer: &committer{
 		store:      store,
 		rules:      rules,
 		now:        now,
@@ -105,6 +110,12 @@ func New(store Store, opts Options) *Tracker {
 		maxLeaders: cmp.Or(opts.MaxConcurrentCommits, 1),
 	}}
 }
+
+// Rules returns the transition rules for a provider's kind of job.
+func (t *Tracker) Rules(provider string, kind Kind) Rules { return t.rules(provider, kind) }
+
+// Now is the tracker's clock.
+func (t *Tracker) Now() time.Time { return t.now() }
 
 // Store returns the store the tracker writes to.
 func (t *Tracker) Store() Store { return t.store }
@@ -239,6 +250,7 @@ func (t *Tracker) Observe(ctx context.Context, items ...ApplyItem) ([]Result, er
 	if err != nil {
 		return nil, fmt.Errorf("apply %d observations: %w", len(items), err)
 	}
+	t.metrics.observe(res)
 	return res, nil
 }
 

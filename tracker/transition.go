@@ -88,7 +88,8 @@ func (r Rules) PollInterval(quiet int) time.Duration {
 //   - a terminal observation disagreeing with the job's terminal status is
 //     recorded only; an agreeing one enriches the job (usage, details);
 //   - an observation without a normalized status (an unknown provider
-//     status) leaves a live job's status as it is and records the word.
+//     status) leaves a live job's status as it is and records the word;
+//   - a lost job stays lost until a terminal observation resolves it.
 //
 // Scheduling: a live job is next due after Rules.PollInterval, which backs
 // off while polls find nothing new and resets when anything changes; a lost
@@ -109,7 +110,10 @@ func Transition(job Job, obs Observation, now time.Time, rules Rules) (Job, Effe
 		t := now
 		job.WebhookAt = &t
 	}
-	if obs.Status == "" && !job.Status.Terminal() {
+	if (obs.Status == "" || job.Status == StatusLost) && !job.Status.Terminal() && !obs.Status.Terminal() {
+		// An unknown provider status keeps the job's; so does any
+		// non-terminal one of a lost job, which only an end resolves (else
+		// it would flap between lost and running at every poll).
 		obs.Status = job.Status
 	}
 	effect := effectOf(job, obs)

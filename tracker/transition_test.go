@@ -76,10 +76,10 @@ func TestTransition(t *testing.T) {
 			wantEffect: EffectApplied, wantStatus: StatusSucceeded, resolved: true,
 		},
 		{
-			name:       "lost job seen running again",
+			name:       "lost job seen running stays lost",
 			job:        Job{Status: StatusLost, LastObservedAt: at(0)},
 			obs:        Observation{Status: StatusRunning, OccurredAt: t0.Add(time.Minute)},
-			wantEffect: EffectApplied, wantStatus: StatusRunning, wantNext: at(time.Hour + 10*time.Minute),
+			wantEffect: EffectApplied, wantStatus: StatusLost, wantNext: at(time.Hour),
 		},
 		{
 			name:       "unknown provider status keeps the status",

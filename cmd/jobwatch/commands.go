@@ -108,7 +108,7 @@ func runTrack(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer s.Close()
-		api = tracker.New(s, tracker.Options{})
+		api = tracker.New(s, daemon.TrackerOptions(cfg))
 	}
 	job, created, err := api.Track(ctx, req)
 	if err != nil {
@@ -120,4 +120,49 @@ func runTrack(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "%s %s %s job %s (status %s)\n", verb, job.Provider, job.Kind, job.ExternalID, job.Status)
 	return nil
+}
+
+func runPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("poll", stderr)
+	provider := fs.String("provider", "", "provider name (required)")
+	server := fs.String("server", "", "URL of a running daemon")
+	token := fs.String("token", os.Getenv("JOBWATCH_API_TOKEN"), "the daemon's API token (default $JOBWATCH_API_TOKEN)")
+	path := fs.String("config", "", "config file: poll from this process, over the daemon's database")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *provider == "" || (*server == "") == (*path == "") {
+		fmt.Fprintln(stderr, "usage: jobwatch poll --provider P ID (--server URL | --config FILE)")
+		return errUsage
+	}
+	var job tracker.Job
+	if *server != "" {
+		job, err = tracker.NewClient(*server, tracker.WithToken(*token)).Poll(ctx, *provider, pos[0])
+	} else {
+		job, err = pollInProcess(ctx, *path, *provider, pos[0], stderr)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s %s job %s: %s (provider status %q)\n", job.Provider, job.Kind, job.ExternalID, job.Status, job.ProviderStatus)
+	return nil
+}
+
+func pollInProcess(ctx context.Context, path, provider, id string, stderr io.Writer) (tracker.Job, error) {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		return tracker.Job{}, err
+	}
+	s, err := daemon.OpenStore(ctx, cfg.Storage)
+	if err != nil {
+		return tracker.Job{}, err
+	}
+	defer s.Close()
+	log := daemon.NewLogger(cfg.Log, stderr)
+	sw, err := daemon.NewSweeper(cfg, tracker.New(s, daemon.TrackerOptions(cfg)), log, nil)
+	if err != nil {
+		return tracker.Job{}, err
+	}
+	return sw.PollJob(ctx, provider, id)
 }

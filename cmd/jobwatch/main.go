@@ -6,6 +6,7 @@
 //	jobwatch check-config --config FILE  validate a config file
 //	jobwatch track --provider P --kind K ID [--label k=v] (--server URL | --config FILE)
 //	jobwatch send-test-event --config FILE --provider NAME --type TYPE --job ID [--url URL]
+//	jobwatch poll --provider P ID (--server URL | --config FILE)
 package main
 
 import (
@@ -33,6 +34,7 @@ var commands = []command{
 	{"check-config", "validate a config file", runCheckConfig},
 	{"track", "register a submitted job", runTrack},
 	{"send-test-event", "post a signed test webhook to a running daemon", runSendTestEvent},
+	{"poll", "poll one job now", runPoll},
 }
 
 // errUsage marks an error that has already been explained with usage text.

@@ -22,6 +22,7 @@ type Config struct {
 	Server    Server     `toml:"server"`
 	Storage   Storage    `toml:"storage"`
 	Log       Log        `toml:"log"`
+	Sweep     Sweep      `toml:"sweep"`
 	Providers []Provider `toml:"providers"`
 }
 
@@ -83,6 +84,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Storage.MaxOpenConns, 10)
 	setDefault(&c.Log.Level, "info")
 	setDefault(&c.Log.Format, "json")
+	c.Sweep.applyDefaults()
 	for i := range c.Providers {
 		c.Providers[i].applyDefaults()
 	}
@@ -174,6 +176,7 @@ func (c *Config) Validate() error {
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		bad("log.format", "%q is not a format (want json or text)", c.Log.Format)
 	}
+	c.Sweep.validate(bad)
 	c.validateProviders(bad)
 	// Map iteration above is unordered; keep the report stable.
 	slices.SortStableFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })

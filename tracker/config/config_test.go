@@ -86,14 +86,15 @@ func TestExampleProvidersAreValid(t *testing.T) {
 		}
 		lines = append(lines, l)
 	}
-	for _, v := range []string{"OPENAI_WEBHOOK_SECRET", "MYTHICDOT_WEBHOOK_SECRET", "LLMTUNE_WEBHOOK_SECRET", "TASKS_WEBHOOK_SECRET"} {
+	for _, v := range []string{"OPENAI_WEBHOOK_SECRET", "MYTHICDOT_WEBHOOK_SECRET", "LLMTUNE_WEBHOOK_SECRET", "TASKS_WEBHOOK_SECRET",
+		"OPENAI_API_KEY", "MYTHICDOT_API_KEY", "ANTHROPIC_API_KEY", "TASKS_API_KEY"} {
 		t.Setenv(v, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 	}
 	c, err := config.Parse(strings.Join(lines, "\n"))
 	if err != nil {
 		t.Fatalf("uncommented example: %v", err)
 	}
-	if len(c.Providers) != 4 || c.Providers[3].Generic == nil || len(c.Providers[3].Generic.StatusMap) != 4 {
+	if len(c.Providers) != 5 || c.Providers[4].Generic == nil || len(c.Providers[4].Generic.StatusMap) != 4 || !c.Providers[3].Polls() || !c.Providers[4].Polls() {
 		t.Fatalf("uncommented example has providers %+v", c.Providers)
 	}
 }
@@ -110,6 +111,14 @@ func TestProviderErrorsNameTheKey(t *testing.T) {
 		{"bad policy", "[[providers]]\nname = \"a\"\ntype = \"mythicdot\"\n[providers.webhook]\nsecrets = [\"s\"]\nunknown_jobs = \"ignore\"\n", "providers[0].webhook.unknown_jobs: \"ignore\" is not a policy"},
 		{"generic without paths", "[[providers]]\nname = \"a\"\ntype = \"generic\"\n", "providers[0].generic: required for type generic"},
 		{"generic missing job id", "[[providers]]\nname = \"a\"\ntype = \"generic\"\n[providers.generic]\nstatus = \"s\"\n", "providers[0].generic.job_id: required"},
+		{"anthropic webhook", "[[providers]]\nname = \"a\"\ntype = \"anthropic\"\napi_key = \"k\"\n[providers.webhook]\nsecrets = [\"s\"]\n", "providers[0].webhook: anthropic sends no webhooks"},
+		{"anthropic without key", "[[providers]]\nname = \"a\"\ntype = \"anthropic\"\n", "providers[0].api_key: required"},
+		{"poll without key", "[[providers]]\nname = \"a\"\ntype = \"openai\"\n[providers.poll]\nconcurrency = 2\n", "providers[0].api_key: required to poll"},
+		{"generic poll url", "[[providers]]\nname = \"a\"\ntype = \"generic\"\n[providers.generic]\njob_id = \"id\"\nstatus = \"s\"\n[providers.poll]\nurl = \"https://x/tasks\"\n", "providers[0].poll.url: must be an http(s) URL containing {id}"},
+		{"bad schedule", "[sweep]\nschedule = \"every minute\"\n", "sweep.schedule: "},
+		{"tz schedule", "[sweep]\nschedule = \"CRON_TZ=Mars/Olympus * * * * *\"\n", "sweep.schedule: "},
+		{"bad lost_after", "[sweep.lost_after]\nbatch = \"soon\"\n", "sweep.lost_after.batch"},
+		{"mythicdot poll without base_url", "[[providers]]\nname = \"m\"\ntype = \"mythicdot\"\napi_key = \"k\"\n", "providers[0].base_url: required to poll mythicdot"},
 		{"unknown webhook key", "[[providers]]\nname = \"a\"\ntype = \"openai\"\n[providers.webhook]\nsecret = \"s\"\n", "providers.webhook.secret: unknown key"},
 	}
 	for _, tt := range tests {

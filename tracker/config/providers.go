@@ -16,10 +16,11 @@ const (
 	TypeMythicDot = "mythicdot"
 	TypeLLMTune   = "llmtune"
 	TypeGeneric   = "generic"
+	TypeAnthropic = "anthropic"
 )
 
 // ProviderTypes lists the valid provider types.
-var ProviderTypes = []string{TypeOpenAI, TypeMythicDot, TypeLLMTune, TypeGeneric}
+var ProviderTypes = []string{TypeOpenAI, TypeMythicDot, TypeLLMTune, TypeGeneric, TypeAnthropic}
 
 // Provider is one [[providers]] entry.
 type Provider struct {
@@ -32,6 +33,14 @@ type Provider struct {
 	Webhook *Webhook `toml:"webhook"`
 	// Generic maps a generic provider's JSON by field paths.
 	Generic *Generic `toml:"generic"`
+	// BaseURL is the provider API's base URL. Defaults: openai
+	// https://api.openai.com/v1, anthropic https://api.anthropic.com;
+	// required to poll mythicdot.
+	BaseURL string `toml:"base_url"`
+	// APIKey, when set, turns polling on (it is sent in headers only).
+	APIKey Secret `toml:"api_key"`
+	// Poll tunes polling; nil: the defaults.
+	Poll *Poll `toml:"poll"`
 }
 
 // Webhook configures how a provider's webhooks are verified and applied.
@@ -96,6 +105,18 @@ var defaultSchemes = map[string]struct{ scheme, header string }{
 }
 
 func (p *Provider) applyDefaults() {
+	switch p.Type {
+	case TypeOpenAI:
+		setDefault(&p.BaseURL, DefaultOpenAIBaseURL)
+	case TypeAnthropic:
+		setDefault(&p.BaseURL, DefaultAnthropicBaseURL)
+	}
+	if p.Poll == nil && p.APIKey != "" {
+		p.Poll = &Poll{}
+	}
+	if p.Poll != nil {
+		p.Poll.applyDefaults()
+	}
 	if w := p.Webhook; w != nil {
 		if d, ok := defaultSchemes[p.Type]; ok && w.Scheme == "" {
 			w.Scheme = d.scheme
@@ -161,6 +182,7 @@ func (p *Provider) validate(key string, bad func(key, format string, args ...any
 			reportPrefixed(key+".generic", err, bad)
 		}
 	}
+	p.validatePolling(key, bad)
 	w := p.Webhook
 	if w == nil {
 		return

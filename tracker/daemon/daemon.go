@@ -16,11 +16,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/storage"
 	"github.com/jobwatch/jobwatch/tracker"
 	"github.com/jobwatch/jobwatch/tracker/config"
 	"github.com/jobwatch/jobwatch/tracker/httpapi"
 	"github.com/jobwatch/jobwatch/tracker/ingest"
+	"github.com/jobwatch/jobwatch/tracker/sweep"
 )
 
 // Daemon is a configured, listening jobwatch.
@@ -31,6 +33,7 @@ type Daemon struct {
 	tracker  *tracker.Tracker
 	registry *prometheus.Registry
 	api      *httpapi.Server
+	sweeper  *sweep.Sweeper
 	ln       net.Listener
 }
 
@@ -69,7 +72,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		// Overlap one group commit's round trips with another's.
 		commits = max(1, min(4, cfg.Storage.MaxOpenConns/2))
 	}
-	d.tracker = tracker.New(store, tracker.Options{MaxConcurrentCommits: commits})
+	topts := TrackerOptions(cfg)
+	topts.MaxConcurrentCommits, topts.Registry = commits, d.registry
+	d.tracker = tracker.New(store, topts)
 	d.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -87,6 +92,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		store.Close()
 		return nil, err
 	}
+	if d.sweeper, err = NewSweeper(cfg, d.tracker, log, d.registry); err != nil {
+		store.Close()
+		return nil, err
+	}
+	d.api.Handle("POST /v1/jobs/{provider}/{id}/poll", d.pollJob, true)
 	d.api.Handle("/webhooks/{name}", ingest.New(ingest.Options{
 		Tracker:      d.tracker,
 		Providers:    hooks,
@@ -125,6 +135,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 	go d.pruneDeliveries(bg)
+	schedule, _ := config.ParseSchedule(d.cfg.Sweep.Schedule) // validated with the config
+	d.sweeper.Start(bg, schedule)
 	var err error
 	select {
 	case err = <-errc:
@@ -134,6 +146,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		err = srv.Shutdown(sctx)
 		cancel()
 	}
+	stopBG()
+	d.sweeper.Stop()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -142,6 +156,43 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("jobwatch stopped")
 	return err
+}
+
+// NewSweeper builds the sweep of the configured providers.
+func NewSweeper(cfg config.Config, t *tracker.Tracker, log *slog.Logger, reg prometheus.Registerer) (*sweep.Sweeper, error) {
+	provs, err := sweepProviders(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return sweep.New(sweep.Options{
+		Tracker:     t,
+		Providers:   provs,
+		LostAfter:   cfg.Sweep.LostAfterFor,
+		BatchSize:   cfg.Sweep.BatchSize,
+		Lease:       cfg.Sweep.Lease.D(),
+		AuthBackoff: cfg.Sweep.AuthBackoff.D(),
+		Logger:      log,
+		Registry:    reg,
+	}), nil
+}
+
+// pollJob serves POST /v1/jobs/{provider}/{id}/poll: poll one job now.
+func (d *Daemon) pollJob(w http.ResponseWriter, r *http.Request) {
+	job, err := d.sweeper.PollJob(r.Context(), r.PathValue("provider"), r.PathValue("id"))
+	var pe *providers.PollError
+	switch {
+	case err == nil:
+		httpapi.WriteJSON(w, http.StatusOK, job)
+	case errors.Is(err, tracker.ErrNotFound):
+		httpapi.WriteError(w, http.StatusNotFound, "job not found")
+	case errors.Is(err, sweep.ErrNotPolled):
+		httpapi.WriteError(w, http.StatusConflict, fmt.Sprintf("provider %s: %v", r.PathValue("provider"), err))
+	case errors.As(err, &pe):
+		httpapi.WriteError(w, http.StatusBadGateway, "poll failed: "+pe.Error())
+	default:
+		d.log.Error("poll job", "provider", r.PathValue("provider"), "job_id", r.PathValue("id"), "error", err)
+		httpapi.WriteError(w, http.StatusServiceUnavailable, "storage unavailable, retry later")
+	}
 }
 
 // pruneDeliveries deletes delivery log rows older than the retention, at

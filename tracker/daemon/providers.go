@@ -3,17 +3,24 @@ package daemon
 import (
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"time"
 
 	"golang.org/x/time/rate"
 
 	"github.com/jobwatch/jobwatch/providers"
+	"github.com/jobwatch/jobwatch/providers/anthropic"
 	"github.com/jobwatch/jobwatch/providers/generic"
 	"github.com/jobwatch/jobwatch/providers/llmtune"
 	"github.com/jobwatch/jobwatch/providers/mythicdot"
 	"github.com/jobwatch/jobwatch/providers/openai"
+	"github.com/jobwatch/jobwatch/providers/pollhttp"
 	"github.com/jobwatch/jobwatch/providers/signature"
+	"github.com/jobwatch/jobwatch/tracker"
 	"github.com/jobwatch/jobwatch/tracker/config"
 	"github.com/jobwatch/jobwatch/tracker/ingest"
+	"github.com/jobwatch/jobwatch/tracker/sweep"
 )
 
 // Parser returns the webhook payload parser of a provider's type.
@@ -56,4 +63,83 @@ func webhookProviders(cfg config.Config, log *slog.Logger) ([]ingest.Provider, e
 		out = append(out, ip)
 	}
 	return out, nil
+}
+
+// Poller returns the poller of a provider that is polled (config.Provider.Polls).
+func Poller(p config.Provider, log *slog.Logger) (providers.Poller, error) {
+	poll := p.Poll
+	client := pollhttp.New(pollhttp.Config{
+		Provider:     p.Name,
+		RateLimit:    poll.RateLimit,
+		Burst:        poll.Burst,
+		Concurrency:  poll.Concurrency,
+		MaxRetryWait: poll.MaxRetryWait.D(),
+		Retries:      poll.Retries,
+		Timeout:      poll.Timeout.D(),
+		Logger:       log,
+	})
+	switch p.Type {
+	case config.TypeOpenAI, config.TypeMythicDot:
+		// MythicDot's API is OpenAI's, at its own base URL.
+		return openai.NewPoller(p.BaseURL, p.APIKey.Reveal(), client), nil
+	case config.TypeAnthropic:
+		return anthropic.NewPoller(p.BaseURL, p.APIKey.Reveal(), client), nil
+	case config.TypeGeneric:
+		parser, err := generic.New(p.PollGenericConfig())
+		if err != nil {
+			return nil, fmt.Errorf("provider %s: %w", p.Name, err)
+		}
+		headers := http.Header{}
+		for k, v := range poll.Headers {
+			headers.Set(k, v.Reveal())
+		}
+		return generic.NewPoller(poll.URL, headers, parser, client)
+	}
+	return nil, fmt.Errorf("provider %s: type %q cannot be polled", p.Name, p.Type)
+}
+
+// sweepProviders describes every configured provider to the sweep.
+func sweepProviders(cfg config.Config, log *slog.Logger) (map[string]sweep.Provider, error) {
+	out := map[string]sweep.Provider{}
+	for _, p := range cfg.Providers {
+		sp := sweep.Provider{Webhooks: p.Webhook != nil}
+		if p.Polls() {
+			poller, err := Poller(p, log)
+			if err != nil {
+				return nil, err
+			}
+			sp.Poller, sp.Concurrency = poller, p.Poll.Concurrency
+		}
+		out[p.Name] = sp
+	}
+	return out, nil
+}
+
+// TrackerOptions are the tracker's options from the config: the transition
+// rules per provider and kind.
+func TrackerOptions(cfg config.Config) tracker.Options {
+	byName := map[string]config.Provider{}
+	for _, p := range cfg.Providers {
+		byName[p.Name] = p
+	}
+	sw := cfg.Sweep
+	return tracker.Options{Rules: func(provider string, kind tracker.Kind) tracker.Rules {
+		stale := sw.StaleAfter.D()
+		if p, ok := byName[provider]; ok {
+			stale = p.StaleAfterFor(kind, sw)
+		}
+		return tracker.Rules{
+			StaleAfter:       stale,
+			MaxPollInterval:  sw.MaxPollInterval.D(),
+			LostPollInterval: sw.LostPollInterval.D(),
+			NotFoundLimit:    sw.NotFoundLimit,
+			Jitter:           jitter,
+		}
+	}}
+}
+
+// jitter spreads a poll interval by up to ±10%, so that jobs registered
+// together are not polled together forever.
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration((rand.Float64()*0.2-0.1)*float64(d))
 }

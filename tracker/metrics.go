@@ -1,0 +1,39 @@
+package tracker
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are what Observe counts, whatever the source.
+type metrics struct {
+	resolutions *prometheus.CounterVec
+	ttr         *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		resolutions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jobwatch_job_resolutions_total",
+			Help: "Jobs that reached a terminal status, by provider, kind, status and the source that told us (webhook or poll): the share resolved by poll shows whether webhooks are working.",
+		}, []string{"provider", "kind", "status", "source"}),
+		ttr: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "jobwatch_job_time_to_resolution_seconds",
+			Help:    "Time from a job's registration to jobwatch learning its end, by provider, kind and source.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 12), // 1 s .. ~48 days
+		}, []string{"provider", "kind", "source"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.resolutions, m.ttr)
+	}
+	return m
+}
+
+// observe counts the results that resolved a job.
+func (m *metrics) observe(results []Result) {
+	for _, r := range results {
+		j := r.Job
+		if j == nil || r.Effect != EffectApplied || !j.Status.Terminal() || r.Previous.Terminal() || j.ResolvedAt == nil {
+			continue
+		}
+		m.resolutions.WithLabelValues(j.Provider, string(j.Kind), string(j.Status), string(j.ResolvedBy)).Inc()
+		m.ttr.WithLabelValues(j.Provider, string(j.Kind), string(j.ResolvedBy)).Observe(j.ResolvedAt.Sub(j.CreatedAt).Seconds())
+	}
+}

@@ -1,0 +1,37 @@
+package sweep
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type sweepMetrics struct {
+	polls         *prometheus.CounterVec
+	pollDuration  *prometheus.HistogramVec
+	sweepDuration prometheus.Histogram
+	claimed       prometheus.Gauge
+}
+
+func newSweepMetrics(reg prometheus.Registerer) *sweepMetrics {
+	m := &sweepMetrics{
+		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jobwatch_polls_total",
+			Help: "Jobs handled by sweeps, by provider, kind and outcome (changed, unchanged, not_found, auth_failed, error, not_polled).",
+		}, []string{"provider", "kind", "outcome"}),
+		pollDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "jobwatch_poll_duration_seconds",
+			Help:    "Time of one poll of a provider's API, retries and rate-limit waits included.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 10),
+		}, []string{"provider"}),
+		sweepDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "jobwatch_sweep_duration_seconds",
+			Help:    "Time of one sweep, from the first claim to the last poll.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 3, 10),
+		}),
+		claimed: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "jobwatch_sweep_claimed_jobs",
+			Help: "Due jobs the last sweep claimed.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.polls, m.pollDuration, m.sweepDuration, m.claimed)
+	}
+	return m
+}

@@ -1,0 +1,332 @@
+// Package sweep is jobwatch's safety net: on a cron schedule it claims the
+// jobs that are due for a poll (gone quiet past their stale threshold, or
+// made due by a thin webhook), asks each provider's API about them, and
+// applies what it learns through the tracker. It also gives up on jobs
+// unresolved past their lost threshold and reports jobs whose webhooks never
+// came. Claims are leased, so several replicas on one PostgreSQL never poll
+// one job at once.
+package sweep
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/robfig/cron/v3"
+
+	"github.com/jobwatch/jobwatch/providers"
+	"github.com/jobwatch/jobwatch/tracker"
+)
+
+// Provider is what the sweep knows of one configured provider.
+type Provider struct {
+	// Poller asks its API about a job; nil when it is not polled.
+	Poller providers.Poller
+	// Concurrency is how many of its jobs are polled at once. Default 4.
+	Concurrency int
+	// Webhooks is true when it has a webhook endpoint, so that a job never
+	// hearing from one is worth a job.stale event.
+	Webhooks bool
+}
+
+// Options configure a Sweeper.
+type Options struct {
+	Tracker *tracker.Tracker
+	// Providers by name. Jobs of other providers are only checked for the
+	// lost threshold.
+	Providers map[string]Provider
+	// LostAfter is how long after registration an unresolved job of a kind
+	// is lost.
+	LostAfter func(tracker.Kind) time.Duration
+	// BatchSize is how many due jobs one claim takes. Default 500.
+	BatchSize int
+	// Lease is how long a claim keeps other sweeps off its jobs. Default 2m.
+	Lease time.Duration
+	// AuthBackoff is how long a provider that refused our credentials is
+	// left alone. Default 5m.
+	AuthBackoff time.Duration
+	Logger      *slog.Logger
+	Registry    prometheus.Registerer
+}
+
+// Sweeper runs sweeps. It is safe for concurrent use.
+type Sweeper struct {
+	opts    Options
+	tracker *tracker.Tracker
+	store   tracker.Store
+	log     *slog.Logger
+	m       *sweepMetrics
+	cron    *cron.Cron
+
+	mu         sync.Mutex
+	authPaused map[string]time.Time // provider -> until
+}
+
+// Result is what one sweep did.
+type Result struct {
+	// Claimed is how many due jobs the sweep took.
+	Claimed int
+	// Polled is how many provider API calls it made.
+	Polled int
+	// Failed is how many polls failed.
+	Failed int
+	// ClaimDurations are how long each claim query took.
+	ClaimDurations []time.Duration
+}
+
+// New returns a Sweeper.
+func New(opts Options) *Sweeper {
+	opts.BatchSize = cmp.Or(opts.BatchSize, 500)
+	opts.Lease = cmp.Or(opts.Lease, 2*time.Minute)
+	opts.AuthBackoff = cmp.Or(opts.AuthBackoff, 5*time.Minute)
+	return &Sweeper{
+		opts:       opts,
+		tracker:    opts.Tracker,
+		store:      opts.Tracker.Store(),
+		log:        opts.Logger,
+		m:          newSweepMetrics(opts.Registry),
+		authPaused: map[string]time.Time{},
+	}
+}
+
+// Start runs a sweep on every tick of the schedule (a cron spec or
+// descriptor, in UTC). A sweep still running when the next tick comes makes
+// that tick skip; a panicking sweep is logged and recovered.
+func (s *Sweeper) Start(ctx context.Context, schedule cron.Schedule) {
+	l := cronLogger{s.log}
+	// SkipIfStillRunning must wrap Recover: the other order leaves the job
+	// skipped forever after a panic (robfig/cron v3.0.1).
+	s.cron = cron.New(cron.WithLocation(time.UTC), cron.WithLogger(l), cron.WithChain(cron.SkipIfStillRunning(l), cron.Recover(l)))
+	s.cron.Schedule(schedule, cron.FuncJob(func() {
+		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("sweep failed", "error", err)
+		}
+	}))
+	s.cron.Start()
+}
+
+// Stop stops scheduling sweeps and waits for a running one, which ends early
+// once the context given to Start is cancelled.
+func (s *Sweeper) Stop() {
+	if s.cron != nil {
+		<-s.cron.Stop().Done()
+	}
+}
+
+// Sweep claims and handles due jobs, batch after batch, until none is due.
+func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
+	start := time.Now()
+	var res Result
+	defer func() {
+		s.m.sweepDuration.Observe(time.Since(start).Seconds())
+		s.m.claimed.Set(float64(res.Claimed))
+	}()
+	for ctx.Err() == nil {
+		t := time.Now()
+		jobs, err := s.store.ClaimDue(ctx, tracker.ClaimParams{Now: s.tracker.Now(), Lease: s.opts.Lease, Limit: s.opts.BatchSize})
+		if err != nil {
+			return res, err
+		}
+		res.ClaimDurations = append(res.ClaimDurations, time.Since(t))
+		res.Claimed += len(jobs)
+		if len(jobs) == 0 {
+			break
+		}
+		polled, failed := s.handleBatch(ctx, jobs)
+		res.Polled += polled
+		res.Failed += failed
+		if len(jobs) < s.opts.BatchSize {
+			break
+		}
+	}
+	return res, nil
+}
+
+// handleBatch handles claimed jobs, each provider's with its own concurrency,
+// so that a slow provider never holds up another's polls.
+func (s *Sweeper) handleBatch(ctx context.Context, jobs []tracker.Job) (polled, failed int) {
+	byProvider := map[string][]tracker.Job{}
+	for _, j := range jobs {
+		byProvider[j.Provider] = append(byProvider[j.Provider], j)
+	}
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	for name, pj := range byProvider {
+		sem := make(chan struct{}, cmp.Or(s.opts.Providers[name].Concurrency, 4))
+		for _, j := range pj {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				did, err := s.poll(ctx, j, false)
+				mu.Lock()
+				defer mu.Unlock()
+				if did {
+					polled++
+				}
+				if err != nil {
+					failed++
+					if ctx.Err() == nil {
+						s.log.Warn("poll failed", "provider", j.Provider, "kind", j.Kind, "job_id", j.ExternalID, "error", err)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return polled, failed
+}
+
+// poll does what a due job needs: the lost and stale verdicts, then a poll
+// when its provider can be polled and is not paused (or force). It reports
+// whether it asked the provider.
+func (s *Sweeper) poll(ctx context.Context, job tracker.Job, force bool) (bool, error) {
+	now := s.tracker.Now()
+	rules := s.tracker.Rules(job.Provider, job.Kind)
+	p := s.opts.Providers[job.Provider]
+	var items []tracker.ApplyItem
+	verdict := func(typ string, details map[string]string) {
+		items = append(items, tracker.ApplyItem{Observation: &tracker.Observation{
+			Provider: job.Provider, ExternalID: job.ExternalID, Source: tracker.SourceSweep, Type: typ, OccurredAt: now, Details: details,
+		}})
+	}
+	live := !job.Status.Terminal()
+	lostAfter := s.opts.LostAfter(job.Kind)
+	if live && job.Status != tracker.StatusLost && now.Sub(job.CreatedAt) >= lostAfter {
+		verdict(tracker.TypeJobLost, map[string]string{"lost_reason": fmt.Sprintf("unresolved %s after registration", lostAfter)})
+	}
+	if live && p.Webhooks && job.WebhookAt == nil && !job.StaleReported && now.Sub(job.LastHeardAt) >= rules.StaleAfter {
+		verdict(tracker.TypeJobStale, nil)
+	}
+
+	polls := p.Poller != nil && p.Poller.Polls(job.Kind)
+	pausedUntil, paused := s.paused(job.Provider, now)
+	if !polls || (paused && !force) {
+		if err := s.apply(ctx, items); err != nil {
+			return false, err
+		}
+		next := pausedUntil
+		if !polls {
+			// Nothing can ask the provider: wake up for the lost deadline,
+			// or never once the job is lost (only a webhook can resolve it).
+			next = job.CreatedAt.Add(lostAfter)
+			if !next.After(now) {
+				next = time.Time{}
+			}
+			s.m.polls.WithLabelValues(job.Provider, string(job.Kind), "not_polled").Inc()
+		}
+		return false, s.store.Reschedule(ctx, job.ID, next, job.QuietPolls)
+	}
+
+	start := time.Now()
+	obs, err := p.Poller.Poll(ctx, job)
+	s.m.pollDuration.WithLabelValues(job.Provider).Observe(time.Since(start).Seconds())
+	var pe *providers.PollError
+	switch {
+	case err == nil:
+		obs.Provider, obs.ExternalID, obs.Source, obs.OccurredAt = job.Provider, job.ExternalID, tracker.SourcePoll, s.tracker.Now()
+		items = append(items, tracker.ApplyItem{Observation: &obs})
+	case errors.As(err, &pe) && pe.Class == providers.PollNotFound:
+		items = append(items, tracker.ApplyItem{Observation: &tracker.Observation{
+			Provider: job.Provider, ExternalID: job.ExternalID, Source: tracker.SourcePoll, Type: tracker.TypePollNotFound, OccurredAt: now,
+		}})
+		s.m.polls.WithLabelValues(job.Provider, string(job.Kind), "not_found").Inc()
+	case errors.As(err, &pe) && pe.Class == providers.PollAuth:
+		s.m.polls.WithLabelValues(job.Provider, string(job.Kind), "auth_failed").Inc()
+		until := s.pause(ctx, job.Provider, pe, now)
+		return true, errors.Join(err, s.apply(ctx, items), s.store.Reschedule(ctx, job.ID, until, job.QuietPolls))
+	default:
+		s.m.polls.WithLabelValues(job.Provider, string(job.Kind), "error").Inc()
+		next := now.Add(rules.PollInterval(job.QuietPolls + 1))
+		return true, errors.Join(err, s.apply(ctx, items), s.store.Reschedule(ctx, job.ID, next, job.QuietPolls+1))
+	}
+	res, aerr := s.tracker.Observe(context.WithoutCancel(ctx), items...)
+	if aerr != nil || err != nil {
+		// A 404 is recorded (it counts toward lost), but the poll failed.
+		return true, errors.Join(err, aerr)
+	}
+	outcome := "unchanged"
+	if last := res[len(res)-1]; last.Job != nil && last.Job.QuietPolls == 0 {
+		outcome = "changed"
+	}
+	s.m.polls.WithLabelValues(job.Provider, string(job.Kind), outcome).Inc()
+	return true, nil
+}
+
+func (s *Sweeper) apply(ctx context.Context, items []tracker.ApplyItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	_, err := s.tracker.Observe(context.WithoutCancel(ctx), items...)
+	return err
+}
+
+// ErrNotPolled is returned by PollJob for a job no configured API can be
+// asked about.
+var ErrNotPolled = errors.New("no poller is configured for this provider and kind")
+
+// PollJob polls one job now, whatever its schedule and any pause of its
+// provider, applies the answer like a sweep would, and returns the job as
+// it is after. A failed poll is a *providers.PollError.
+func (s *Sweeper) PollJob(ctx context.Context, provider, externalID string) (tracker.Job, error) {
+	job, err := s.store.GetJob(ctx, provider, externalID)
+	if err != nil {
+		return tracker.Job{}, err
+	}
+	p := s.opts.Providers[provider]
+	if p.Poller == nil || !p.Poller.Polls(job.Kind) {
+		return tracker.Job{}, ErrNotPolled
+	}
+	if _, err := s.poll(ctx, job, true); err != nil {
+		return tracker.Job{}, err
+	}
+	return s.tracker.Job(ctx, provider, externalID)
+}
+
+// paused reports whether a provider's polls are paused after it refused our
+// credentials, and until when.
+func (s *Sweeper) paused(provider string, now time.Time) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until, ok := s.authPaused[provider]
+	return until, ok && now.Before(until)
+}
+
+// pause stops polling a provider for AuthBackoff and records a
+// provider.auth_failed event, once per pause.
+func (s *Sweeper) pause(ctx context.Context, provider string, pe *providers.PollError, now time.Time) time.Time {
+	s.mu.Lock()
+	until, ok := s.authPaused[provider]
+	first := !ok || !now.Before(until)
+	if first {
+		until = now.Add(s.opts.AuthBackoff)
+		s.authPaused[provider] = until
+	}
+	s.mu.Unlock()
+	if first {
+		s.log.Error("provider refused our credentials; its polls are paused", "provider", provider, "status_code", pe.StatusCode, "until", until)
+		err := s.apply(ctx, []tracker.ApplyItem{{Observation: &tracker.Observation{
+			Provider: provider, Source: tracker.SourcePoll, Type: tracker.TypeProviderAuthFailed, OccurredAt: now,
+			Details: map[string]string{"status_code": fmt.Sprint(pe.StatusCode)},
+		}}})
+		if err != nil {
+			s.log.Warn("record provider.auth_failed", "provider", provider, "error", err)
+		}
+	}
+	return until
+}
+
+// cronLogger adapts slog to cron's logger: its chatter at debug, errors as errors.
+type cronLogger struct{ log *slog.Logger }
+
+func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
+
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.log.Error("cron: "+msg, append(kv, "error", err)...)
+}
