@@ -39,12 +39,16 @@ func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Res
 	})
 	results := make([]tracker.Result, len(p.Items))
 	err := s.inTx(ctx, func(tx bun.Tx) error {
+		var b *alertBatch
+		if p.Alerting != nil {
+			b = &alertBatch{}
+		}
 		for _, i := range order {
 			item := p.Items[i]
 			var r tracker.Result
 			if item.Observation != nil {
 				var err error
-				if r, err = s.applyOne(ctx, tx, p, item); err != nil {
+				if r, err = s.applyOne(ctx, tx, p, item, b); err != nil {
 					return err
 				}
 			}
@@ -62,6 +66,9 @@ func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Res
 			}
 			results[i] = r
 		}
+		if b != nil {
+			return s.flush(ctx, tx, p, b)
+		}
 		return nil
 	})
 	if err != nil {
@@ -70,7 +77,9 @@ func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Res
 	return results, nil
 }
 
-func (s *Store) applyOne(ctx context.Context, tx bun.Tx, p tracker.ApplyParams, item tracker.ApplyItem) (tracker.Result, error) {
+// applyOne applies one observation; with b (alerting on) it also accounts
+// the job's usage and collects the alerts the observation raises.
+func (s *Store) applyOne(ctx context.Context, tx bun.Tx, p tracker.ApplyParams, item tracker.ApplyItem, b *alertBatch) (tracker.Result, error) {
 	obs := *item.Observation
 	var (
 		res   tracker.Result
@@ -141,7 +150,14 @@ func (s *Store) applyOne(ctx context.Context, tx bun.Tx, p tracker.ApplyParams, 
 	}
 	res.Effect = tracker.Effect(ev.Effect)
 	if job == nil {
+		if b != nil {
+			b.collect(p, tracker.Job{}, res, obs, nil)
+		}
 		return res, nil
+	}
+	var delta tracker.UsageDelta
+	if b != nil {
+		delta, next.Counted = tracker.Account(*job, next, job.Counted)
 	}
 	row, err := toJobRow(next)
 	if err != nil {
@@ -153,6 +169,13 @@ func (s *Store) applyOne(ctx context.Context, tx bun.Tx, p tracker.ApplyParams, 
 		return res, fmt.Errorf("update job: %w", err)
 	}
 	res.Job = &next
+	if b != nil {
+		before := *job
+		if res.Created {
+			before = tracker.Job{}
+		}
+		b.collect(p, before, res, obs, delta)
+	}
 	return res, nil
 }
 

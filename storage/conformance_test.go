@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -512,6 +513,207 @@ func TestRescheduleLeavesFinishedJobsAlone(t *testing.T) {
 		job, _ := tr.Job(ctx, "mythicdot", "done")
 		if job.NextPollAt != nil || job.QuietPolls != 0 {
 			t.Fatalf("a finished job was rescheduled: %+v", job)
+		}
+	})
+}
+
+func alertingTracker(s *storage.Store, now func() time.Time, a *tracker.Alerting) *tracker.Tracker {
+	return tracker.New(s, tracker.Options{StaleAfter: 10 * time.Minute, Now: now, Alerting: a})
+}
+
+func outbox(t *testing.T, s *storage.Store) map[string][]string {
+	t.Helper()
+	all, err := s.ListAlerts(context.Background(), "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byType := map[string][]string{}
+	for _, a := range all {
+		byType[a.Alert.Type] = append(byType[a.Alert.Type], a.Notifier)
+	}
+	for _, n := range byType {
+		slices.Sort(n)
+	}
+	return byType
+}
+
+func TestAlertsAreEnqueuedWithTheirChange(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		t.Parallel()
+		ctx := context.Background()
+		tr := alertingTracker(s, time.Now, &tracker.Alerting{Routes: []tracker.Route{
+			{Events: []string{"job.failed", "job.lost"}, Notifiers: []string{"slack", "email"}},
+			{Events: []string{"job.*"}, Notifiers: []string{"slack"}},
+			{Events: []string{"usage.threshold.reached"}, Notifiers: []string{"log"}, RepeatInterval: time.Hour},
+		}})
+		if _, err := tr.Observe(ctx, observation("b1", "e1", tracker.StatusRunning, time.Now())); err != nil {
+			t.Fatal(err)
+		}
+		if got := outbox(t, s); len(got) != 0 {
+			t.Fatalf("progress raised alerts: %v", got)
+		}
+		if _, err := tr.Observe(ctx, observation("b1", "e2", tracker.StatusFailed, time.Now())); err != nil {
+			t.Fatal(err)
+		}
+		// A redelivery raises nothing more.
+		if _, err := tr.Observe(ctx, observation("b1", "e2", tracker.StatusFailed, time.Now())); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			pe := tracker.ApplyItem{Observation: &tracker.Observation{Provider: "mythicdot", Type: "usage.threshold.reached", Source: tracker.SourceWebhook,
+				OccurredAt: time.Now(), Payload: json.RawMessage(`{"metric":"tokens"}`)}}
+			if _, err := tr.Observe(ctx, pe); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := outbox(t, s)
+		if fmt.Sprint(got["job.failed"]) != "[email slack]" {
+			t.Errorf("job.failed went to %v, want slack and email once each", got["job.failed"])
+		}
+		if fmt.Sprint(got["usage.threshold.reached"]) != "[log]" {
+			t.Errorf("a repeated provider event went to %v, want log once within the repeat interval", got["usage.threshold.reached"])
+		}
+		alerts, _ := s.ListAlerts(ctx, tracker.AlertPending, 10)
+		for _, a := range alerts {
+			if a.Alert.Type == "job.failed" && (a.Alert.Job == nil || a.Alert.Job.ExternalID != "b1" || a.Alert.Summary == "" || a.Alert.ID != tracker.AlertID(a.ID)) {
+				t.Errorf("alert = %+v", a.Alert)
+			}
+		}
+	})
+}
+
+func TestUsageCountedOnceAndThresholdsAlertOncePerLevel(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		t.Parallel()
+		ctx := context.Background()
+		tr := alertingTracker(s, time.Now, &tracker.Alerting{
+			Routes: []tracker.Route{{Events: []string{"usage.threshold"}, Notifiers: []string{"ops"}}},
+			Thresholds: []tracker.Threshold{{Name: "daily-tokens", Metric: "tokens", Provider: "mythicdot", Window: "day", Limit: 1000, Levels: []float64{0.8, 1.0}},
+				{Name: "team-a", Metric: "jobs", Labels: map[string]string{"team": "a"}, Window: "month", Limit: 100, Levels: []float64{0.5}}},
+		})
+		end := func(id string, tokens int64) {
+			t.Helper()
+			// A thin end first, then the figures, then the figures again.
+			it := observation(id, "end_"+id, tracker.StatusSucceeded, time.Now())
+			if _, err := tr.Observe(ctx, it); err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				poll := tracker.ApplyItem{Observation: &tracker.Observation{Provider: "mythicdot", ExternalID: id, Status: tracker.StatusSucceeded,
+					Usage: &tracker.Usage{TotalTokens: tokens}, Source: tracker.SourcePoll, OccurredAt: time.Now()}}
+				if _, err := tr.Observe(ctx, poll); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for _, tok := range []int64{500, 300} { // 800: 80%
+			end(fmt.Sprintf("j%d", tok), tok)
+		}
+		if n := len(outbox(t, s)["usage.threshold"]); n != 1 {
+			t.Fatalf("%d threshold alerts at 80%%, want 1", n)
+		}
+		end("j150", 150) // 950: nothing new
+		end("j60", 60)   // 1010: 100%
+		end("j70", 70)   // 1080: nothing new
+		if n := len(outbox(t, s)["usage.threshold"]); n != 2 {
+			t.Fatalf("%d threshold alerts after crossing 80%% and 100%%, want exactly 2", n)
+		}
+		totals, err := s.UsageTotals(ctx, "day", tracker.WindowStart("day", time.Now()))
+		if err != nil || len(totals) != 1 || totals[0].Metrics["tokens"] != 1080 || totals[0].Metrics["jobs"] != 5 || totals[0].Metrics["succeeded_jobs"] != 5 {
+			t.Fatalf("day totals = %+v, %v; want 1080 tokens over 5 jobs, each counted once", totals, err)
+		}
+	})
+}
+
+// Two replicas (two stores on one database) crossing a threshold together
+// alert once per level.
+func TestThresholdCrossingsAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	for _, driver := range storagetest.Backends {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			cfg := storagetest.Config(t, driver)
+			alerting := &tracker.Alerting{
+				Routes:     []tracker.Route{{Events: []string{"usage.threshold"}, Notifiers: []string{"ops"}}},
+				Thresholds: []tracker.Threshold{{Name: "jobs", Metric: "jobs", Window: "hour", Limit: 100, Levels: []float64{0.25, 0.5, 0.75, 1.0}}},
+			}
+			var trackers []*tracker.Tracker
+			var first *storage.Store
+			for range 2 {
+				s, err := storage.Open(context.Background(), cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				if _, err := s.Migrate(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				if first == nil {
+					first = s
+				}
+				trackers = append(trackers, tracker.New(s, tracker.Options{Alerting: alerting, MaxConcurrentCommits: 2}))
+			}
+			var wg sync.WaitGroup
+			for i := range 120 {
+				wg.Go(func() {
+					id := fmt.Sprintf("r%d", i)
+					if _, err := trackers[i%2].Observe(context.Background(), observation(id, "e"+id, tracker.StatusFailed, time.Now())); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			if n := len(outbox(t, first)["usage.threshold"]); n != 4 {
+				t.Fatalf("%d threshold alerts for 4 levels crossed by two replicas, want 4", n)
+			}
+		})
+	}
+}
+
+func TestOutboxLifecycle(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		t.Parallel()
+		ctx := context.Background()
+		now := time.Now().UTC()
+		tr := alertingTracker(s, func() time.Time { return now }, &tracker.Alerting{Routes: []tracker.Route{{Events: []string{"*"}, Notifiers: []string{"a", "b"}}}})
+		for i := range 3 {
+			if _, err := tr.Observe(ctx, observation(fmt.Sprint(i), fmt.Sprint("e", i), tracker.StatusFailed, now)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		claim := func(n string, at time.Time) []tracker.OutboxAlert {
+			got, err := s.ClaimAlerts(ctx, tracker.ClaimAlertsParams{Notifier: n, Now: at, Lease: time.Minute, Limit: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		a := claim("a", now)
+		if len(a) != 2 || a[0].Notifier != "a" || len(claim("a", now)) != 1 || len(claim("a", now)) != 0 {
+			t.Fatalf("claims of notifier a = %+v", a)
+		}
+		if err := s.FinishAlert(ctx, tracker.AlertOutcome{ID: a[0].ID, State: tracker.AlertSent, Attempts: 1, At: now}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.FinishAlert(ctx, tracker.AlertOutcome{ID: a[1].ID, State: tracker.AlertDead, Attempts: 5, LastError: "410 gone", At: now}); err != nil {
+			t.Fatal(err)
+		}
+		counts, _ := s.CountAlerts(ctx)
+		if counts[tracker.AlertSent] != 1 || counts[tracker.AlertDead] != 1 || counts[tracker.AlertPending] != 4 {
+			t.Fatalf("counts = %v", counts)
+		}
+		if err := s.RetryAlert(ctx, a[0].ID, now); !errors.Is(err, tracker.ErrNotFound) {
+			t.Errorf("retrying a sent alert: %v, want ErrNotFound", err)
+		}
+		if err := s.RetryAlert(ctx, a[1].ID, now); err != nil {
+			t.Fatal(err)
+		}
+		// The claims of notifier a not finished come back after the lease, with the retried one.
+		if got := claim("a", now.Add(2*time.Minute)); len(got) != 2 {
+			t.Fatalf("after the lease and a retry: %d due, want 2", len(got))
 		}
 	})
 }

@@ -36,6 +36,7 @@ type jobRow struct {
 	NotFoundPolls  int        `bun:"not_found_polls"`
 	WebhookAt      *time.Time `bun:"webhook_at"`
 	StaleReported  bool       `bun:"stale_reported"`
+	CountedUsage   string     `bun:"counted_usage"`
 }
 
 // eventRow is a row of the events table.
@@ -69,6 +70,10 @@ func toJobRow(j tracker.Job) (jobRow, error) {
 	if err != nil {
 		return jobRow{}, fmt.Errorf("encode details: %w", err)
 	}
+	counted, err := json.Marshal(j.Counted)
+	if err != nil {
+		return jobRow{}, fmt.Errorf("encode counted usage: %w", err)
+	}
 	return jobRow{
 		ID:             j.ID,
 		Provider:       j.Provider,
@@ -91,6 +96,7 @@ func toJobRow(j tracker.Job) (jobRow, error) {
 		NotFoundPolls:  j.NotFoundPolls,
 		WebhookAt:      utcPtr(j.WebhookAt),
 		StaleReported:  j.StaleReported,
+		CountedUsage:   string(counted),
 	}, nil
 }
 
@@ -122,6 +128,11 @@ func (r jobRow) job() (tracker.Job, error) {
 	}
 	if err := json.Unmarshal([]byte(r.Details), &j.Details); err != nil {
 		return j, fmt.Errorf("decode details of job %d: %w", r.ID, err)
+	}
+	if r.CountedUsage != "" {
+		if err := json.Unmarshal([]byte(r.CountedUsage), &j.Counted); err != nil {
+			return j, fmt.Errorf("decode counted usage of job %d: %w", r.ID, err)
+		}
 	}
 	if len(j.Labels) == 0 {
 		j.Labels = nil

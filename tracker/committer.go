@@ -20,6 +20,7 @@ type committer struct {
 	now        func() time.Time
 	maxItems   int
 	maxLeaders int
+	alerting   *Alerting
 
 	mu      sync.Mutex
 	queue   []*unit
@@ -117,7 +118,7 @@ func (c *committer) applyUnits(batch []*unit) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
-	res, err := c.store.Apply(ctx, ApplyParams{Now: c.now().UTC(), Items: items, Rules: c.rules})
+	res, err := c.store.Apply(ctx, ApplyParams{Now: c.now().UTC(), Items: items, Rules: c.rules, Alerting: c.alerting})
 	if err != nil {
 		return err
 	}

@@ -138,6 +138,8 @@ type Job struct {
 	WebhookAt *time.Time `json:"webhook_at,omitempty"`
 	// StaleReported is set once the job.stale event has been recorded.
 	StaleReported bool `json:"stale_reported,omitempty"`
+	// Counted is the part of Usage already added to the usage totals.
+	Counted Usage `json:"-"`
 	// History is every observation applied to or recorded against the job,
 	// oldest first. Only Tracker.Job fills it.
 	History []Event `json:"history,omitempty"`

@@ -3,6 +3,9 @@ package tracker
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -42,6 +45,21 @@ type Store interface {
 	// quiet-poll count, after a poll that failed or could not be made. A job
 	// that has ended meanwhile is left alone.
 	Reschedule(ctx context.Context, jobID int64, next time.Time, quietPolls int) error
+	// ClaimAlerts leases up to p.Limit pending alerts of one notifier that
+	// are due, oldest first, moving their next attempt to p.Now+p.Lease.
+	ClaimAlerts(ctx context.Context, p ClaimAlertsParams) ([]OutboxAlert, error)
+	// FinishAlert records the outcome of one delivery attempt.
+	FinishAlert(ctx context.Context, o AlertOutcome) error
+	// ListAlerts returns the newest alerts in a state ("" for any).
+	ListAlerts(ctx context.Context, state AlertState, limit int) ([]OutboxAlert, error)
+	// RetryAlert makes a dead alert pending again, due at now, with its
+	// attempts reset; ErrNotFound when there is no dead alert of that id.
+	RetryAlert(ctx context.Context, id int64, now time.Time) error
+	// CountAlerts returns how many alerts there are in each state.
+	CountAlerts(ctx context.Context) (map[AlertState]int64, error)
+	// UsageTotals returns the usage totals of one window, per provider and
+	// scope ("" is all jobs; thresholds with labels have their own).
+	UsageTotals(ctx context.Context, window string, start time.Time) ([]UsageTotal, error)
 	// CountJobs returns how many jobs there are per provider, kind and status.
 	CountJobs(ctx context.Context) ([]JobCount, error)
 	// Ping checks that the store answers.
@@ -67,6 +85,9 @@ type ApplyParams struct {
 	Items []ApplyItem
 	// Rules returns the transition rules for a provider's kind of job.
 	Rules func(provider string, kind Kind) Rules
+	// Alerting, when set, makes Apply account usage, check thresholds and
+	// write the alerts the items raise to the outbox, in the same transaction.
+	Alerting *Alerting
 }
 
 // ApplyItem is one observation to apply, one delivery to log, or both.
@@ -109,4 +130,68 @@ type ClaimParams struct {
 	Now   time.Time
 	Lease time.Duration
 	Limit int
+}
+
+// AlertState is where an alert is in the outbox.
+type AlertState string
+
+// Alert states.
+const (
+	AlertPending AlertState = "pending"
+	AlertSent    AlertState = "sent"
+	AlertDead    AlertState = "dead"
+)
+
+// OutboxAlert is an alert on its way to one notifier.
+type OutboxAlert struct {
+	ID            int64      `json:"-"`
+	Alert         Alert      `json:"alert"`
+	Notifier      string     `json:"notifier"`
+	State         AlertState `json:"state"`
+	Attempts      int        `json:"attempts"`
+	NextAttemptAt time.Time  `json:"next_attempt_at"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+	SentAt        *time.Time `json:"sent_at,omitempty"`
+	LastError     string     `json:"last_error,omitempty"`
+}
+
+// AlertID is the id an outbox row's alert carries ("alrt_42").
+func AlertID(id int64) string { return "alrt_" + strconv.FormatInt(id, 10) }
+
+// ParseAlertID reads an alert id back.
+func ParseAlertID(s string) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimPrefix(s, "alrt_"), 10, 64)
+	if err != nil || !strings.HasPrefix(s, "alrt_") || n <= 0 {
+		return 0, &ValidationError{"id", fmt.Sprintf("%q is not an alert id (alrt_<n>)", s)}
+	}
+	return n, nil
+}
+
+// ClaimAlertsParams selects due alerts for Store.ClaimAlerts.
+type ClaimAlertsParams struct {
+	Notifier string
+	Now      time.Time
+	Lease    time.Duration
+	Limit    int
+}
+
+// AlertOutcome is the result of one delivery attempt.
+type AlertOutcome struct {
+	ID       int64
+	State    AlertState
+	Attempts int
+	// NextAttemptAt is when a pending alert is tried again.
+	NextAttemptAt time.Time
+	LastError     string
+	At            time.Time
+}
+
+// UsageTotal is what the jobs of one provider (and scope) used in a window.
+type UsageTotal struct {
+	Provider    string           `json:"provider"`
+	Scope       string           `json:"scope,omitempty"`
+	Window      string           `json:"window"`
+	WindowStart time.Time        `json:"window_start"`
+	Metrics     map[string]int64 `json:"metrics"`
 }

@@ -77,6 +77,9 @@ type Options struct {
 	MaxConcurrentCommits int
 	// Registry, when set, receives the resolution metrics.
 	Registry prometheus.Registerer
+	// Alerting, when set, raises alerts and accounts usage as observations
+	// apply (see Alerting).
+	Alerting *Alerting
 }
 
 // Tracker applies registrations and observations to a Store. It is safe for
@@ -108,6 +111,7 @@ func New(store Store, opts Options) *Tracker {
 		now:        now,
 		maxItems:   cmp.Or(opts.MaxBatchItems, 256),
 		maxLeaders: cmp.Or(opts.MaxConcurrentCommits, 1),
+		alerting:   opts.Alerting,
 	}}
 }
 

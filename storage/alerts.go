@@ -1,0 +1,381 @@
+package storage
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/jobwatch/jobwatch/tracker"
+)
+
+// alertBatch collects, over one Apply, the usage to add and the alerts
+// raised, so that each usage row is written once per transaction (in a fixed
+// order, so that concurrent transactions cannot deadlock on them).
+type alertBatch struct {
+	usage  map[usageKey]tracker.UsageDelta
+	alerts []tracker.Alert
+}
+
+type usageKey struct {
+	provider, scope, window string
+	start                   time.Time
+}
+
+// collect notes what one applied item raises.
+func (b *alertBatch) collect(p tracker.ApplyParams, before tracker.Job, res tracker.Result, obs tracker.Observation, delta tracker.UsageDelta) {
+	for _, typ := range tracker.AlertTypes(before, res, obs) {
+		var job *tracker.Job
+		var data json.RawMessage
+		if res.Job != nil {
+			j := *res.Job
+			job = &j
+		} else {
+			data = obs.Payload
+		}
+		b.alerts = append(b.alerts, tracker.NewAlert(typ, obs.Provider, job, data, p.Now))
+	}
+	if len(delta) == 0 {
+		return
+	}
+	scopes := []string{""}
+	for _, t := range p.Alerting.Thresholds {
+		if len(t.Labels) > 0 && hasLabels(res.Job.Labels, t.Labels) && !slices.Contains(scopes, t.Scope()) {
+			scopes = append(scopes, t.Scope())
+		}
+	}
+	if b.usage == nil {
+		b.usage = map[usageKey]tracker.UsageDelta{}
+	}
+	for _, scope := range scopes {
+		for _, w := range tracker.Windows {
+			k := usageKey{obs.Provider, scope, w, tracker.WindowStart(w, p.Now)}
+			d := b.usage[k]
+			if d == nil {
+				d = tracker.UsageDelta{}
+				b.usage[k] = d
+			}
+			for m, v := range delta {
+				d[m] += v
+			}
+		}
+	}
+}
+
+func hasLabels(have, want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := have[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// flush writes the batch: usage totals, the threshold crossings they cause,
+// and every alert to the outbox.
+func (s *Store) flush(ctx context.Context, tx bun.Tx, p tracker.ApplyParams, b *alertBatch) error {
+	keys := slices.SortedFunc(maps.Keys(b.usage), func(x, y usageKey) int {
+		return cmp.Or(cmp.Compare(x.provider, y.provider), cmp.Compare(x.scope, y.scope), cmp.Compare(x.window, y.window), x.start.Compare(y.start))
+	})
+	for _, k := range keys {
+		if err := s.addUsage(ctx, tx, k, b.usage[k]); err != nil {
+			return err
+		}
+	}
+	for _, t := range p.Alerting.Thresholds {
+		if err := s.checkThreshold(ctx, tx, p, t, b); err != nil {
+			return err
+		}
+	}
+	for _, a := range b.alerts {
+		if err := s.enqueue(ctx, tx, p, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// usageColumns are the usage_totals columns, named as tracker.UsageMetrics.
+var usageColumns = tracker.UsageMetrics
+
+func (s *Store) addUsage(ctx context.Context, tx bun.Tx, k usageKey, d tracker.UsageDelta) error {
+	var (
+		cols    = strings.Join(usageColumns, ", ")
+		holders = strings.TrimSuffix(strings.Repeat("?, ", len(usageColumns)), ", ")
+		sets    = make([]string, len(usageColumns))
+		args    = []any{k.provider, k.scope, k.window, k.start}
+	)
+	for i, c := range usageColumns {
+		sets[i] = fmt.Sprintf("%s = usage_totals.%s + excluded.%s", c, c, c)
+		args = append(args, d[c])
+	}
+	q := fmt.Sprintf(`INSERT INTO usage_totals (provider, scope, period, window_start, %s) VALUES (?, ?, ?, ?, %s)
+ON CONFLICT (provider, scope, period, window_start) DO UPDATE SET %s`, cols, holders, strings.Join(sets, ", "))
+	if _, err := tx.NewRaw(q, args...).Exec(ctx); err != nil {
+		return fmt.Errorf("add usage: %w", err)
+	}
+	return nil
+}
+
+// checkThreshold records each level of t that the batch's usage crossed,
+// raising a usage.threshold alert for a level only when its crossing row is
+// new: the row is unique per threshold, window and level, so concurrent
+// transactions and replicas alert once.
+func (s *Store) checkThreshold(ctx context.Context, tx bun.Tx, p tracker.ApplyParams, t tracker.Threshold, b *alertBatch) error {
+	start := tracker.WindowStart(t.Window, p.Now)
+	touched := false
+	for k, d := range b.usage {
+		touched = touched || (k.scope == t.Scope() && k.window == t.Window && k.start.Equal(start) && (t.Provider == "" || k.provider == t.Provider) && d[t.Metric] > 0)
+	}
+	if !touched {
+		return nil
+	}
+	q := tx.NewSelect().Table("usage_totals").ColumnExpr("COALESCE(SUM(?), 0)", bun.Ident(t.Metric)).
+		Where("scope = ? AND period = ? AND window_start = ?", t.Scope(), t.Window, start)
+	if t.Provider != "" {
+		q = q.Where("provider = ?", t.Provider)
+	}
+	var value int64
+	if err := q.Scan(ctx, &value); err != nil {
+		return fmt.Errorf("read usage for threshold %s: %w", t.Name, err)
+	}
+	for _, level := range t.Levels {
+		if float64(value) < level*float64(t.Limit) {
+			continue
+		}
+		res, err := tx.NewRaw(`INSERT INTO threshold_crossings (threshold, window_start, level, value, crossed_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (threshold, window_start, level) DO NOTHING`, t.Name, start, strconv.FormatFloat(level, 'g', -1, 64), value, p.Now).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("record crossing of threshold %s: %w", t.Name, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue
+		}
+		a := tracker.Alert{Type: tracker.AlertUsageThreshold, CreatedAt: p.Now, Provider: t.Provider, Threshold: &tracker.ThresholdCrossing{
+			Name: t.Name, Metric: t.Metric, Provider: t.Provider, Labels: t.Labels, Window: t.Window, WindowStart: start,
+			Limit: t.Limit, Value: value, Level: level,
+		}}
+		a.Summary = tracker.Summary(a)
+		b.alerts = append(b.alerts, a)
+	}
+	return nil
+}
+
+// enqueue writes an alert to the outbox once per notifier of the routes that
+// match it, unless a route's repeat interval holds it back.
+func (s *Store) enqueue(ctx context.Context, tx bun.Tx, p tracker.ApplyParams, a tracker.Alert) error {
+	var notifiers []string
+	for i, r := range p.Alerting.Routes {
+		if !r.Matches(a) {
+			continue
+		}
+		if r.RepeatInterval > 0 {
+			var key string
+			err := tx.NewRaw(`INSERT INTO alert_repeats (key, last_at) VALUES (?, ?)
+ON CONFLICT (key) DO UPDATE SET last_at = excluded.last_at WHERE alert_repeats.last_at <= ?
+RETURNING key`, fmt.Sprintf("%d|%s", i, a.RepeatKey()), p.Now, p.Now.Add(-r.RepeatInterval)).Scan(ctx, &key)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue // sent within the interval
+			}
+			if err != nil {
+				return fmt.Errorf("check repeat interval: %w", err)
+			}
+		}
+		for _, n := range r.Notifiers {
+			if !slices.Contains(notifiers, n) {
+				notifiers = append(notifiers, n)
+			}
+		}
+	}
+	if len(notifiers) == 0 {
+		return nil
+	}
+	payload, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("encode alert: %w", err)
+	}
+	rows := make([]alertRow, len(notifiers))
+	for i, n := range notifiers {
+		rows[i] = alertRow{Notifier: n, Type: a.Type, Provider: a.Provider, Payload: string(payload), State: string(tracker.AlertPending),
+			NextAttemptAt: p.Now, CreatedAt: p.Now, UpdatedAt: p.Now}
+	}
+	if _, err := tx.NewInsert().Model(&rows).ExcludeColumn("id").Returning("NULL").Exec(ctx); err != nil {
+		return fmt.Errorf("enqueue alert: %w", err)
+	}
+	return nil
+}
+
+// alertRow is a row of the alerts table: the outbox.
+type alertRow struct {
+	bun.BaseModel `bun:"table:alerts,alias:alerts"`
+
+	ID            int64      `bun:"id,pk,autoincrement"`
+	Notifier      string     `bun:"notifier"`
+	Type          string     `bun:"type"`
+	Provider      string     `bun:"provider"`
+	Payload       string     `bun:"payload"`
+	State         string     `bun:"state"`
+	Attempts      int        `bun:"attempts"`
+	NextAttemptAt time.Time  `bun:"next_attempt_at"`
+	CreatedAt     time.Time  `bun:"created_at"`
+	UpdatedAt     time.Time  `bun:"updated_at"`
+	SentAt        *time.Time `bun:"sent_at"`
+	LastError     string     `bun:"last_error"`
+}
+
+func (r alertRow) outbox() (tracker.OutboxAlert, error) {
+	o := tracker.OutboxAlert{ID: r.ID, Notifier: r.Notifier, State: tracker.AlertState(r.State), Attempts: r.Attempts,
+		NextAttemptAt: r.NextAttemptAt.UTC(), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), SentAt: utcPtr(r.SentAt), LastError: r.LastError}
+	if err := json.Unmarshal([]byte(r.Payload), &o.Alert); err != nil {
+		return o, fmt.Errorf("decode alert %d: %w", r.ID, err)
+	}
+	o.Alert.ID = tracker.AlertID(r.ID)
+	return o, nil
+}
+
+func outboxAlerts(rows []alertRow) ([]tracker.OutboxAlert, error) {
+	out := make([]tracker.OutboxAlert, len(rows))
+	for i, r := range rows {
+		o, err := r.outbox()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = o
+	}
+	return out, nil
+}
+
+const (
+	claimAlertsPostgres = `UPDATE alerts SET next_attempt_at = ?
+WHERE id IN (
+	SELECT id FROM alerts
+	WHERE state = 'pending' AND notifier = ? AND next_attempt_at <= ?
+	ORDER BY next_attempt_at
+	LIMIT ?
+	FOR UPDATE SKIP LOCKED)
+RETURNING *`
+	claimAlertsSQLite = `UPDATE alerts SET next_attempt_at = ?
+WHERE id IN (
+	SELECT id FROM alerts
+	WHERE state = 'pending' AND notifier = ? AND next_attempt_at <= ?
+	ORDER BY next_attempt_at
+	LIMIT ?)
+RETURNING *`
+)
+
+// ClaimAlerts leases due alerts of one notifier; see tracker.Store.
+func (s *Store) ClaimAlerts(ctx context.Context, p tracker.ClaimAlertsParams) ([]tracker.OutboxAlert, error) {
+	q := claimAlertsSQLite
+	if s.postgres {
+		q = claimAlertsPostgres
+	}
+	var rows []alertRow
+	now := p.Now.UTC()
+	if err := s.db.NewRaw(q, now.Add(p.Lease), p.Notifier, now, p.Limit).Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("claim alerts: %w", err)
+	}
+	return outboxAlerts(rows)
+}
+
+// FinishAlert records a delivery attempt's outcome.
+func (s *Store) FinishAlert(ctx context.Context, o tracker.AlertOutcome) error {
+	q := s.db.NewUpdate().Model((*alertRow)(nil)).
+		Set("state = ?", o.State).
+		Set("attempts = ?", o.Attempts).
+		Set("last_error = ?", o.LastError).
+		Set("updated_at = ?", o.At.UTC()).
+		Where("id = ?", o.ID)
+	switch o.State {
+	case tracker.AlertSent:
+		q = q.Set("sent_at = ?", o.At.UTC())
+	case tracker.AlertPending:
+		q = q.Set("next_attempt_at = ?", o.NextAttemptAt.UTC())
+	}
+	if _, err := q.Exec(ctx); err != nil {
+		return fmt.Errorf("finish alert %d: %w", o.ID, err)
+	}
+	return nil
+}
+
+// ListAlerts returns the newest alerts in a state.
+func (s *Store) ListAlerts(ctx context.Context, state tracker.AlertState, limit int) ([]tracker.OutboxAlert, error) {
+	var rows []alertRow
+	q := s.db.NewSelect().Model(&rows).OrderExpr("id DESC").Limit(int64(limit))
+	if state != "" {
+		q = q.Where("state = ?", state)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("select alerts: %w", err)
+	}
+	return outboxAlerts(rows)
+}
+
+// RetryAlert makes a dead alert pending again.
+func (s *Store) RetryAlert(ctx context.Context, id int64, now time.Time) error {
+	res, err := s.db.NewUpdate().Model((*alertRow)(nil)).
+		Set("state = ?", tracker.AlertPending).
+		Set("attempts = 0").
+		Set("next_attempt_at = ?", now.UTC()).
+		Set("updated_at = ?", now.UTC()).
+		Where("id = ? AND state = ?", id, tracker.AlertDead).
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("retry alert %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return tracker.ErrNotFound
+	}
+	return nil
+}
+
+// CountAlerts counts alerts per state.
+func (s *Store) CountAlerts(ctx context.Context) (map[tracker.AlertState]int64, error) {
+	var rows []struct {
+		State string
+		Count int64
+	}
+	if err := s.db.NewRaw("SELECT state, count(*) AS count FROM alerts GROUP BY state").Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("count alerts: %w", err)
+	}
+	out := map[tracker.AlertState]int64{}
+	for _, r := range rows {
+		out[tracker.AlertState(r.State)] = r.Count
+	}
+	return out, nil
+}
+
+// UsageTotals returns one window's usage totals.
+func (s *Store) UsageTotals(ctx context.Context, window string, start time.Time) ([]tracker.UsageTotal, error) {
+	q := fmt.Sprintf("SELECT provider, scope, %s FROM usage_totals WHERE period = ? AND window_start = ? ORDER BY provider, scope", strings.Join(usageColumns, ", "))
+	rows, err := s.db.QueryContext(ctx, q, window, start.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("select usage: %w", err)
+	}
+	defer rows.Close()
+	var out []tracker.UsageTotal
+	for rows.Next() {
+		u := tracker.UsageTotal{Window: window, WindowStart: start.UTC(), Metrics: map[string]int64{}}
+		vals := make([]int64, len(usageColumns))
+		dest := []any{&u.Provider, &u.Scope}
+		for i := range vals {
+			dest = append(dest, &vals[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("select usage: %w", err)
+		}
+		for i, c := range usageColumns {
+			u.Metrics[c] = vals[i]
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,247 @@
+package tracker
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Alerting is the configured policy by which applied observations raise
+// alerts: where each goes, and the usage thresholds. It travels with
+// ApplyParams so that alerts are written to the outbox in the transaction
+// of the change that raised them.
+type Alerting struct {
+	Routes     []Route
+	Thresholds []Threshold
+}
+
+// Route sends the alerts it matches to notifiers. Empty match fields match
+// everything.
+type Route struct {
+	// Events are alert types or patterns ending in "*" ("job.*", "*").
+	Events    []string
+	Providers []string
+	Kinds     []Kind
+	// Labels must all be on the alert's job (or threshold) with these values.
+	Labels    map[string]string
+	Notifiers []string
+	// RepeatInterval, when set, sends an alert of the same type about the
+	// same job (or provider, or threshold) at most once per interval.
+	RepeatInterval time.Duration
+}
+
+// Matches reports whether the route takes alert a.
+func (r Route) Matches(a Alert) bool {
+	if !slices.ContainsFunc(r.Events, func(p string) bool { return matchPattern(p, a.Type) }) {
+		return false
+	}
+	if len(r.Providers) > 0 && !slices.Contains(r.Providers, a.Provider) {
+		return false
+	}
+	var kind Kind
+	var labels map[string]string
+	switch {
+	case a.Job != nil:
+		kind, labels = a.Job.Kind, a.Job.Labels
+	case a.Threshold != nil:
+		labels = a.Threshold.Labels
+	}
+	if len(r.Kinds) > 0 && !slices.Contains(r.Kinds, kind) {
+		return false
+	}
+	for k, v := range r.Labels {
+		if got, ok := labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+func matchPattern(pattern, typ string) bool {
+	if prefix, ok := strings.CutSuffix(pattern, "*"); ok {
+		return strings.HasPrefix(typ, prefix)
+	}
+	return pattern == typ
+}
+
+// RepeatKey names what "the same alert" is for RepeatInterval.
+func (a Alert) RepeatKey() string {
+	switch {
+	case a.Job != nil:
+		return a.Type + "/" + a.Provider + "/" + a.Job.ExternalID
+	case a.Threshold != nil:
+		return fmt.Sprintf("%s/%s/%s/%g", a.Type, a.Threshold.Name, a.Threshold.WindowStart.Format(time.RFC3339), a.Threshold.Level)
+	}
+	return a.Type + "/" + a.Provider
+}
+
+// Threshold is a usage limit per UTC window, alerting as each level of it is
+// crossed.
+type Threshold struct {
+	Name string
+	// Metric is one of UsageMetrics.
+	Metric string
+	// Provider, when set, counts only its jobs; else all providers'.
+	Provider string
+	// Labels, when set, count only jobs carrying them.
+	Labels map[string]string
+	// Window is "hour", "day" or "month".
+	Window string
+	Limit  int64
+	// Levels are fractions of Limit (0.8, 1.0), each alerting once per window.
+	Levels []float64
+}
+
+// Scope is the usage aggregate a threshold reads: "" for all jobs, else its
+// labels as sorted k=v pairs.
+func (t Threshold) Scope() string { return LabelScope(t.Labels) }
+
+// LabelScope is a label set's canonical form.
+func LabelScope(labels map[string]string) string {
+	keys := slices.Sorted(maps.Keys(labels))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + labels[k]
+	}
+	return strings.Join(parts, ",")
+}
+
+// Windows are the UTC windows usage is aggregated over.
+var Windows = []string{"hour", "day", "month"}
+
+// WindowStart is the first instant of the UTC window holding t.
+func WindowStart(window string, t time.Time) time.Time {
+	t = t.UTC()
+	switch window {
+	case "hour":
+		return t.Truncate(time.Hour)
+	case "day":
+		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	case "month":
+		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+	}
+	panic("tracker: unknown window " + window)
+}
+
+// UsageMetrics are the aggregated figures, by the name thresholds use.
+var UsageMetrics = []string{
+	"tokens", "input_tokens", "output_tokens", "total_tokens", "trained_tokens",
+	"requests", "completed_requests", "failed_requests",
+	"jobs", "succeeded_jobs", "failed_jobs", "cancelled_jobs", "expired_jobs",
+}
+
+// UsageDelta is what one observation adds to the usage aggregates, by metric.
+type UsageDelta map[string]int64
+
+// Account is the pure rule of usage accounting: a job counts once it has
+// ended, and each of its figures counts once however often it is observed,
+// however late it arrives (a thin webhook ends the job, the enrichment poll
+// brings the figures). counted is what was already added for the job; Account
+// returns what to add now and the new counted figures.
+func Account(before, after Job, counted Usage) (UsageDelta, Usage) {
+	if !after.Status.Terminal() {
+		return nil, counted
+	}
+	d := UsageDelta{}
+	add := func(metric string, now, then int64) int64 {
+		if now > then {
+			d[metric] += now - then
+			return now
+		}
+		return then
+	}
+	u := after.Usage
+	c := counted
+	c.InputTokens = add("input_tokens", u.InputTokens, counted.InputTokens)
+	c.OutputTokens = add("output_tokens", u.OutputTokens, counted.OutputTokens)
+	c.TotalTokens = add("total_tokens", u.TotalTokens, counted.TotalTokens)
+	c.TrainedTokens = add("trained_tokens", u.TrainedTokens, counted.TrainedTokens)
+	c.RequestsTotal = add("requests", u.RequestsTotal, counted.RequestsTotal)
+	c.RequestsCompleted = add("completed_requests", u.RequestsCompleted, counted.RequestsCompleted)
+	c.RequestsFailed = add("failed_requests", u.RequestsFailed, counted.RequestsFailed)
+	if t := d["total_tokens"] + d["trained_tokens"]; t > 0 {
+		d["tokens"] = t
+	}
+	if !before.Status.Terminal() {
+		d["jobs"]++
+		d[string(after.Status)+"_jobs"]++
+	}
+	for k, v := range d {
+		if v == 0 {
+			delete(d, k)
+		}
+	}
+	return d, c
+}
+
+// AlertTypes are the alerts one applied observation raises. before is the
+// job as it was (zero when the observation created it or names no job).
+func AlertTypes(before Job, res Result, obs Observation) []string {
+	after := res.Job
+	if res.Duplicate {
+		return nil
+	}
+	if after == nil {
+		// A provider event about no job: routes decide which matter.
+		if obs.Type != "" {
+			return []string{obs.Type}
+		}
+		return nil
+	}
+	var types []string
+	failure := after.Details["request_failure"]
+	switch {
+	case after.Status.Terminal() && !before.Status.Terminal() && res.Effect == EffectApplied:
+		if failure != "" {
+			types = append(types, AlertJobPartialFailure)
+		} else {
+			types = append(types, "job."+string(after.Status))
+		}
+	case after.Status.Terminal() && failure != "" && before.Details["request_failure"] == "":
+		// The enrichment poll found the failures after the end was known.
+		types = append(types, AlertJobPartialFailure)
+	}
+	if after.Status == StatusLost && before.Status != StatusLost {
+		types = append(types, AlertJobLost)
+	}
+	if after.StaleReported && !before.StaleReported {
+		types = append(types, AlertJobStale)
+	}
+	return types
+}
+
+// NewAlert builds the alert of a type about a job (nil for provider events),
+// with its one-line summary.
+func NewAlert(typ, provider string, job *Job, data []byte, now time.Time) Alert {
+	a := Alert{Type: typ, CreatedAt: now, Provider: provider, Job: job, Data: data}
+	a.Summary = Summary(a)
+	return a
+}
+
+// Summary is an alert's one line for people.
+func Summary(a Alert) string {
+	if t := a.Threshold; t != nil {
+		return fmt.Sprintf("usage threshold %s at %.0f%%: %d of %d %s this %s (from %s)",
+			t.Name, t.Level*100, t.Value, t.Limit, t.Metric, t.Window, t.WindowStart.Format("2006-01-02 15:04 MST"))
+	}
+	j := a.Job
+	if j == nil {
+		return fmt.Sprintf("%s event from %s", a.Type, a.Provider)
+	}
+	what := fmt.Sprintf("%s %s %s", j.Provider, j.Kind, j.ExternalID)
+	switch a.Type {
+	case AlertJobPartialFailure:
+		return fmt.Sprintf("%s finished with %d of %d requests failed", what, j.Usage.RequestsFailed, j.Usage.RequestsTotal)
+	case AlertJobLost:
+		return fmt.Sprintf("%s is lost: %s", what, j.Details["lost_reason"])
+	case AlertJobStale:
+		return fmt.Sprintf("%s has gone quiet and no webhook about it ever arrived", what)
+	}
+	s := fmt.Sprintf("%s %s", what, j.Status)
+	if j.ProviderStatus != "" && j.ProviderStatus != string(j.Status) {
+		s += fmt.Sprintf(" (%s)", j.ProviderStatus)
+	}
+	return s
+}

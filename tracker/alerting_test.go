@@ -1,0 +1,108 @@
+package tracker
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestAlertTypes(t *testing.T) {
+	t.Parallel()
+	running := Job{Status: StatusRunning}
+	done := func(s Status, failure string) *Job {
+		j := &Job{Status: s}
+		if failure != "" {
+			j.Details = map[string]string{"request_failure": failure}
+		}
+		return j
+	}
+	tests := []struct {
+		name   string
+		before Job
+		res    Result
+		obs    Observation
+		want   []string
+	}{
+		{"failed", running, Result{Job: done(StatusFailed, ""), Effect: EffectApplied}, Observation{}, []string{"job.failed"}},
+		{"succeeded", running, Result{Job: done(StatusSucceeded, ""), Effect: EffectApplied}, Observation{}, []string{"job.succeeded"}},
+		{"created already expired", Job{}, Result{Job: done(StatusExpired, ""), Effect: EffectApplied, Created: true}, Observation{}, []string{"job.expired"}},
+		{"completed with failed requests", running, Result{Job: done(StatusSucceeded, "partial"), Effect: EffectApplied}, Observation{}, []string{"job.partial_failure"}},
+		{"failures found by the enrichment poll", *done(StatusSucceeded, ""), Result{Job: done(StatusSucceeded, "total"), Effect: EffectApplied}, Observation{}, []string{"job.partial_failure"}},
+		{"enrichment without news", *done(StatusSucceeded, "partial"), Result{Job: done(StatusSucceeded, "partial"), Effect: EffectApplied}, Observation{}, nil},
+		{"conflict raises nothing", *done(StatusSucceeded, ""), Result{Job: done(StatusSucceeded, ""), Effect: EffectConflict}, Observation{}, nil},
+		{"lost", running, Result{Job: &Job{Status: StatusLost}, Effect: EffectApplied}, Observation{}, []string{"job.lost"}},
+		{"stale", running, Result{Job: &Job{Status: StatusRunning, StaleReported: true}, Effect: EffectRecorded}, Observation{}, []string{"job.stale"}},
+		{"provider event", Job{}, Result{Effect: EffectRecorded}, Observation{Type: "usage.threshold.reached"}, []string{"usage.threshold.reached"}},
+		{"duplicate", running, Result{Duplicate: true}, Observation{Type: "batch.failed"}, nil},
+		{"progress", running, Result{Job: &Job{Status: StatusRunning}, Effect: EffectApplied}, Observation{}, nil},
+	}
+	for _, tt := range tests {
+		if got := AlertTypes(tt.before, tt.res, tt.obs); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: AlertTypes = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestAccountCountsOnce(t *testing.T) {
+	t.Parallel()
+	running := Job{Status: StatusRunning, Usage: Usage{RequestsTotal: 10}}
+	// A thin webhook ends the job with no figures.
+	ended := Job{Status: StatusSucceeded, Usage: Usage{RequestsTotal: 10}}
+	d, counted := Account(running, ended, Usage{})
+	if !reflect.DeepEqual(d, UsageDelta{"jobs": 1, "succeeded_jobs": 1, "requests": 10}) {
+		t.Fatalf("at the end: %v", d)
+	}
+	// The enrichment poll brings tokens: only they are added.
+	enriched := ended
+	enriched.Usage = Usage{RequestsTotal: 10, RequestsCompleted: 9, RequestsFailed: 1, TotalTokens: 500}
+	d, counted = Account(ended, enriched, counted)
+	if !reflect.DeepEqual(d, UsageDelta{"completed_requests": 9, "failed_requests": 1, "total_tokens": 500, "tokens": 500}) {
+		t.Fatalf("after enrichment: %v", d)
+	}
+	// Observed again: nothing.
+	if d, _ = Account(enriched, enriched, counted); len(d) != 0 {
+		t.Fatalf("observed again: %v", d)
+	}
+	// A live job counts nothing yet.
+	if d, c := Account(Job{Status: StatusPending}, running, Usage{}); d != nil || c != (Usage{}) {
+		t.Fatalf("live job: %v %v", d, c)
+	}
+}
+
+func TestRouteMatches(t *testing.T) {
+	t.Parallel()
+	job := &Job{Provider: "openai", Kind: KindBatch, Labels: map[string]string{"team": "search"}}
+	a := Alert{Type: "job.failed", Provider: "openai", Job: job}
+	tests := []struct {
+		r    Route
+		want bool
+	}{
+		{Route{Events: []string{"job.failed"}}, true},
+		{Route{Events: []string{"job.*"}}, true},
+		{Route{Events: []string{"*"}}, true},
+		{Route{Events: []string{"job.succeeded", "usage.threshold"}}, false},
+		{Route{Events: []string{"job.*"}, Providers: []string{"anthropic"}}, false},
+		{Route{Events: []string{"job.*"}, Kinds: []Kind{KindFineTuning}}, false},
+		{Route{Events: []string{"job.*"}, Labels: map[string]string{"team": "search"}}, true},
+		{Route{Events: []string{"job.*"}, Labels: map[string]string{"team": "ads"}}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.r.Matches(a); got != tt.want {
+			t.Errorf("%+v matches = %v, want %v", tt.r, got, tt.want)
+		}
+	}
+}
+
+func TestWindowStart(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 23, 17, 42, 5, 0, time.FixedZone("x", 3600))
+	for window, want := range map[string]time.Time{
+		"hour":  time.Date(2026, 11, 23, 16, 0, 0, 0, time.UTC),
+		"day":   time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC),
+		"month": time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		if got := WindowStart(window, at); !got.Equal(want) {
+			t.Errorf("%s: %v, want %v", window, got, want)
+		}
+	}
+}
