@@ -90,6 +90,48 @@ func (c *Client) Poll(ctx context.Context, provider, externalID string) (Job, er
 	return job, nil
 }
 
+// Alerts lists the newest alerts of the outbox in a state ("" for any).
+func (c *Client) Alerts(ctx context.Context, state AlertState, limit int) ([]OutboxAlert, error) {
+	q := url.Values{}
+	if state != "" {
+		q.Set("state", string(state))
+	}
+	if limit != 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out struct {
+		Alerts []OutboxAlert `json:"alerts"`
+	}
+	if _, err := c.do(ctx, http.MethodGet, "/v1/alerts?"+q.Encode(), nil, &out); err != nil {
+		return nil, fmt.Errorf("list alerts: %w", err)
+	}
+	return out.Alerts, nil
+}
+
+// RetryAlert makes a dead alert pending again.
+func (c *Client) RetryAlert(ctx context.Context, id string) error {
+	var out map[string]string
+	if _, err := c.do(ctx, http.MethodPost, "/v1/alerts/"+url.PathEscape(id)+"/retry", nil, &out); err != nil {
+		return fmt.Errorf("retry alert %s: %w", id, err)
+	}
+	return nil
+}
+
+// Usage returns the usage totals of the current window (hour, day, month).
+func (c *Client) Usage(ctx context.Context, window, provider string) ([]UsageTotal, error) {
+	q := url.Values{"window": {window}}
+	if provider != "" {
+		q.Set("provider", provider)
+	}
+	var out struct {
+		Usage []UsageTotal `json:"usage"`
+	}
+	if _, err := c.do(ctx, http.MethodGet, "/v1/usage?"+q.Encode(), nil, &out); err != nil {
+		return nil, fmt.Errorf("get usage: %w", err)
+	}
+	return out.Usage, nil
+}
+
 // List fetches one page of jobs.
 func (c *Client) List(ctx context.Context, f Filter) (Page, error) {
 	q := url.Values{}

@@ -7,6 +7,8 @@
 //	jobwatch track --provider P --kind K ID [--label k=v] (--server URL | --config FILE)
 //	jobwatch send-test-event --config FILE --provider NAME --type TYPE --job ID [--url URL]
 //	jobwatch poll --provider P ID (--server URL | --config FILE)
+//	jobwatch alerts list|retry [ID] (--server URL | --config FILE)
+//	jobwatch usage [--window day] [--provider P] (--server URL | --config FILE)
 package main
 
 import (
@@ -35,6 +37,8 @@ var commands = []command{
 	{"track", "register a submitted job", runTrack},
 	{"send-test-event", "post a signed test webhook to a running daemon", runSendTestEvent},
 	{"poll", "poll one job now", runPoll},
+	{"alerts", "list alerts, or retry a dead one", runAlerts},
+	{"usage", "show the current window's usage", runUsage},
 }
 
 // errUsage marks an error that has already been explained with usage text.

@@ -19,11 +19,15 @@ import (
 
 // Config is the whole configuration file.
 type Config struct {
-	Server    Server     `toml:"server"`
-	Storage   Storage    `toml:"storage"`
-	Log       Log        `toml:"log"`
-	Sweep     Sweep      `toml:"sweep"`
-	Providers []Provider `toml:"providers"`
+	Server     Server      `toml:"server"`
+	Storage    Storage     `toml:"storage"`
+	Log        Log         `toml:"log"`
+	Sweep      Sweep       `toml:"sweep"`
+	Providers  []Provider  `toml:"providers"`
+	Alerts     Alerts      `toml:"alerts"`
+	Notifiers  []Notifier  `toml:"notifiers"`
+	Routes     []Route     `toml:"routes"`
+	Thresholds []Threshold `toml:"thresholds"`
 }
 
 // Server configures the HTTP listener.
@@ -85,6 +89,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Log.Level, "info")
 	setDefault(&c.Log.Format, "json")
 	c.Sweep.applyDefaults()
+	c.applyAlertDefaults()
 	for i := range c.Providers {
 		c.Providers[i].applyDefaults()
 	}
@@ -177,6 +182,7 @@ func (c *Config) Validate() error {
 		bad("log.format", "%q is not a format (want json or text)", c.Log.Format)
 	}
 	c.Sweep.validate(bad)
+	c.validateAlerts(bad)
 	c.validateProviders(bad)
 	// Map iteration above is unordered; keep the report stable.
 	slices.SortStableFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
@@ -194,7 +200,8 @@ func (c *Config) Summary() string {
 	for i, p := range c.Providers {
 		names[i] = p.Name
 	}
-	return fmt.Sprintf("config ok: listen %s, storage %s, %d providers [%s]", c.Server.Listen, c.Storage.Driver, len(c.Providers), strings.Join(names, " "))
+	return fmt.Sprintf("config ok: listen %s, storage %s, %d providers [%s], %d notifiers, %d routes, %d thresholds",
+		c.Server.Listen, c.Storage.Driver, len(c.Providers), strings.Join(names, " "), len(c.Notifiers), len(c.Routes), len(c.Thresholds))
 }
 
 // Duration is a time.Duration written as a string ("30s", "10m", "1h").

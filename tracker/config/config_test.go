@@ -17,6 +17,11 @@ func TestExampleFileParsesWithNoEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatalf("config.example.toml: %v", err)
 	}
+	// Apart from its default route to the log notifier, the example is the defaults.
+	if len(c.Notifiers) != 1 || c.Notifiers[0].Type != config.NotifierLog || len(c.Routes) != 1 || c.Routes[0].Events[0] != "*" {
+		t.Errorf("config.example.toml's default route: %+v %+v", c.Notifiers, c.Routes)
+	}
+	c.Notifiers, c.Routes = nil, nil
 	if !reflect.DeepEqual(c, config.Default()) {
 		t.Errorf("config.example.toml differs from the defaults:\n%+v\n%+v", c, config.Default())
 	}
@@ -87,12 +92,16 @@ func TestExampleProvidersAreValid(t *testing.T) {
 		lines = append(lines, l)
 	}
 	for _, v := range []string{"OPENAI_WEBHOOK_SECRET", "MYTHICDOT_WEBHOOK_SECRET", "LLMTUNE_WEBHOOK_SECRET", "TASKS_WEBHOOK_SECRET",
-		"OPENAI_API_KEY", "MYTHICDOT_API_KEY", "ANTHROPIC_API_KEY", "TASKS_API_KEY"} {
+		"OPENAI_API_KEY", "MYTHICDOT_API_KEY", "ANTHROPIC_API_KEY", "TASKS_API_KEY", "SMTP_PASSWORD", "DOWNSTREAM_WEBHOOK_SECRET"} {
 		t.Setenv(v, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 	}
+	t.Setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/XYZ")
 	c, err := config.Parse(strings.Join(lines, "\n"))
 	if err != nil {
 		t.Fatalf("uncommented example: %v", err)
+	}
+	if len(c.Notifiers) != 4 || len(c.Routes) != 3 || len(c.Thresholds) != 1 {
+		t.Fatalf("uncommented example has %d notifiers, %d routes, %d thresholds; want 4, 3, 1", len(c.Notifiers), len(c.Routes), len(c.Thresholds))
 	}
 	if len(c.Providers) != 5 || c.Providers[4].Generic == nil || len(c.Providers[4].Generic.StatusMap) != 4 || !c.Providers[3].Polls() || !c.Providers[4].Polls() {
 		t.Fatalf("uncommented example has providers %+v", c.Providers)
@@ -119,6 +128,12 @@ func TestProviderErrorsNameTheKey(t *testing.T) {
 		{"tz schedule", "[sweep]\nschedule = \"CRON_TZ=Mars/Olympus * * * * *\"\n", "sweep.schedule: "},
 		{"bad lost_after", "[sweep.lost_after]\nbatch = \"soon\"\n", "sweep.lost_after.batch"},
 		{"mythicdot poll without base_url", "[[providers]]\nname = \"m\"\ntype = \"mythicdot\"\napi_key = \"k\"\n", "providers[0].base_url: required to poll mythicdot"},
+		{"slack url", "[[notifiers]]\nname = \"s\"\ntype = \"slack\"\nwebhook_url = \"not a url\"\n", "notifiers[0].webhook_url"},
+		{"webhook secret", "[[notifiers]]\nname = \"w\"\ntype = \"webhook\"\nurl = \"https://x/y\"\nsecret = \"plain\"\n", "notifiers[0].secret"},
+		{"email to", "[[notifiers]]\nname = \"e\"\ntype = \"email\"\nsmtp_host = \"h\"\nfrom = \"a@b.c\"\n", "notifiers[0].to"},
+		{"route to nobody", "[[routes]]\nevents = [\"job.*\"]\nnotifiers = [\"pager\"]\n", "routes[0].notifiers[0]: no notifier named \"pager\""},
+		{"threshold metric", "[[thresholds]]\nname = \"t\"\nmetric = \"dollars\"\nwindow = \"day\"\nlimit = 5\n", "thresholds[0].metric: \"dollars\" is not a metric"},
+		{"threshold window", "[[thresholds]]\nname = \"t\"\nmetric = \"tokens\"\nwindow = \"week\"\nlimit = 5\n", "thresholds[0].window"},
 		{"unknown webhook key", "[[providers]]\nname = \"a\"\ntype = \"openai\"\n[providers.webhook]\nsecret = \"s\"\n", "providers.webhook.secret: unknown key"},
 	}
 	for _, tt := range tests {

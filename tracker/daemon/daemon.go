@@ -20,6 +20,7 @@ import (
 	"github.com/jobwatch/jobwatch/storage"
 	"github.com/jobwatch/jobwatch/tracker"
 	"github.com/jobwatch/jobwatch/tracker/config"
+	"github.com/jobwatch/jobwatch/tracker/dispatch"
 	"github.com/jobwatch/jobwatch/tracker/httpapi"
 	"github.com/jobwatch/jobwatch/tracker/ingest"
 	"github.com/jobwatch/jobwatch/tracker/sweep"
@@ -34,6 +35,7 @@ type Daemon struct {
 	registry *prometheus.Registry
 	api      *httpapi.Server
 	sweeper  *sweep.Sweeper
+	alerts   *dispatch.Dispatcher
 	ln       net.Listener
 }
 
@@ -75,10 +77,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 	topts := TrackerOptions(cfg)
 	topts.MaxConcurrentCommits, topts.Registry = commits, d.registry
 	d.tracker = tracker.New(store, topts)
+	var thresholds []tracker.Threshold
+	if a := cfg.Alerting(); a != nil {
+		thresholds = a.Thresholds
+	}
 	d.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newJobsCollector(store, log),
+		newAlertCollector(store, thresholds, log),
 	)
 	d.api = httpapi.New(httpapi.Options{
 		Tracker:      d.tracker,
@@ -96,7 +103,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		store.Close()
 		return nil, err
 	}
+	if d.alerts, err = NewDispatcher(cfg, store, log, d.registry); err != nil {
+		store.Close()
+		return nil, err
+	}
 	d.api.Handle("POST /v1/jobs/{provider}/{id}/poll", d.pollJob, true)
+	d.api.Handle("GET /v1/alerts", d.listAlerts, true)
+	d.api.Handle("POST /v1/alerts/{id}/retry", d.retryAlert, true)
+	d.api.Handle("GET /v1/usage", d.usage, true)
 	d.api.Handle("/webhooks/{name}", ingest.New(ingest.Options{
 		Tracker:      d.tracker,
 		Providers:    hooks,
@@ -137,6 +151,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go d.pruneDeliveries(bg)
 	schedule, _ := config.ParseSchedule(d.cfg.Sweep.Schedule) // validated with the config
 	d.sweeper.Start(bg, schedule)
+	d.alerts.Start(bg)
 	var err error
 	select {
 	case err = <-errc:
@@ -148,6 +163,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	stopBG()
 	d.sweeper.Stop()
+	d.alerts.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -123,7 +123,7 @@ func TrackerOptions(cfg config.Config) tracker.Options {
 		byName[p.Name] = p
 	}
 	sw := cfg.Sweep
-	return tracker.Options{Rules: func(provider string, kind tracker.Kind) tracker.Rules {
+	return tracker.Options{Alerting: cfg.Alerting(), Rules: func(provider string, kind tracker.Kind) tracker.Rules {
 		stale := sw.StaleAfter.D()
 		if p, ok := byName[provider]; ok {
 			stale = p.StaleAfterFor(kind, sw)

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jobwatch/jobwatch/tracker"
+	"github.com/jobwatch/jobwatch/tracker/daemon"
+)
+
+// ops is what the alerts and usage commands need, from a running daemon
+// (--server) or from its database (--config).
+type ops interface {
+	Alerts(ctx context.Context, state tracker.AlertState, limit int) ([]tracker.OutboxAlert, error)
+	RetryAlert(ctx context.Context, id string) error
+	Usage(ctx context.Context, window, provider string) ([]tracker.UsageTotal, error)
+}
+
+// storeOps does the same as the daemon's API, straight on the store.
+type storeOps struct{ s tracker.Store }
+
+func (o storeOps) Alerts(ctx context.Context, state tracker.AlertState, limit int) ([]tracker.OutboxAlert, error) {
+	return o.s.ListAlerts(ctx, state, limit)
+}
+
+func (o storeOps) RetryAlert(ctx context.Context, id string) error {
+	n, err := tracker.ParseAlertID(id)
+	if err != nil {
+		return err
+	}
+	if err := o.s.RetryAlert(ctx, n, time.Now()); err != nil {
+		return fmt.Errorf("retry alert %s: %w", id, err)
+	}
+	return nil
+}
+
+func (o storeOps) Usage(ctx context.Context, window, provider string) ([]tracker.UsageTotal, error) {
+	totals, err := o.s.UsageTotals(ctx, window, tracker.WindowStart(window, time.Now()))
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(totals, func(t tracker.UsageTotal) bool { return provider != "" && t.Provider != provider }), nil
+}
+
+// opsFlags adds --server, --token and --config to a command.
+type opsFlags struct{ server, token, config *string }
+
+func addOpsFlags(fs interface {
+	String(name, value, usage string) *string
+}) opsFlags {
+	return opsFlags{
+		server: fs.String("server", "", "URL of a running daemon"),
+		token:  fs.String("token", os.Getenv("JOBWATCH_API_TOKEN"), "the daemon's API token (default $JOBWATCH_API_TOKEN)"),
+		config: fs.String("config", "", "config file: read the daemon's database directly"),
+	}
+}
+
+// open returns the ops and a function to release them.
+func (f opsFlags) open(ctx context.Context) (ops, func(), error) {
+	if (*f.server == "") == (*f.config == "") {
+		return nil, nil, fmt.Errorf("give one of --server URL and --config FILE: %w", errMissingFlag)
+	}
+	if *f.server != "" {
+		return tracker.NewClient(*f.server, tracker.WithToken(*f.token)), func() {}, nil
+	}
+	cfg, err := loadConfig(*f.config)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := daemon.OpenStore(ctx, cfg.Storage)
+	if err != nil {
+		return nil, nil, err
+	}
+	return storeOps{s}, func() { s.Close() }, nil
+}
+
+func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "retry") {
+		fmt.Fprintln(stderr, "usage: jobwatch alerts list [--state pending|sent|dead] [--limit N] (--server URL | --config FILE)\n       jobwatch alerts retry ID (--server URL | --config FILE)")
+		return errUsage
+	}
+	fs := newFlagSet("alerts "+args[0], stderr)
+	of := addOpsFlags(fs)
+	state := fs.String("state", "", "pending, sent or dead (default: any)")
+	limit := fs.Int("limit", 50, "how many, newest first")
+	pos, err := parseFlags(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	o, done, err := of.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if args[0] == "retry" {
+		if len(pos) != 1 {
+			fmt.Fprintln(stderr, "usage: jobwatch alerts retry ID (--server URL | --config FILE)")
+			return errUsage
+		}
+		if err := o.RetryAlert(ctx, pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "alert %s is pending again\n", pos[0])
+		return nil
+	}
+	alerts, err := o.Alerts(ctx, tracker.AlertState(*state), *limit)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tNOTIFIER\tATTEMPTS\tCREATED\tSUMMARY\tLAST ERROR")
+	for _, a := range alerts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", a.Alert.ID, a.State, a.Notifier, a.Attempts, a.CreatedAt.Format(time.RFC3339), a.Alert.Summary, a.LastError)
+	}
+	return tw.Flush()
+}
+
+func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("usage", stderr)
+	of := addOpsFlags(fs)
+	window := fs.String("window", "day", "hour, day or month (the current UTC one)")
+	provider := fs.String("provider", "", "only this provider")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if !slices.Contains(tracker.Windows, *window) {
+		return fmt.Errorf("--window: %q is not hour, day or month", *window)
+	}
+	o, done, err := of.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	totals, err := o.Usage(ctx, *window, *provider)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROVIDER\tSCOPE\tWINDOW\t"+strings.ToUpper(strings.Join(tracker.UsageMetrics, "\t")))
+	for _, t := range totals {
+		fmt.Fprintf(tw, "%s\t%s\t%s %s", t.Provider, t.Scope, t.Window, t.WindowStart.Format(time.DateOnly))
+		for _, m := range tracker.UsageMetrics {
+			fmt.Fprintf(tw, "\t%d", t.Metrics[m])
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,230 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jobwatch/jobwatch/tracker"
+	"github.com/jobwatch/jobwatch/tracker/notify"
+)
+
+// Alerts configures the delivery of the alert outbox.
+type Alerts struct {
+	// Interval is how often each notifier looks for due alerts. Default 1s.
+	Interval Duration `toml:"interval"`
+	// MaxAttempts failed deliveries dead-letter an alert. Default 20.
+	MaxAttempts int `toml:"max_attempts"`
+	// MaxAge: an alert older than this is dead-lettered at its next failure.
+	// Default 24h.
+	MaxAge Duration `toml:"max_age"`
+	// Timeout bounds one delivery. Default 30s.
+	Timeout Duration `toml:"timeout"`
+	// Backoff is the first retry's wait, doubling up to MaxBackoff.
+	// Defaults 5s and 10m.
+	Backoff    Duration `toml:"backoff"`
+	MaxBackoff Duration `toml:"max_backoff"`
+}
+
+// Notifier is one [[notifiers]] entry.
+type Notifier struct {
+	Name string `toml:"name"`
+	// Type is slack, email, webhook or log.
+	Type string `toml:"type"`
+	// WebhookURL is a Slack incoming webhook (a secret).
+	WebhookURL Secret `toml:"webhook_url"`
+	// SMTPHost, SMTPPort (default 587), StartTLS (required, opportunistic or
+	// none; default required), Username and Password (AUTH when set), From
+	// and To configure email.
+	SMTPHost string   `toml:"smtp_host"`
+	SMTPPort int      `toml:"smtp_port"`
+	StartTLS string   `toml:"starttls"`
+	Username string   `toml:"username"`
+	Password Secret   `toml:"password"`
+	From     string   `toml:"from"`
+	To       []string `toml:"to"`
+	// URL and Secret (whsec_…) configure a signed outbound webhook.
+	URL    Secret `toml:"url"`
+	Secret Secret `toml:"secret"`
+}
+
+// Route is one [[routes]] entry.
+type Route struct {
+	// Events are alert types or patterns ending in "*".
+	Events    []string          `toml:"events"`
+	Providers []string          `toml:"providers"`
+	Kinds     []string          `toml:"kinds"`
+	Labels    map[string]string `toml:"labels"`
+	Notifiers []string          `toml:"notifiers"`
+	// RepeatInterval sends the same alert at most once per interval.
+	RepeatInterval Duration `toml:"repeat_interval"`
+}
+
+// Threshold is one [[thresholds]] entry.
+type Threshold struct {
+	Name     string            `toml:"name"`
+	Metric   string            `toml:"metric"`
+	Provider string            `toml:"provider"`
+	Labels   map[string]string `toml:"labels"`
+	Window   string            `toml:"window"`
+	Limit    int64             `toml:"limit"`
+	// Levels are fractions of Limit. Default [0.8, 1.0].
+	Levels []float64 `toml:"levels"`
+}
+
+// Notifier types.
+const (
+	NotifierSlack   = "slack"
+	NotifierEmail   = "email"
+	NotifierWebhook = "webhook"
+	NotifierLog     = "log"
+)
+
+func (a *Alerts) applyDefaults() {
+	setDefault(&a.Interval, Duration(time.Second))
+	setDefault(&a.MaxAttempts, 20)
+	setDefault(&a.MaxAge, Duration(24*time.Hour))
+	setDefault(&a.Timeout, Duration(30*time.Second))
+	setDefault(&a.Backoff, Duration(5*time.Second))
+	setDefault(&a.MaxBackoff, Duration(10*time.Minute))
+}
+
+func (c *Config) applyAlertDefaults() {
+	c.Alerts.applyDefaults()
+	for i := range c.Notifiers {
+		n := &c.Notifiers[i]
+		if n.Type == NotifierEmail {
+			setDefault(&n.SMTPPort, 587)
+			setDefault(&n.StartTLS, "required")
+		}
+	}
+	for i := range c.Thresholds {
+		if c.Thresholds[i].Levels == nil {
+			c.Thresholds[i].Levels = []float64{0.8, 1.0}
+		}
+	}
+}
+
+func (c *Config) validateAlerts(bad func(key, format string, args ...any)) {
+	for key, d := range map[string]Duration{"alerts.interval": c.Alerts.Interval, "alerts.max_age": c.Alerts.MaxAge,
+		"alerts.timeout": c.Alerts.Timeout, "alerts.backoff": c.Alerts.Backoff, "alerts.max_backoff": c.Alerts.MaxBackoff} {
+		if d <= 0 {
+			bad(key, "must be positive")
+		}
+	}
+	if c.Alerts.MaxAttempts < 1 {
+		bad("alerts.max_attempts", "must be at least 1")
+	}
+	names := map[string]bool{}
+	for i, n := range c.Notifiers {
+		key := fmt.Sprintf("notifiers[%d]", i)
+		if tracker.ValidateProvider(n.Name) != nil {
+			bad(key+".name", "%q is not a name (lower-case letters, digits, '_', '-', '.')", n.Name)
+		}
+		if names[n.Name] {
+			bad(key+".name", "%q is used by an earlier notifier", n.Name)
+		}
+		names[n.Name] = true
+		n.validate(key, bad)
+	}
+	for i, r := range c.Routes {
+		key := fmt.Sprintf("routes[%d]", i)
+		if len(r.Events) == 0 {
+			bad(key+".events", "at least one event type or pattern (\"job.*\", \"*\")")
+		}
+		for j, e := range r.Events {
+			if e == "" || strings.Contains(strings.TrimSuffix(e, "*"), "*") {
+				bad(fmt.Sprintf("%s.events[%d]", key, j), "%q is not an event type or a pattern ending in *", e)
+			}
+		}
+		if len(r.Notifiers) == 0 {
+			bad(key+".notifiers", "at least one notifier")
+		}
+		for j, n := range r.Notifiers {
+			if !names[n] {
+				bad(fmt.Sprintf("%s.notifiers[%d]", key, j), "no notifier named %q", n)
+			}
+		}
+		if r.RepeatInterval < 0 {
+			bad(key+".repeat_interval", "must not be negative")
+		}
+	}
+	tnames := map[string]bool{}
+	for i, t := range c.Thresholds {
+		key := fmt.Sprintf("thresholds[%d]", i)
+		if t.Name == "" || tnames[t.Name] {
+			bad(key+".name", "required and unique (%q)", t.Name)
+		}
+		tnames[t.Name] = true
+		if !slices.Contains(tracker.UsageMetrics, t.Metric) {
+			bad(key+".metric", "%q is not a metric (want one of %s)", t.Metric, strings.Join(tracker.UsageMetrics, ", "))
+		}
+		if !slices.Contains(tracker.Windows, t.Window) {
+			bad(key+".window", "%q is not a window (want hour, day or month)", t.Window)
+		}
+		if t.Limit <= 0 {
+			bad(key+".limit", "must be positive")
+		}
+		for j, l := range t.Levels {
+			if l <= 0 || l > 100 {
+				bad(fmt.Sprintf("%s.levels[%d]", key, j), "%g is not a fraction of the limit (e.g. 0.8, 1.0)", l)
+			}
+		}
+	}
+}
+
+func (n Notifier) validate(key string, bad func(key, format string, args ...any)) {
+	var err error
+	switch n.Type {
+	case NotifierSlack:
+		_, err = notify.NewSlack(n.SlackConfig())
+	case NotifierEmail:
+		_, err = notify.NewEmail(n.EmailConfig())
+	case NotifierWebhook:
+		_, err = notify.NewWebhook(n.WebhookConfig())
+	case NotifierLog:
+	default:
+		bad(key+".type", "%q is not a notifier type (want slack, email, webhook or log)", n.Type)
+	}
+	if err != nil {
+		reportPrefixed(key, err, bad)
+	}
+}
+
+// SlackConfig is a slack notifier's settings as package notify takes them.
+func (n Notifier) SlackConfig() notify.SlackConfig {
+	return notify.SlackConfig{WebhookURL: n.WebhookURL.Reveal()}
+}
+
+// EmailConfig is an email notifier's settings as package notify takes them.
+func (n Notifier) EmailConfig() notify.EmailConfig {
+	return notify.EmailConfig{Host: n.SMTPHost, Port: n.SMTPPort, StartTLS: n.StartTLS, Username: n.Username,
+		Password: n.Password.Reveal(), From: n.From, To: n.To}
+}
+
+// WebhookConfig is a webhook notifier's settings as package notify takes them.
+func (n Notifier) WebhookConfig() notify.WebhookConfig {
+	return notify.WebhookConfig{URL: n.URL.Reveal(), Secret: n.Secret.Reveal()}
+}
+
+// Alerting is the routes and thresholds as the tracker applies them.
+func (c *Config) Alerting() *tracker.Alerting {
+	if len(c.Routes) == 0 && len(c.Thresholds) == 0 {
+		return nil
+	}
+	a := &tracker.Alerting{}
+	for _, r := range c.Routes {
+		kinds := make([]tracker.Kind, len(r.Kinds))
+		for i, k := range r.Kinds {
+			kinds[i] = tracker.Kind(k)
+		}
+		a.Routes = append(a.Routes, tracker.Route{Events: r.Events, Providers: r.Providers, Kinds: kinds, Labels: r.Labels,
+			Notifiers: r.Notifiers, RepeatInterval: r.RepeatInterval.D()})
+	}
+	for _, t := range c.Thresholds {
+		a.Thresholds = append(a.Thresholds, tracker.Threshold{Name: t.Name, Metric: t.Metric, Provider: t.Provider, Labels: t.Labels,
+			Window: t.Window, Limit: t.Limit, Levels: t.Levels})
+	}
+	return a
+}

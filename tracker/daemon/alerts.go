@@ -1,0 +1,235 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jobwatch/jobwatch/tracker"
+	"github.com/jobwatch/jobwatch/tracker/config"
+	"github.com/jobwatch/jobwatch/tracker/dispatch"
+	"github.com/jobwatch/jobwatch/tracker/httpapi"
+	"github.com/jobwatch/jobwatch/tracker/notify"
+)
+
+// Notifiers builds the configured notifiers by name.
+func Notifiers(cfg config.Config, log *slog.Logger) (map[string]notify.Notifier, error) {
+	out := map[string]notify.Notifier{}
+	timeout := cfg.Alerts.Timeout.D()
+	for _, n := range cfg.Notifiers {
+		var (
+			nt  notify.Notifier
+			err error
+		)
+		switch n.Type {
+		case config.NotifierSlack:
+			c := n.SlackConfig()
+			c.Timeout = timeout
+			nt, err = notify.NewSlack(c)
+		case config.NotifierEmail:
+			c := n.EmailConfig()
+			c.Timeout = timeout
+			nt, err = notify.NewEmail(c)
+		case config.NotifierWebhook:
+			c := n.WebhookConfig()
+			c.Timeout = timeout
+			nt, err = notify.NewWebhook(c)
+		case config.NotifierLog:
+			nt = notify.NewLog(log)
+		default:
+			err = fmt.Errorf("unknown type %q", n.Type)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("notifier %s: %w", n.Name, err)
+		}
+		out[n.Name] = nt
+	}
+	return out, nil
+}
+
+// NewDispatcher builds the outbox dispatcher of the configured notifiers.
+func NewDispatcher(cfg config.Config, store tracker.Store, log *slog.Logger, reg prometheus.Registerer) (*dispatch.Dispatcher, error) {
+	ns, err := Notifiers(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a := cfg.Alerts
+	return dispatch.New(dispatch.Options{
+		Store: store, Notifiers: ns, MaxAttempts: a.MaxAttempts, MaxAge: a.MaxAge.D(), Interval: a.Interval.D(), Timeout: a.Timeout.D(),
+		Backoff: a.Backoff.D(), MaxBackoff: a.MaxBackoff.D(), Logger: log, Registry: reg,
+	}), nil
+}
+
+func (d *Daemon) listAlerts(w http.ResponseWriter, r *http.Request) {
+	state := tracker.AlertState(r.URL.Query().Get("state"))
+	switch state {
+	case "", tracker.AlertPending, tracker.AlertSent, tracker.AlertDead:
+	default:
+		httpapi.WriteError(w, http.StatusBadRequest, fmt.Sprintf("state: %q is not pending, sent or dead", state))
+		return
+	}
+	limit, ok := pageLimit(w, r)
+	if !ok {
+		return
+	}
+	alerts, err := d.store.ListAlerts(r.Context(), state, limit)
+	if err != nil {
+		d.unavailable(w, r, err)
+		return
+	}
+	if alerts == nil {
+		alerts = []tracker.OutboxAlert{}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"alerts": alerts})
+}
+
+func (d *Daemon) retryAlert(w http.ResponseWriter, r *http.Request) {
+	id, err := tracker.ParseAlertID(r.PathValue("id"))
+	if err != nil {
+		httpapi.WriteError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	switch err := d.store.RetryAlert(r.Context(), id, time.Now()); {
+	case errors.Is(err, tracker.ErrNotFound):
+		httpapi.WriteError(w, http.StatusNotFound, "no dead alert "+r.PathValue("id"))
+	case err != nil:
+		d.unavailable(w, r, err)
+	default:
+		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"id": r.PathValue("id"), "state": string(tracker.AlertPending)})
+	}
+}
+
+func (d *Daemon) usage(w http.ResponseWriter, r *http.Request) {
+	window := r.URL.Query().Get("window")
+	if window == "" {
+		window = "day"
+	}
+	if window != "hour" && window != "day" && window != "month" {
+		httpapi.WriteError(w, http.StatusBadRequest, fmt.Sprintf("window: %q is not hour, day or month", window))
+		return
+	}
+	totals, err := d.store.UsageTotals(r.Context(), window, tracker.WindowStart(window, time.Now()))
+	if err != nil {
+		d.unavailable(w, r, err)
+		return
+	}
+	provider := r.URL.Query().Get("provider")
+	out := []tracker.UsageTotal{}
+	for _, t := range totals {
+		if provider == "" || t.Provider == provider {
+			out = append(out, t)
+		}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"usage": out})
+}
+
+func pageLimit(w http.ResponseWriter, r *http.Request) (int, bool) {
+	l := r.URL.Query().Get("limit")
+	if l == "" {
+		return tracker.DefaultPageSize, true
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 || n > tracker.MaxPageSize {
+		httpapi.WriteError(w, http.StatusBadRequest, fmt.Sprintf("limit: must be 1 to %d", tracker.MaxPageSize))
+		return 0, false
+	}
+	return n, true
+}
+
+func (d *Daemon) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	d.log.Error("request failed", "route", r.Pattern, "error", err)
+	httpapi.WriteError(w, http.StatusServiceUnavailable, "storage unavailable, retry later")
+}
+
+// alertCollector exports the outbox and usage gauges from the database,
+// cached so that frequent scrapes do not each query it.
+type alertCollector struct {
+	store      tracker.Store
+	log        *slog.Logger
+	thresholds []tracker.Threshold
+
+	pending, dead, usage, ratio *prometheus.Desc
+
+	mu      sync.Mutex
+	at      time.Time
+	metrics []prometheus.Metric
+}
+
+func newAlertCollector(store tracker.Store, thresholds []tracker.Threshold, log *slog.Logger) *alertCollector {
+	return &alertCollector{
+		store: store, log: log, thresholds: thresholds,
+		pending: prometheus.NewDesc("jobwatch_alerts_pending", "Alerts waiting in the outbox.", nil, nil),
+		dead:    prometheus.NewDesc("jobwatch_alerts_dead", "Alerts dead-lettered: kept, retryable by hand.", nil, nil),
+		usage:   prometheus.NewDesc("jobwatch_usage", "Usage of the current UTC window, by provider, metric and window.", []string{"provider", "metric", "window"}, nil),
+		ratio:   prometheus.NewDesc("jobwatch_usage_threshold_ratio", "Usage of a threshold's current window over its limit.", []string{"threshold"}, nil),
+	}
+}
+
+func (c *alertCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.pending
+	ch <- c.dead
+	ch <- c.usage
+	ch <- c.ratio
+}
+
+func (c *alertCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if time.Since(c.at) > 10*time.Second {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if m, err := c.gather(ctx); err != nil {
+			c.log.Warn("gather alert metrics", "error", err)
+		} else {
+			c.metrics, c.at = m, time.Now()
+		}
+	}
+	for _, m := range c.metrics {
+		ch <- m
+	}
+}
+
+func (c *alertCollector) gather(ctx context.Context) ([]prometheus.Metric, error) {
+	counts, err := c.store.CountAlerts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []prometheus.Metric{
+		prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(counts[tracker.AlertPending])),
+		prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(counts[tracker.AlertDead])),
+	}
+	now := time.Now()
+	byWindow := map[string][]tracker.UsageTotal{}
+	for _, w := range tracker.Windows {
+		totals, err := c.store.UsageTotals(ctx, w, tracker.WindowStart(w, now))
+		if err != nil {
+			return nil, err
+		}
+		byWindow[w] = totals
+		for _, t := range totals {
+			if t.Scope != "" {
+				continue
+			}
+			for m, v := range t.Metrics {
+				out = append(out, prometheus.MustNewConstMetric(c.usage, prometheus.GaugeValue, float64(v), t.Provider, m, w))
+			}
+		}
+	}
+	for _, th := range c.thresholds {
+		var v int64
+		for _, t := range byWindow[th.Window] {
+			if t.Scope == th.Scope() && (th.Provider == "" || t.Provider == th.Provider) {
+				v += t.Metrics[th.Metric]
+			}
+		}
+		out = append(out, prometheus.MustNewConstMetric(c.ratio, prometheus.GaugeValue, float64(v)/float64(th.Limit), th.Name))
+	}
+	return out, nil
+}

@@ -1,0 +1,274 @@
+package notify_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jobwatch/jobwatch/tracker"
+	"github.com/jobwatch/jobwatch/tracker/notify"
+)
+
+// maxPhoneLine is the longest line Text may have, in runes, except a line
+// holding an id or a URL that is longer by itself.
+const maxPhoneLine = 80
+
+var (
+	raisedAt = time.Date(2026, 11, 23, 10, 5, 0, 0, time.UTC)
+	endedAt  = time.Date(2026, 11, 23, 10, 4, 0, 0, time.UTC)
+)
+
+// failedBatch is a failed OpenAI batch with counts, usage, labels and a long
+// error message.
+func failedBatch() tracker.Alert {
+	return tracker.Alert{
+		ID: "alrt_12", Type: tracker.AlertJobFailed, CreatedAt: raisedAt, Provider: "openai",
+		Summary: "openai batch batch_abc failed: token limit exceeded",
+		Job: &tracker.Job{
+			Provider: "openai", Kind: tracker.KindBatch, ExternalID: "batch_abc",
+			Status: tracker.StatusFailed, ProviderStatus: "failed",
+			Labels: map[string]string{"team": "ml", "env": "prod"},
+			Usage: tracker.Usage{
+				InputTokens: 1_234_567, OutputTokens: 340_000, TotalTokens: 1_574_567,
+				RequestsTotal: 1000, RequestsCompleted: 600, RequestsFailed: 400,
+			},
+			Details: map[string]string{
+				"error_message": "The batch could not be completed because the token limit " +
+					"for the organization was exceeded; retry later or raise the limit.",
+				"error_code":    "token_limit_exceeded",
+				"error_file_id": "file-err123",
+			},
+			ResolvedAt: &endedAt,
+		},
+	}
+}
+
+func TestSubjectAndText(t *testing.T) {
+	t.Parallel()
+	longID := "batch_" + strings.Repeat("0123456789abcdef", 6)
+
+	partial := tracker.Alert{
+		ID: "alrt_13", Type: tracker.AlertJobPartialFailure, CreatedAt: raisedAt, Provider: "openai",
+		Job: &tracker.Job{
+			Provider: "openai", Kind: tracker.KindBatch, ExternalID: longID,
+			Status: tracker.StatusSucceeded, ProviderStatus: "completed",
+			Usage: tracker.Usage{RequestsTotal: 1000, RequestsCompleted: 988, RequestsFailed: 12},
+			Details: map[string]string{
+				"request_failure": "partial", "output_file_id": "file-out456", "error_file_id": "file-err789",
+			},
+		},
+	}
+	total := tracker.Alert{
+		ID: "alrt_14", Type: tracker.AlertJobPartialFailure, Provider: "mythicdot",
+		Job: &tracker.Job{
+			Provider: "mythicdot", Kind: tracker.KindBatch, ExternalID: "batch_t",
+			Status: tracker.StatusSucceeded, ProviderStatus: "completed",
+			Usage:   tracker.Usage{RequestsTotal: 50, RequestsFailed: 50},
+			Details: map[string]string{"request_failure": "total"},
+		},
+	}
+	threshold := tracker.Alert{
+		ID: "alrt_15", Type: tracker.AlertUsageThreshold, CreatedAt: raisedAt,
+		Threshold: &tracker.ThresholdCrossing{
+			Name: "daily-tokens", Metric: "tokens", Provider: "openai",
+			Labels: map[string]string{"team": "ml"}, Window: "day",
+			WindowStart: time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC),
+			Limit:       5_000_000, Value: 4_100_000, Level: 0.8,
+		},
+	}
+	hourly := tracker.Alert{
+		ID: "alrt_16", Type: tracker.AlertUsageThreshold,
+		Threshold: &tracker.ThresholdCrossing{
+			Name: "hourly-failures", Metric: "failed_requests", Window: "hour",
+			WindowStart: time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC),
+			Limit:       200, Value: 200, Level: 1,
+		},
+	}
+	event := tracker.Alert{
+		ID: "alrt_17", Type: "model.deployed", CreatedAt: raisedAt, Provider: "llmtune",
+		Data: json.RawMessage(`{"type":"model.deployed","deployment":{"id":"dep_1",` +
+			`"model":"ft:llama-3-8b:acme:custom:abc123","region":"us-east-1","replicas":2},` +
+			`"note":"` + strings.Repeat("word ", 300) + `"}`),
+	}
+	authFailed := tracker.Alert{ID: "alrt_18", Type: tracker.TypeProviderAuthFailed, Provider: "anthropic"}
+	lastHeard := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	lost := tracker.Alert{
+		ID: "alrt_19", Type: tracker.AlertJobLost, Provider: "anthropic",
+		Job: &tracker.Job{
+			Provider: "anthropic", Kind: tracker.KindBatch, ExternalID: "msgbatch_01",
+			Status: tracker.StatusLost, LastHeardAt: lastHeard, CreatedAt: lastHeard.Add(-time.Hour),
+		},
+	}
+	hostile := tracker.Alert{
+		ID: "alrt_20", Type: tracker.AlertJobFailed, Provider: "generic",
+		Job: &tracker.Job{
+			Provider: "generic", Kind: "eval_run", ExternalID: "run\n*forged line*",
+			Status: tracker.StatusFailed, Labels: map[string]string{"a": "b\nc"},
+		},
+	}
+
+	tests := []struct {
+		name    string
+		alert   tracker.Alert
+		subject string
+		want    []string // lines, or parts of lines, Text must have
+		long    []string // words allowed to make a line longer than maxPhoneLine
+	}{
+		{
+			name:    "failed batch",
+			alert:   failedBatch(),
+			subject: "[jobwatch] openai batch batch_abc failed",
+			want: []string{
+				"*openai batch failed*\n",
+				"\nopenai batch batch_abc failed: token limit exceeded\n",
+				"\njob: batch_abc\n",
+				"\nstatus: failed\n",
+				"\nlabels: env=prod, team=ml\n",
+				"\nrequests: 600 of 1,000 completed, 400 failed\n",
+				"\ntokens: 1.2M in, 340K out, 1.6M total\n",
+				"\nerror: The batch could not be completed because the token limit for the\n  organization",
+				"\nerror code: token_limit_exceeded\n",
+				"\nerror file: file-err123\n",
+				"\nended: 2026-11-23 10:04 UTC\n",
+				"\nalert alrt_12, 2026-11-23 10:05 UTC",
+			},
+		},
+		{
+			name:    "partial failure",
+			alert:   partial,
+			subject: "[jobwatch] openai batch " + longID + ": 12 of 1,000 requests failed",
+			want: []string{
+				"*openai batch partly failed*\n",
+				"\njob: " + longID + "\n",
+				"\nstatus: succeeded (provider: completed)\n",
+				"\nrequests: 988 of 1,000 completed, 12 failed\n",
+				"\noutput file: file-out456\n",
+				"\nerror file: file-err789\n",
+			},
+			long: []string{longID},
+		},
+		{
+			name:    "total failure",
+			alert:   total,
+			subject: "[jobwatch] mythicdot batch batch_t: all 50 requests failed",
+			want:    []string{"*mythicdot batch: all requests failed*\n", "\nrequests: 0 of 50 completed, 50 failed\n"},
+		},
+		{
+			name:    "usage threshold",
+			alert:   threshold,
+			subject: "[jobwatch] usage 80% of daily-tokens (4.1M/5M tokens, day 2026-11-23)",
+			want: []string{
+				"*usage at 80% of daily-tokens*\n",
+				"\nthreshold: daily-tokens\n",
+				"\nmetric: tokens\n",
+				"\nusage: 4,100,000 of 5,000,000 (82%)\n",
+				"\nlevel: 80% crossed\n",
+				"\nwindow: day 2026-11-23\n",
+				"\nprovider: openai\n",
+				"\nlabels: team=ml\n",
+			},
+		},
+		{
+			name:    "hourly threshold",
+			alert:   hourly,
+			subject: "[jobwatch] usage 100% of hourly-failures (200/200 failed requests, hour 2026-11-23 14:00 UTC)",
+			want:    []string{"\nmetric: failed requests\n", "\nusage: 200 of 200 (100%)\n"},
+		},
+		{
+			name:    "provider event",
+			alert:   event,
+			subject: "[jobwatch] llmtune model.deployed",
+			want: []string{
+				"*llmtune model.deployed*\n",
+				"\ntype: model.deployed\n",
+				"\nprovider: llmtune\n",
+				"\ndata:\n  type: model.deployed\n  deployment: {\"id\":\"dep_1\", \"model\":",
+				"\n  note: word word",
+				"…\n",
+			},
+		},
+		{
+			name:    "provider auth failed",
+			alert:   authFailed,
+			subject: "[jobwatch] anthropic refused our credentials (provider.auth_failed)",
+			want:    []string{"*anthropic refused our credentials (provider.auth_failed)*\n", "\ntype: provider.auth_failed\n"},
+		},
+		{
+			name:    "lost job",
+			alert:   lost,
+			subject: "[jobwatch] anthropic batch msgbatch_01 lost",
+			want:    []string{"*anthropic batch lost*\n", "\nlast heard: 2026-11-22 08:00 UTC\n", "\nregistered: 2026-11-22 07:00 UTC\n"},
+		},
+		{
+			name:    "control characters",
+			alert:   hostile,
+			subject: "[jobwatch] generic eval_run run *forged line* failed",
+			want:    []string{"\njob: run *forged line*\n", "\nlabels: a=b c"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := notify.Subject(tt.alert); got != tt.subject {
+				t.Errorf("Subject =\n%q\nwant\n%q", got, tt.subject)
+			}
+			text := notify.Text(tt.alert)
+			for _, w := range tt.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("Text lacks %q; got:\n%s", w, text)
+				}
+			}
+			checkPhoneLines(t, text, tt.long)
+		})
+	}
+}
+
+// checkPhoneLines fails when a line of text is longer than maxPhoneLine
+// runes, unless one of long (an id) is on it.
+func checkPhoneLines(t *testing.T, text string, long []string) {
+	t.Helper()
+	for i, line := range strings.Split(text, "\n") {
+		if utf8.RuneCountInString(line) <= maxPhoneLine {
+			continue
+		}
+		exempt := false
+		for _, id := range long {
+			exempt = exempt || strings.Contains(line, id)
+		}
+		if !exempt {
+			t.Errorf("line %d has %d runes (max %d): %q", i+1, utf8.RuneCountInString(line), maxPhoneLine, line)
+		}
+	}
+}
+
+func TestTextBoundsProviderData(t *testing.T) {
+	t.Parallel()
+	huge := map[string]string{}
+	for i := range 200 {
+		huge[strings.Repeat("k", 5)+string(rune('a'+i%26))+strings.Repeat("x", i%7)] = strings.Repeat("value ", 40)
+	}
+	data, err := json.Marshal(huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tt := range map[string]struct {
+		raw  json.RawMessage
+		want string
+	}{
+		"object": {data, "\n  kkkkka: value value"},
+		"array":  {json.RawMessage(`[` + strings.Repeat(`"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",`, 300) + `1]`), "\ndata: [\"aaaa"},
+		"broken": {json.RawMessage(`{"unterminated": "` + strings.Repeat("z", 5000)), "\ndata: {\"unterminated\": \"zzzz"},
+	} {
+		a := tracker.Alert{ID: "alrt_1", Type: "usage.threshold.reached", Provider: "mythicdot", Data: tt.raw}
+		text := notify.Text(a)
+		if n := utf8.RuneCountInString(text); n > 1000 {
+			t.Errorf("%s: Text is %d runes, want the data cut to about 500:\n%s", name, n, text)
+		}
+		if !strings.Contains(text, tt.want) {
+			t.Errorf("%s: Text lacks %q:\n%s", name, tt.want, text)
+		}
+		checkPhoneLines(t, text, nil)
+	}
+}
