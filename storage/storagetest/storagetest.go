@@ -9,17 +9,10 @@ package storagetest
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
-
-	_ "github.com/lib/pq" // the postgres driver for the admin connection
 
 	"github.com/jobwatch/jobwatch/storage"
 )
@@ -82,42 +75,16 @@ func PostgresDSN(t testing.TB) string {
 		}
 		t.Skipf("PostgreSQL tests skipped: set %s, e.g. %s='postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable' go test ./...", EnvDSN, EnvDSN)
 	}
-	db, err := sql.Open("postgres", admin)
-	if err != nil {
-		t.Fatalf("open %s: %v", EnvDSN, err)
-	}
-	defer db.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "jobwatch_test_" + hex.EncodeToString(b)
-	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create test database with %s: %v", EnvDSN, err)
+	dsn, drop, err := storage.CreateDatabase(ctx, admin, "jobwatch_test_")
+	if err != nil {
+		t.Fatalf("%s: %v", EnvDSN, err)
 	}
 	t.Cleanup(func() {
-		db, err := sql.Open("postgres", admin)
-		if err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-			return
-		}
-		defer db.Close()
-		if _, err := db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
+		if err := drop(context.Background()); err != nil {
+			t.Errorf("%v", err)
 		}
 	})
-	return withDBName(t, admin, name)
-}
-
-// withDBName points a URL or key=value DSN at another database.
-func withDBName(t testing.TB, dsn, name string) string {
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatalf("parse %s: %v", EnvDSN, err)
-		}
-		u.Path = "/" + name
-		return u.String()
-	}
-	return dsn + " dbname=" + name
+	return dsn
 }
