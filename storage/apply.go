@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/uptrace/bun"
@@ -14,62 +15,29 @@ import (
 
 // Apply applies every item in one transaction; see tracker.Store.
 //
-// Items are taken in (provider, external id) order, so that two transactions
-// lock shared jobs in the same order; items for one job keep their given
-// order. For each: the job is locked (and created when the item adopts it),
-// the observation passed through tracker.Transition, its event inserted with
-// ON CONFLICT DO NOTHING on (provider, event id) — no row means a duplicate,
-// which changes nothing — and then the job updated. A concurrent duplicate
-// waits on the job's lock, then finds the event taken.
+// The work is set-based, so that a batch of any size costs a handful of
+// statements: lock every job the batch names (in (provider, external id)
+// order, so that concurrent transactions lock shared jobs in the same
+// order), look up which event ids were seen, insert the jobs the batch
+// adopts, then run tracker.Transition in memory item by item (items of one
+// job in their given order), and write the events, the changed jobs (one
+// multi-row upsert) and the deliveries.
+//
+// A concurrent duplicate waits on its job's lock and then finds its event
+// taken. Where no lock orders two transactions (an event about no job, or a
+// job two transactions adopt at once), the event insert finds the conflict
+// and the whole transaction is retried, and then sees the other's event.
 func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Result, error) {
 	order := make([]int, len(p.Items))
 	for i := range order {
 		order[i] = i
 	}
-	key := func(it tracker.ApplyItem) (string, string) {
-		if it.Observation == nil {
-			return "", ""
-		}
-		return it.Observation.Provider, it.Observation.ExternalID
-	}
-	slices.SortStableFunc(order, func(a, b int) int {
-		pa, ja := key(p.Items[a])
-		pb, jb := key(p.Items[b])
-		return cmp.Or(cmp.Compare(pa, pb), cmp.Compare(ja, jb))
-	})
-	results := make([]tracker.Result, len(p.Items))
+	slices.SortStableFunc(order, func(a, b int) int { return compareKeys(itemKey(p.Items[a]), itemKey(p.Items[b])) })
+	var results []tracker.Result
 	err := s.inTx(ctx, func(tx bun.Tx) error {
-		var b *alertBatch
-		if p.Alerting != nil {
-			b = &alertBatch{}
-		}
-		for _, i := range order {
-			item := p.Items[i]
-			var r tracker.Result
-			if item.Observation != nil {
-				var err error
-				if r, err = s.applyOne(ctx, tx, p, item, b); err != nil {
-					return err
-				}
-			}
-			if d := item.Delivery; d != nil {
-				logged := *d
-				switch {
-				case r.Duplicate:
-					logged.Outcome = tracker.OutcomeDuplicate
-				case item.Observation != nil && r.Job == nil:
-					logged.Outcome = tracker.OutcomeRecorded
-				}
-				if err := insertDelivery(ctx, tx, &logged); err != nil {
-					return err
-				}
-			}
-			results[i] = r
-		}
-		if b != nil {
-			return s.flush(ctx, tx, p, b)
-		}
-		return nil
+		var err error
+		results, err = s.applyBatch(ctx, tx, p, order)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -77,42 +45,146 @@ func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Res
 	return results, nil
 }
 
-// applyOne applies one observation; with b (alerting on) it also accounts
-// the job's usage and collects the alerts the observation raises.
-func (s *Store) applyOne(ctx context.Context, tx bun.Tx, p tracker.ApplyParams, item tracker.ApplyItem, b *alertBatch) (tracker.Result, error) {
-	obs := *item.Observation
+// jobKey names a job.
+type jobKey struct{ provider, externalID string }
+
+// eventKey names an event.
+type eventKey struct{ provider, eventID string }
+
+func itemKey(it tracker.ApplyItem) jobKey {
+	if it.Observation == nil {
+		return jobKey{}
+	}
+	return jobKey{it.Observation.Provider, it.Observation.ExternalID}
+}
+
+func compareKeys(a, b jobKey) int {
+	return cmp.Or(cmp.Compare(a.provider, b.provider), cmp.Compare(a.externalID, b.externalID))
+}
+
+// errEventRace is a conflict on an event id that another transaction
+// committed after this one looked: the transaction is retried.
+var errEventRace = errors.New("an event id was taken by a concurrent transaction")
+
+func (s *Store) applyBatch(ctx context.Context, tx bun.Tx, p tracker.ApplyParams, order []int) ([]tracker.Result, error) {
 	var (
-		res   tracker.Result
-		job   *tracker.Job
-		found bool
+		keys    []jobKey
+		evKeys  []eventKey
+		results = make([]tracker.Result, len(p.Items))
 	)
-	if obs.ExternalID != "" {
-		row, err := s.selectJob(ctx, tx, obs.Provider, obs.ExternalID, true)
-		switch {
-		case err == nil:
-			found = true
-		case !errors.Is(err, tracker.ErrNotFound):
-			return res, err
-		case item.Adopt:
-			// Create the job only for an event not seen before, so that a
-			// redelivered event cannot conjure a job after a policy change.
-			if dup, err := s.eventSeen(ctx, tx, obs); err != nil || dup {
-				return tracker.Result{Duplicate: dup}, err
-			}
-			if row, res.Created, err = s.adopt(ctx, tx, obs, p); err != nil {
-				return res, err
-			}
-			found = true
+	for _, i := range order {
+		o := p.Items[i].Observation
+		if o == nil {
+			continue
 		}
-		if found {
-			j, err := row.job()
-			if err != nil {
-				return res, err
-			}
-			job = &j
+		if k := itemKey(p.Items[i]); k.externalID != "" && (len(keys) == 0 || keys[len(keys)-1] != k) {
+			keys = append(keys, k)
+		}
+		if o.EventID != "" {
+			evKeys = append(evKeys, eventKey{o.Provider, o.EventID})
 		}
 	}
+	jobs, err := s.lockJobs(ctx, tx, keys)
+	if err != nil {
+		return nil, err
+	}
+	seen, err := s.seenEvents(ctx, tx, evKeys)
+	if err != nil {
+		return nil, err
+	}
+	created := s.adoptJobs(p, order, jobs, seen)
+	adopted := slices.SortedFunc(maps.Keys(created), compareKeys)
 
+	var (
+		b          *alertBatch
+		events     []eventRow
+		eventJobs  []jobKey // the job of each event
+		resultJobs = map[int]jobKey{}
+		deliveries []deliveryRow
+		dirty      []jobKey // existing jobs that changed
+	)
+	if p.Alerting != nil {
+		b = &alertBatch{}
+	}
+	for _, i := range order {
+		item := p.Items[i]
+		var r tracker.Result
+		if obs := item.Observation; obs != nil {
+			k := itemKey(item)
+			ek := eventKey{obs.Provider, obs.EventID}
+			if obs.EventID != "" && seen[ek] {
+				r.Duplicate = true
+				if j := jobs[k]; j != nil {
+					c := *j
+					r.Job = &c
+				}
+			} else {
+				if obs.EventID != "" {
+					seen[ek] = true
+				}
+				var ev eventRow
+				r, ev = s.applyOne(p, *obs, k, jobs, created, b)
+				events = append(events, ev)
+				eventJobs = append(eventJobs, k)
+				if r.Job != nil {
+					resultJobs[i] = k
+					if !slices.Contains(adopted, k) && !slices.Contains(dirty, k) {
+						dirty = append(dirty, k)
+					}
+				}
+			}
+		}
+		if d := item.Delivery; d != nil {
+			logged := *d
+			switch {
+			case r.Duplicate:
+				logged.Outcome = tracker.OutcomeDuplicate
+			case item.Observation != nil && r.Job == nil:
+				logged.Outcome = tracker.OutcomeRecorded
+			}
+			deliveries = append(deliveries, toDeliveryRow(logged))
+		}
+		results[i] = r
+	}
+
+	if err := s.insertAdopted(ctx, tx, adopted, jobs); err != nil {
+		return nil, err
+	}
+	if len(adopted) > 0 {
+		for i, k := range eventJobs {
+			if j := jobs[k]; j != nil && events[i].JobID != nil {
+				id := j.ID
+				events[i].JobID = &id
+			}
+		}
+		for i, k := range resultJobs {
+			results[i].Job.ID = jobs[k].ID
+		}
+	}
+	if err := s.insertEvents(ctx, tx, events); err != nil {
+		return nil, err
+	}
+	if err := s.upsertJobs(ctx, tx, dirty, jobs); err != nil {
+		return nil, err
+	}
+	if len(deliveries) > 0 {
+		if _, err := tx.NewInsert().Model(&deliveries).ExcludeColumn("id").Returning("NULL").Exec(ctx); err != nil {
+			return nil, fmt.Errorf("insert deliveries: %w", err)
+		}
+	}
+	if b != nil {
+		if err := s.flush(ctx, tx, p, b); err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+// applyOne passes one observation through tracker.Transition against the
+// in-memory state of its job, updating that state, and returns the result
+// and the history row. With b (alerting on) it also accounts the job's
+// usage and collects the alerts the observation raises.
+func (s *Store) applyOne(p tracker.ApplyParams, obs tracker.Observation, k jobKey, jobs map[jobKey]*tracker.Job, created map[jobKey]bool, b *alertBatch) (tracker.Result, eventRow) {
 	ev := eventRow{
 		Provider:       obs.Provider,
 		EventID:        strPtr(obs.EventID),
@@ -125,94 +197,191 @@ func (s *Store) applyOne(ctx context.Context, tx bun.Tx, p tracker.ApplyParams, 
 		RecordedAt:     p.Now,
 		Payload:        rawText(obs.Payload),
 	}
-	var next tracker.Job
-	if job != nil {
-		res.Previous = job.Status
-		if res.Created {
-			res.Previous = ""
-		}
-		var effect tracker.Effect
-		next, effect = tracker.Transition(*job, obs, p.Now, p.Rules(job.Provider, job.Kind))
-		ev.JobID, ev.Effect = &job.ID, string(effect)
-	}
-	q := tx.NewInsert().Model(&ev).ExcludeColumn("id").Returning("NULL")
-	if obs.EventID != "" {
-		q = q.On("CONFLICT (provider, event_id) WHERE event_id IS NOT NULL DO NOTHING")
-	}
-	r, err := q.Exec(ctx)
-	if err != nil {
-		return res, fmt.Errorf("insert event: %w", err)
-	}
-	if n, err := r.RowsAffected(); err != nil {
-		return res, fmt.Errorf("insert event: %w", err)
-	} else if n == 0 {
-		return tracker.Result{Job: job, Duplicate: true}, nil
-	}
-	res.Effect = tracker.Effect(ev.Effect)
+	var res tracker.Result
+	job := jobs[k]
 	if job == nil {
+		res.Effect = tracker.EffectRecorded
 		if b != nil {
 			b.collect(p, tracker.Job{}, res, obs, nil)
 		}
-		return res, nil
+		return res, ev
 	}
+	before := *job
+	if created[k] {
+		// The first observation of an adopted job created it.
+		res.Created = true
+		delete(created, k)
+		before = tracker.Job{}
+	}
+	res.Previous = before.Status
+	next, effect := tracker.Transition(*job, obs, p.Now, p.Rules(job.Provider, job.Kind))
 	var delta tracker.UsageDelta
 	if b != nil {
 		delta, next.Counted = tracker.Account(*job, next, job.Counted)
 	}
-	row, err := toJobRow(next)
-	if err != nil {
-		return res, err
-	}
-	if _, err := tx.NewUpdate().Model(&row).WherePK().
-		ExcludeColumn("id", "provider", "external_id", "kind", "labels", "metadata", "created_at").
-		Exec(ctx); err != nil {
-		return res, fmt.Errorf("update job: %w", err)
-	}
-	res.Job = &next
+	*job = next
+	id := next.ID
+	ev.JobID, ev.Effect = &id, string(effect)
+	c := next
+	res.Job, res.Effect = &c, effect
 	if b != nil {
-		before := *job
-		if res.Created {
-			before = tracker.Job{}
-		}
 		b.collect(p, before, res, obs, delta)
 	}
-	return res, nil
+	return res, ev
 }
 
-// eventSeen reports whether obs's event id has been recorded already.
-func (s *Store) eventSeen(ctx context.Context, tx bun.Tx, obs tracker.Observation) (bool, error) {
-	if obs.EventID == "" {
-		return false, nil
+// lockJobs reads the jobs of keys, locking them for the transaction
+// (PostgreSQL; SQLite's IMMEDIATE transaction already holds the write lock).
+// Locks are taken in (provider, external id) order. One query per provider
+// (usually one) with "provider = ? AND external_id IN (...)" walks the unique
+// index with an array, where a row-value IN list plans slowly.
+func (s *Store) lockJobs(ctx context.Context, tx bun.Tx, keys []jobKey) (map[jobKey]*tracker.Job, error) {
+	jobs := make(map[jobKey]*tracker.Job, len(keys))
+	groups := map[string][]string{}
+	for _, k := range keys {
+		groups[k.provider] = append(groups[k.provider], k.externalID)
 	}
-	n, err := tx.NewSelect().Table("events").Where("provider = ? AND event_id = ?", obs.Provider, obs.EventID).Count(ctx)
-	if err != nil {
-		return false, fmt.Errorf("look up event: %w", err)
+	for _, provider := range slices.Sorted(maps.Keys(groups)) {
+		var rows []jobRow
+		q := tx.NewSelect().Model(&rows).Where("provider = ? AND external_id IN (?)", provider, bun.In(groups[provider])).OrderExpr("external_id")
+		if s.postgres {
+			q = q.For("UPDATE")
+		}
+		if err := q.Scan(ctx); err != nil {
+			return nil, fmt.Errorf("lock jobs: %w", err)
+		}
+		for _, r := range rows {
+			j, err := r.job()
+			if err != nil {
+				return nil, err
+			}
+			jobs[jobKey{j.Provider, j.ExternalID}] = &j
+		}
 	}
-	return n > 0, nil
+	return jobs, nil
 }
 
-// adopt creates a pending job for an observation of an untracked job, and
-// returns it locked.
-func (s *Store) adopt(ctx context.Context, tx bun.Tx, obs tracker.Observation, p tracker.ApplyParams) (jobRow, bool, error) {
-	kind := cmp.Or(obs.Kind, tracker.Kind("unknown"))
-	next := p.Now.Add(p.Rules(obs.Provider, kind).StaleAfter)
-	row, err := toJobRow(tracker.Job{
-		Provider:    obs.Provider,
-		ExternalID:  obs.ExternalID,
-		Kind:        kind,
-		Status:      tracker.StatusPending,
-		CreatedAt:   p.Now,
-		UpdatedAt:   p.Now,
-		LastHeardAt: p.Now,
-		NextPollAt:  &next,
-	})
-	if err != nil {
-		return jobRow{}, false, err
+// seenEvents returns which of keys are recorded already.
+func (s *Store) seenEvents(ctx context.Context, tx bun.Tx, keys []eventKey) (map[eventKey]bool, error) {
+	seen := map[eventKey]bool{}
+	groups := map[string][]string{}
+	for _, k := range keys {
+		groups[k.provider] = append(groups[k.provider], k.eventID)
 	}
-	created, err := s.insertJob(ctx, tx, &row)
-	if err != nil {
-		return jobRow{}, false, err
+	for provider, ids := range groups {
+		var found []string
+		err := tx.NewSelect().Table("events").Column("event_id").Where("provider = ? AND event_id IN (?)", provider, bun.In(ids)).Scan(ctx, &found)
+		if err != nil {
+			return nil, fmt.Errorf("look up events: %w", err)
+		}
+		for _, id := range found {
+			seen[eventKey{provider, id}] = true
+		}
 	}
-	row, err = s.selectJob(ctx, tx, obs.Provider, obs.ExternalID, true)
-	return row, created, err
+	return seen, nil
+}
+
+// adoptJobs makes, in memory and as pending, the jobs that adopting items
+// name and that do not exist, unless the item's event was seen before (a
+// redelivered event cannot conjure a job after a policy change). They are
+// inserted by insertAdopted once their observations have applied, so that
+// each is written once. It returns which jobs it made.
+func (s *Store) adoptJobs(p tracker.ApplyParams, order []int, jobs map[jobKey]*tracker.Job, seen map[eventKey]bool) map[jobKey]bool {
+	created := map[jobKey]bool{}
+	for _, i := range order {
+		it := p.Items[i]
+		o := it.Observation
+		k := itemKey(it)
+		if o == nil || !it.Adopt || k.externalID == "" || jobs[k] != nil || (o.EventID != "" && seen[eventKey{o.Provider, o.EventID}]) {
+			continue
+		}
+		kind := cmp.Or(o.Kind, tracker.Kind("unknown"))
+		next := p.Now.Add(p.Rules(o.Provider, kind).StaleAfter)
+		jobs[k] = &tracker.Job{Provider: o.Provider, ExternalID: o.ExternalID, Kind: kind, Status: tracker.StatusPending,
+			CreatedAt: p.Now, UpdatedAt: p.Now, LastHeardAt: p.Now, NextPollAt: &next}
+		created[k] = true
+	}
+	return created
+}
+
+// insertAdopted inserts the adopted jobs in their final state and gives
+// them, their events and their results the ids the database assigned. A job
+// another transaction adopted meanwhile makes this one retry, and then find
+// it.
+func (s *Store) insertAdopted(ctx context.Context, tx bun.Tx, keys []jobKey, jobs map[jobKey]*tracker.Job) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	rows := make([]jobRow, len(keys))
+	for i, k := range keys {
+		r, err := toJobRow(*jobs[k])
+		if err != nil {
+			return err
+		}
+		rows[i] = r
+	}
+	var ids []struct {
+		ID         int64  `bun:"id"`
+		Provider   string `bun:"provider"`
+		ExternalID string `bun:"external_id"`
+	}
+	err := tx.NewInsert().Model(&rows).ExcludeColumn("id").On("CONFLICT (provider, external_id) DO NOTHING").
+		Returning("id, provider, external_id").Scan(ctx, &ids)
+	if err != nil && !errors.Is(err, errNoRows) {
+		return fmt.Errorf("insert adopted jobs: %w", err)
+	}
+	if len(ids) < len(keys) {
+		return errEventRace
+	}
+	for _, r := range ids {
+		jobs[jobKey{r.Provider, r.ExternalID}].ID = r.ID
+	}
+	return nil
+}
+
+// insertEvents writes the history rows; a conflict on an event id means a
+// concurrent transaction took it after seenEvents looked.
+func (s *Store) insertEvents(ctx context.Context, tx bun.Tx, events []eventRow) error {
+	if len(events) == 0 {
+		return nil
+	}
+	res, err := tx.NewInsert().Model(&events).ExcludeColumn("id").
+		On("CONFLICT (provider, event_id) WHERE event_id IS NOT NULL DO NOTHING").Returning("NULL").Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("insert events: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("insert events: %w", err)
+	} else if n < int64(len(events)) {
+		return errEventRace
+	}
+	return nil
+}
+
+// jobUpdateColumns are the columns an observation may change.
+var jobUpdateColumns = []string{"status", "provider_status", "usage", "details", "updated_at", "resolved_at", "resolved_by",
+	"last_observed_at", "last_heard_at", "next_poll_at", "quiet_polls", "not_found_polls", "webhook_at", "stale_reported", "counted_usage"}
+
+// upsertJobs writes the new state of every changed job in one statement: an
+// upsert on (provider, external id) whose rows all exist, so each updates.
+func (s *Store) upsertJobs(ctx context.Context, tx bun.Tx, keys []jobKey, jobs map[jobKey]*tracker.Job) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	rows := make([]jobRow, len(keys))
+	for i, k := range keys {
+		r, err := toJobRow(*jobs[k])
+		if err != nil {
+			return err
+		}
+		rows[i] = r
+	}
+	q := tx.NewInsert().Model(&rows).ExcludeColumn("id").On("CONFLICT (provider, external_id) DO UPDATE").Returning("NULL")
+	for _, c := range jobUpdateColumns {
+		q = q.Set(c + " = EXCLUDED." + c)
+	}
+	if _, err := q.Exec(ctx); err != nil {
+		return fmt.Errorf("update jobs: %w", err)
+	}
+	return nil
 }

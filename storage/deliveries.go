@@ -26,8 +26,8 @@ type deliveryRow struct {
 	Excerpt    string    `bun:"excerpt"`
 }
 
-func insertDelivery(ctx context.Context, db bun.IDB, d *tracker.Delivery) error {
-	row := deliveryRow{
+func toDeliveryRow(d tracker.Delivery) deliveryRow {
+	return deliveryRow{
 		Provider:   d.Provider,
 		ReceivedAt: d.ReceivedAt.UTC(),
 		Outcome:    string(d.Outcome),
@@ -38,10 +38,6 @@ func insertDelivery(ctx context.Context, db bun.IDB, d *tracker.Delivery) error 
 		JobID:      d.JobID,
 		Excerpt:    d.Excerpt,
 	}
-	if _, err := db.NewInsert().Model(&row).ExcludeColumn("id").Returning("NULL").Exec(ctx); err != nil {
-		return fmt.Errorf("insert delivery: %w", err)
-	}
-	return nil
 }
 
 // ListDeliveries returns the newest deliveries matching f.

@@ -166,7 +166,13 @@ func (s *Store) inTx(ctx context.Context, fn func(tx bun.Tx) error) error {
 	return err
 }
 
+// errNoRows is what a RETURNING scan that matched nothing reports.
+var errNoRows = sql.ErrNoRows
+
 func retryable(err error) bool {
+	if errors.Is(err, errEventRace) {
+		return true
+	}
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) {
 		switch pqErr.Code {

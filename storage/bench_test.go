@@ -1,0 +1,83 @@
+package storage_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/jobwatch/jobwatch/storage/storagetest"
+	"github.com/jobwatch/jobwatch/tracker"
+)
+
+// BenchmarkApply measures Store.Apply on batches of webhook observations
+// that each adopt a new job (the ingest path): events/s is the figure.
+func BenchmarkApply(b *testing.B) {
+	for _, driver := range storagetest.Backends {
+		for _, size := range []int{1, 64} {
+			b.Run(fmt.Sprintf("%s/batch=%d", driver, size), func(b *testing.B) {
+				s := storagetest.Open(b, driver)
+				rules := func(string, tracker.Kind) tracker.Rules { return tracker.Rules{StaleAfter: 10 * time.Minute} }
+				n := 0
+				b.ReportAllocs()
+				for b.Loop() {
+					items := make([]tracker.ApplyItem, size)
+					for i := range items {
+						n++
+						items[i] = tracker.ApplyItem{Adopt: true,
+							Observation: &tracker.Observation{Provider: "openai", ExternalID: fmt.Sprintf("batch_%d", n), Kind: tracker.KindBatch,
+								Status: tracker.StatusSucceeded, ProviderStatus: "completed", Source: tracker.SourceWebhook, EventID: fmt.Sprintf("evt_%d", n),
+								Type: "batch.completed", OccurredAt: time.Now(), PollNow: true, Payload: []byte(`{"id":"evt"}`)},
+							Delivery: &tracker.Delivery{Provider: "openai", ReceivedAt: time.Now(), Outcome: tracker.OutcomeAccepted, StatusCode: 200}}
+					}
+					if _, err := s.Apply(context.Background(), tracker.ApplyParams{Now: time.Now(), Items: items, Rules: rules}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+			})
+		}
+	}
+}
+
+// BenchmarkClaimDue measures one claim of 500 due jobs among 20,000.
+func BenchmarkClaimDue(b *testing.B) {
+	for _, driver := range storagetest.Backends {
+		b.Run(driver, func(b *testing.B) {
+			s := storagetest.Open(b, driver)
+			ctx := context.Background()
+			now := time.Now().UTC()
+			rules := func(string, tracker.Kind) tracker.Rules { return tracker.Rules{StaleAfter: -time.Minute} }
+			for i := range 40 {
+				items := make([]tracker.ApplyItem, 500)
+				for j := range items {
+					items[j] = tracker.ApplyItem{Adopt: true, Observation: &tracker.Observation{Provider: "openai",
+						ExternalID: fmt.Sprintf("b%d_%d", i, j), Kind: tracker.KindBatch, Status: tracker.StatusRunning, Source: tracker.SourcePoll, OccurredAt: now}}
+				}
+				if _, err := s.Apply(ctx, tracker.ApplyParams{Now: now, Items: items, Rules: rules}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				jobs, err := s.ClaimDue(ctx, tracker.ClaimParams{Now: now, Lease: time.Minute, Limit: 500})
+				if err != nil || len(jobs) != 500 {
+					b.Fatalf("claimed %d, %v", len(jobs), err)
+				}
+				b.StopTimer()
+				ids := make([]int64, len(jobs))
+				for i, j := range jobs {
+					ids[i] = j.ID
+				}
+				if _, err := s.DB().NewUpdate().Table("jobs").Set("next_poll_at = ?", now.Add(-time.Minute)).Where("id IN (?)", bunIn(ids)).Exec(ctx); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+func bunIn(ids []int64) any { return bun.In(ids) }
