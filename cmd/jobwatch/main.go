@@ -9,6 +9,7 @@
 //	jobwatch poll --provider P ID (--server URL | --config FILE)
 //	jobwatch alerts list|retry [ID] (--server URL | --config FILE)
 //	jobwatch usage [--window day] [--provider P] (--server URL | --config FILE)
+//	jobwatch bench ingest|sweep [flags]
 package main
 
 import (
@@ -39,6 +40,7 @@ var commands = []command{
 	{"poll", "poll one job now", runPoll},
 	{"alerts", "list alerts, or retry a dead one", runAlerts},
 	{"usage", "show the current window's usage", runUsage},
+	{"bench", "measure ingest and sweep throughput", runBench},
 }
 
 // errUsage marks an error that has already been explained with usage text.

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/jobwatch/jobwatch/tracker/bench"
+)
+
+const benchUsage = "usage: jobwatch bench ingest|sweep [--storage sqlite|postgres] [--dsn DSN] [flags]"
+
+// runBench measures ingest or sweep throughput (package bench) and prints
+// the figures.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "ingest" && args[0] != "sweep") {
+		fmt.Fprintln(stderr, benchUsage)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			return flag.ErrHelp
+		}
+		return errUsage
+	}
+	mode := args[0]
+	fs := newFlagSet("bench "+mode, stderr)
+	storage := fs.String("storage", "sqlite", "sqlite or postgres")
+	dsn := fs.String("dsn", "", "sqlite: a new database file (default: a temporary one, removed after); postgres: an admin DSN "+
+		"through which the run's own database is created and dropped (default: $"+bench.EnvPostgresDSN+", else "+bench.DefaultPostgresDSN+")")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured phase to this file")
+	var (
+		concurrency, jobs, due, batchSize, pollConcurrency *int
+		duration                                           *time.Duration
+	)
+	if mode == "ingest" {
+		concurrency = fs.Int("concurrency", 32, "senders posting at once")
+		duration = fs.Duration("duration", 10*time.Second, "how long each server is driven")
+	} else {
+		jobs = fs.Int("jobs", 1_000_000, "tracked jobs to seed")
+		due = fs.Int("due", 100_000, "how many of them are due")
+		batchSize = fs.Int("batch-size", 500, "due jobs per claim")
+		pollConcurrency = fs.Int("poll-concurrency", 64, "polls in flight at once")
+	}
+	pos, err := parseFlags(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		fmt.Fprintln(stderr, benchUsage)
+		return errUsage
+	}
+
+	var profile io.Writer
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("create CPU profile: %w", err)
+		}
+		defer f.Close()
+		profile = f
+	}
+	var res interface{ Print(io.Writer) }
+	if mode == "ingest" {
+		res, err = bench.Ingest(ctx, bench.IngestOptions{
+			Storage: *storage, DSN: *dsn, Concurrency: *concurrency, Duration: *duration,
+			LogOutput: stderr, CPUProfile: profile,
+		})
+	} else {
+		res, err = bench.Sweep(ctx, bench.SweepOptions{
+			Storage: *storage, DSN: *dsn, Jobs: *jobs, Due: *due, BatchSize: *batchSize, PollConcurrency: *pollConcurrency,
+			LogOutput: stderr, CPUProfile: profile,
+		})
+	}
+	if err == nil || errors.Is(err, bench.ErrInconsistent) {
+		res.Print(stdout)
+	}
+	return err
+}

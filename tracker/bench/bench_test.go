@@ -1,0 +1,94 @@
+package bench_test
+
+import (
+	"bytes"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jobwatch/jobwatch/tracker/bench"
+)
+
+// backends runs fn per storage backend; PostgreSQL only when
+// $JOBWATCH_TEST_POSTGRES_DSN names a server.
+func backends(t *testing.T, fn func(t *testing.T, storage, dsn string)) {
+	for _, storage := range []string{"sqlite", "postgres"} {
+		t.Run(storage, func(t *testing.T) {
+			dsn := ""
+			if storage == "postgres" {
+				if dsn = os.Getenv(bench.EnvPostgresDSN); dsn == "" {
+					t.Skipf("set %s to run the PostgreSQL bench", bench.EnvPostgresDSN)
+				}
+			}
+			fn(t, storage, dsn)
+		})
+	}
+}
+
+// printed checks that every line print writes is "name: value", and the last
+// one the summary.
+func printed(t *testing.T, print func(*bytes.Buffer), summaryPrefix string) {
+	t.Helper()
+	var b bytes.Buffer
+	print(&b)
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	figure := regexp.MustCompile(`^[a-zA-Z0-9/ ]+: \S`)
+	for _, l := range lines {
+		if !figure.MatchString(l) {
+			t.Errorf("line %q is not \"name: value\"", l)
+		}
+	}
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, summaryPrefix) {
+		t.Errorf("last line %q, want the summary %q...", last, summaryPrefix)
+	}
+	t.Logf("\n%s", b.String())
+}
+
+func TestIngest(t *testing.T) {
+	backends(t, func(t *testing.T, storage, dsn string) {
+		res, err := bench.Ingest(t.Context(), bench.IngestOptions{Storage: storage, DSN: dsn, Concurrency: 4, Duration: 500 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Jobwatch.OK == 0 || res.Baseline.OK == 0 {
+			t.Errorf("answered 2xx: jobwatch %d, baseline %d; want some of each", res.Jobwatch.OK, res.Baseline.OK)
+		}
+		if res.Jobwatch.Errors != 0 || res.Baseline.Errors != 0 {
+			t.Errorf("errors: jobwatch %d (%s), baseline %d (%s)", res.Jobwatch.Errors, res.Jobwatch.FirstError, res.Baseline.Errors, res.Baseline.FirstError)
+		}
+		if res.Stored != res.Jobwatch.OK {
+			t.Errorf("stored %d events, answered %d", res.Stored, res.Jobwatch.OK)
+		}
+		printed(t, func(b *bytes.Buffer) { res.Print(b) }, "summary: ingest "+storage+" c=4 500ms: ")
+	})
+}
+
+func TestSweep(t *testing.T) {
+	backends(t, func(t *testing.T, storage, dsn string) {
+		res, err := bench.Sweep(t.Context(), bench.SweepOptions{Storage: storage, DSN: dsn, Jobs: 2000, Due: 300, BatchSize: 100, PollConcurrency: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Polled != 300 || res.Failed != 0 || res.StillDue != 0 {
+			t.Errorf("polled %d, failed %d, still due %d; want 300, 0, 0", res.Polled, res.Failed, res.StillDue)
+		}
+		// 3 full claims of 100, one empty one ending the first sweep, one
+		// empty one proving nothing is left.
+		if len(res.Claims) != 5 {
+			t.Errorf("%d claims, want 5", len(res.Claims))
+		}
+		printed(t, func(b *bytes.Buffer) { res.Print(b) }, "summary: sweep "+storage+" jobs=2000 due=300 ")
+	})
+}
+
+func TestSQLiteDSNMustBeNew(t *testing.T) {
+	path := t.TempDir() + "/existing.db"
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bench.Sweep(t.Context(), bench.SweepOptions{Storage: "sqlite", DSN: path, Jobs: 10, Due: 1}); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("err = %v, want the file named as already existing", err)
+	}
+}

@@ -1,0 +1,398 @@
+package bench
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jobwatch/jobwatch/providers/signature"
+	"github.com/jobwatch/jobwatch/tracker/config"
+	"github.com/jobwatch/jobwatch/tracker/daemon"
+)
+
+// IngestOptions configure Ingest.
+type IngestOptions struct {
+	// Storage is "sqlite" or "postgres".
+	Storage string
+	// DSN is, for SQLite, a database file that must not exist yet (empty: a
+	// temporary file, removed after); for PostgreSQL, an admin DSN through
+	// which the run's own database is created and dropped (empty:
+	// $JOBWATCH_TEST_POSTGRES_DSN, then DefaultPostgresDSN).
+	DSN string
+	// Concurrency is how many senders post at once. Default 32.
+	Concurrency int
+	// Duration is how long each server is driven. Default 10s.
+	Duration time.Duration
+	// LogOutput receives the daemon's error log; nil discards it.
+	LogOutput io.Writer
+	// CPUProfile, when set, receives a CPU profile of the jobwatch phase.
+	CPUProfile io.Writer
+}
+
+// ServerStats is how one server fared under the load.
+type ServerStats struct {
+	// Requests is how many requests were sent.
+	Requests int
+	// OK is how many were answered 2xx.
+	OK int
+	// Errors is how many were answered otherwise or failed in transport.
+	Errors int
+	// FirstError describes the first error, if any.
+	FirstError string
+	// Elapsed is the time from the first request to the last answer.
+	Elapsed time.Duration
+	// P50, P99 and Max are latencies of all requests, errors included.
+	P50, P99, Max time.Duration
+}
+
+// PerSecond is the request rate.
+func (s ServerStats) PerSecond() float64 { return perSecond(s.Requests, s.Elapsed) }
+
+// IngestResult is what Ingest measured.
+type IngestResult struct {
+	Storage     string
+	Concurrency int
+	Duration    time.Duration
+	// Baseline is the server that only reads, verifies and parses.
+	Baseline ServerStats
+	// Jobwatch is the daemon's webhook endpoint.
+	Jobwatch ServerStats
+	// Stored is how many accepted events the daemon's storage holds after
+	// the run; it should equal Jobwatch.OK.
+	Stored int
+}
+
+// Ratio is jobwatch's request rate over the baseline's.
+func (r IngestResult) Ratio() float64 {
+	if b := r.Baseline.PerSecond(); b > 0 {
+		return r.Jobwatch.PerSecond() / b
+	}
+	return 0
+}
+
+// Print writes the figures, one "name: value" per line, and a summary line.
+func (r IngestResult) Print(w io.Writer) {
+	for _, s := range []struct {
+		name string
+		st   ServerStats
+	}{{"baseline", r.Baseline}, {"jobwatch", r.Jobwatch}} {
+		fmt.Fprintf(w, "%s requests: %d\n", s.name, s.st.Requests)
+		fmt.Fprintf(w, "%s requests/s: %.0f\n", s.name, s.st.PerSecond())
+		fmt.Fprintf(w, "%s p50: %s\n", s.name, ms(s.st.P50))
+		fmt.Fprintf(w, "%s p99: %s\n", s.name, ms(s.st.P99))
+		fmt.Fprintf(w, "%s max: %s\n", s.name, ms(s.st.Max))
+		fmt.Fprintf(w, "%s errors: %d\n", s.name, s.st.Errors)
+		if s.st.FirstError != "" {
+			fmt.Fprintf(w, "%s first error: %s\n", s.name, s.st.FirstError)
+		}
+	}
+	fmt.Fprintf(w, "ratio: %.2f\n", r.Ratio())
+	fmt.Fprintf(w, "answered 2xx: %d\n", r.Jobwatch.OK)
+	fmt.Fprintf(w, "stored events: %d\n", r.Stored)
+	rel := "="
+	if r.Stored != r.Jobwatch.OK {
+		rel = "!="
+	}
+	fmt.Fprintf(w, "summary: ingest %s c=%d %s: jobwatch %.0f req/s p99 %s, baseline %.0f req/s, ratio %.2f, stored %d %s answered %d\n",
+		r.Storage, r.Concurrency, r.Duration, r.Jobwatch.PerSecond(), ms(r.Jobwatch.P99), r.Baseline.PerSecond(), r.Ratio(), r.Stored, rel, r.Jobwatch.OK)
+}
+
+// Ingest drives a baseline server, then the daemon's webhook endpoint
+// in-process, each for opts.Duration with the same signed-event generator,
+// and then counts the events the daemon stored. A count that differs from
+// the deliveries answered 2xx is an error wrapping ErrInconsistent, returned
+// with the complete result.
+func Ingest(ctx context.Context, opts IngestOptions) (res IngestResult, err error) {
+	if opts.Concurrency == 0 {
+		opts.Concurrency = 32
+	}
+	if opts.Duration == 0 {
+		opts.Duration = 10 * time.Second
+	}
+	if opts.Concurrency < 1 || opts.Duration < 0 {
+		return res, fmt.Errorf("concurrency %d and duration %s must be positive", opts.Concurrency, opts.Duration)
+	}
+	res = IngestResult{Storage: opts.Storage, Concurrency: opts.Concurrency, Duration: opts.Duration}
+	db, err := openDatabase(ctx, opts.Storage, opts.DSN)
+	if err != nil {
+		return res, err
+	}
+	defer db.close(ctx, &err)
+
+	secret := newSecret()
+	cfg, err := config.Parse(ingestTOML(db, secret))
+	if err != nil {
+		return res, fmt.Errorf("build daemon config: %w", err)
+	}
+	sigCfg := signature.Config{Scheme: signature.SchemeStandardWebhooks, Secrets: []string{secret}, Tolerance: 5 * time.Minute}
+	gen, err := newGenerator(sigCfg)
+	if err != nil {
+		return res, err
+	}
+
+	if res.Baseline, err = runBaseline(ctx, gen, sigCfg, cfg.Server.MaxBodyBytes, opts); err != nil {
+		return res, err
+	}
+	if res.Jobwatch, err = runJobwatch(ctx, gen, cfg, opts); err != nil {
+		return res, err
+	}
+	if res.Stored, err = countEvents(ctx, cfg); err != nil {
+		return res, err
+	}
+	if res.Stored != res.Jobwatch.OK {
+		return res, fmt.Errorf("%w: %d events stored, %d deliveries answered 2xx", ErrInconsistent, res.Stored, res.Jobwatch.OK)
+	}
+	return res, nil
+}
+
+// ingestTOML is the daemon's config: one OpenAI webhook endpoint, no sweep
+// during the run, errors only in the log.
+func ingestTOML(db *database, secret string) string {
+	return fmt.Sprintf(`[server]
+listen = "127.0.0.1:0"
+
+%s
+[log]
+level = "error"
+
+[sweep]
+schedule = "@every 1h"
+
+[[providers]]
+name = "openai"
+type = "openai"
+
+[providers.webhook]
+secrets = [%s]
+tolerance = "5m"
+`, db.storageTOML(), strconv.Quote(secret))
+}
+
+// newSecret returns a random Standard Webhooks secret.
+func newSecret() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return "whsec_" + base64.StdEncoding.EncodeToString(b)
+}
+
+// runBaseline drives a server that reads, verifies and parses each delivery,
+// and stores nothing: what any webhook receiver must do at the least.
+func runBaseline(ctx context.Context, gen *generator, sigCfg signature.Config, maxBody int64, opts IngestOptions) (ServerStats, error) {
+	verifier, err := signature.New(sigCfg)
+	if err != nil {
+		return ServerStats{}, fmt.Errorf("build baseline verifier: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return ServerStats{}, fmt.Errorf("listen for the baseline: %w", err)
+	}
+	srv := &http.Server{Handler: baselineHandler(verifier, maxBody), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	return gen.drive(ctx, "http://"+ln.Addr().String()+"/webhooks/openai", opts.Concurrency, opts.Duration)
+}
+
+// thinEvent is an OpenAI thin event, as the baseline parses it.
+type thinEvent struct {
+	ID        string `json:"id"`
+	Object    string `json:"object"`
+	CreatedAt int64  `json:"created_at"`
+	Type      string `json:"type"`
+	Data      struct {
+		ID string `json:"id"`
+	} `json:"data"`
+}
+
+// baselineHandler reads the body under the same cap as the daemon, verifies
+// its signature, parses it, and accepts it.
+func baselineHandler(v signature.Verifier, maxBody int64) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		if err != nil {
+			http.Error(w, "could not read body", http.StatusBadRequest)
+			return
+		}
+		if err := v.Verify(r.Header, body, time.Now()); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		var ev thinEvent
+		if err := json.Unmarshal(body, &ev); err != nil {
+			http.Error(w, "payload: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"accepted"}`)
+	}
+}
+
+// runJobwatch runs the daemon from cfg and drives its webhook endpoint.
+func runJobwatch(ctx context.Context, gen *generator, cfg config.Config, opts IngestOptions) (ServerStats, error) {
+	logOut := opts.LogOutput
+	if logOut == nil {
+		logOut = io.Discard
+	}
+	d, err := daemon.New(ctx, cfg, daemon.NewLogger(cfg.Log, logOut))
+	if err != nil {
+		return ServerStats{}, fmt.Errorf("start daemon: %w", err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(runCtx) }()
+	var st ServerStats
+	err = profile(opts.CPUProfile, func() (err error) {
+		st, err = gen.drive(ctx, "http://"+d.Addr().String()+"/webhooks/openai", opts.Concurrency, opts.Duration)
+		return err
+	})
+	stop()
+	if rerr := <-done; rerr != nil {
+		err = errors.Join(err, fmt.Errorf("run daemon: %w", rerr))
+	}
+	return st, err
+}
+
+// countEvents counts the events the daemon stored.
+func countEvents(ctx context.Context, cfg config.Config) (int, error) {
+	store, err := daemon.OpenStore(ctx, cfg.Storage)
+	if err != nil {
+		return 0, fmt.Errorf("open store to count events: %w", err)
+	}
+	defer store.Close()
+	var n int
+	if err := store.DB().NewRaw("SELECT count(*) FROM events WHERE provider = 'openai'").Scan(ctx, &n); err != nil {
+		return 0, fmt.Errorf("count stored events: %w", err)
+	}
+	return n, nil
+}
+
+// generator makes distinct signed OpenAI thin events: each about a batch of
+// its own, as when a fleet of batches finishes.
+type generator struct {
+	run    string
+	signer signature.Signer
+	n      atomic.Int64
+}
+
+func newGenerator(cfg signature.Config) (*generator, error) {
+	signer, err := signature.NewSigner(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("build signer: %w", err)
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	return &generator{run: hex.EncodeToString(b), signer: signer}, nil
+}
+
+// request builds the next signed delivery for url.
+func (g *generator) request(ctx context.Context, url string) (*http.Request, error) {
+	n := g.n.Add(1)
+	now := time.Now()
+	body := fmt.Appendf(nil, `{"id":"evt_%s_%d","object":"event","created_at":%d,"type":"batch.completed","data":{"id":"batch_%s_%d"}}`,
+		g.run, n, now.Unix(), g.run, n)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if err := g.signer.Sign(req.Header, "msg_"+strconv.FormatInt(n, 10), body, now); err != nil {
+		return nil, fmt.Errorf("sign event: %w", err)
+	}
+	return req, nil
+}
+
+// drive posts deliveries to url from concurrency senders until d has passed
+// (requests in flight then are let finish: cancelling them would leave their
+// fate unknown), and returns the latencies and outcomes.
+func (g *generator) drive(ctx context.Context, url string, concurrency int, d time.Duration) (ServerStats, error) {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConns = concurrency
+	transport.MaxIdleConnsPerHost = concurrency
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Transport: transport, Timeout: time.Minute}
+
+	type sender struct {
+		lat        []time.Duration
+		ok, errs   int
+		firstError string
+		err        error
+	}
+	senders := make([]sender, concurrency)
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(d)
+	for i := range senders {
+		s := &senders[i]
+		wg.Go(func() {
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				req, err := g.request(ctx, url)
+				if err != nil {
+					s.err = err
+					return
+				}
+				t := time.Now()
+				status, err := post(client, req)
+				s.lat = append(s.lat, time.Since(t))
+				switch {
+				case err != nil && ctx.Err() == nil:
+					s.errs++
+					s.firstError = cmp.Or(s.firstError, err.Error())
+				case err == nil && status/100 == 2:
+					s.ok++
+				case err == nil:
+					s.errs++
+					s.firstError = cmp.Or(s.firstError, fmt.Sprintf("answered %d", status))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st := ServerStats{Elapsed: time.Since(start)}
+	var lat []time.Duration
+	for _, s := range senders {
+		if s.err != nil {
+			return st, s.err
+		}
+		lat = append(lat, s.lat...)
+		st.OK += s.ok
+		st.Errors += s.errs
+		st.FirstError = cmp.Or(st.FirstError, s.firstError)
+	}
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	st.Requests = len(lat)
+	slices.Sort(lat)
+	st.P50, st.P99 = percentile(lat, 0.50), percentile(lat, 0.99)
+	if len(lat) > 0 {
+		st.Max = lat[len(lat)-1]
+	}
+	return st, nil
+}
+
+// post sends req and reads the whole answer, so that the connection is
+// reused, and returns its status code.
+func post(client *http.Client, req *http.Request) (int, error) {
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return 0, fmt.Errorf("read answer: %w", err)
+	}
+	return resp.StatusCode, nil
+}
