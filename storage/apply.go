@@ -360,7 +360,8 @@ func (s *Store) insertEvents(ctx context.Context, tx bun.Tx, events []eventRow) 
 
 // jobUpdateColumns are the columns an observation may change.
 var jobUpdateColumns = []string{"status", "provider_status", "usage", "details", "updated_at", "resolved_at", "resolved_by",
-	"last_observed_at", "last_heard_at", "next_poll_at", "quiet_polls", "not_found_polls", "webhook_at", "stale_reported", "counted_usage"}
+	"last_observed_at", "last_heard_at", "next_poll_at", "quiet_polls", "not_found_polls", "webhook_at", "stale_reported", "counted_usage",
+	"lease_until"}
 
 // upsertJobs writes the new state of every changed job in one statement: an
 // upsert on (provider, external id) whose rows all exist, so each updates.

@@ -10,26 +10,33 @@ import (
 
 // The due-job claim, once per dialect. Both walk jobs_due_idx (a partial
 // index on next_poll_at of live jobs) in order and stop after the limit, so a
-// claim costs O(claimed jobs), not O(all jobs). PostgreSQL skips rows another
-// replica's claim holds locked; SQLite has one writer, so the statement alone
-// is atomic.
+// claim costs O(claimed jobs), not O(all jobs). The lease is lease_until, a
+// column no index covers, so that PostgreSQL can write it in place; the jobs
+// a running sweep holds stay in the index range and are passed over.
+// PostgreSQL skips rows another replica's claim holds locked; SQLite has one
+// writer, so the statement alone is atomic.
 const (
-	claimPostgres = `UPDATE jobs SET next_poll_at = ?
+	claimPostgres = `UPDATE jobs SET lease_until = ?
 WHERE id IN (
 	SELECT id FROM jobs
-	WHERE next_poll_at <= ?
+	WHERE next_poll_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
 	ORDER BY next_poll_at
 	LIMIT ?
 	FOR UPDATE SKIP LOCKED)
-RETURNING *`
-	claimSQLite = `UPDATE jobs SET next_poll_at = ?
+RETURNING ` + claimColumns
+	claimSQLite = `UPDATE jobs SET lease_until = ?
 WHERE id IN (
 	SELECT id FROM jobs
-	WHERE next_poll_at <= ?
+	WHERE next_poll_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
 	ORDER BY next_poll_at
 	LIMIT ?)
-RETURNING *`
+RETURNING ` + claimColumns
 )
+
+// claimColumns are what a sweep needs of a claimed job: not its labels,
+// metadata, usage or details, whose decoding would cost more than the claim.
+const claimColumns = "id, provider, external_id, kind, status, provider_status, created_at, updated_at, resolved_at, resolved_by, " +
+	"last_observed_at, last_heard_at, next_poll_at, quiet_polls, not_found_polls, webhook_at, stale_reported"
 
 // ClaimDue leases due jobs; see tracker.Store.
 func (s *Store) ClaimDue(ctx context.Context, p tracker.ClaimParams) ([]tracker.Job, error) {
@@ -39,7 +46,7 @@ func (s *Store) ClaimDue(ctx context.Context, p tracker.ClaimParams) ([]tracker.
 	}
 	var rows []jobRow
 	now := p.Now.UTC()
-	if err := s.db.NewRaw(q, now.Add(p.Lease), now, p.Limit).Scan(ctx, &rows); err != nil {
+	if err := s.db.NewRaw(q, now.Add(p.Lease), now, now, p.Limit).Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("claim due jobs: %w", err)
 	}
 	jobs := make([]tracker.Job, len(rows))
@@ -62,6 +69,7 @@ func (s *Store) Reschedule(ctx context.Context, jobID int64, next time.Time, qui
 	_, err := s.db.NewUpdate().Model((*jobRow)(nil)).
 		Set("next_poll_at = ?", at).
 		Set("quiet_polls = ?", quietPolls).
+		Set("lease_until = NULL").
 		Where("id = ? AND next_poll_at IS NOT NULL", jobID).
 		Exec(ctx)
 	if err != nil {

@@ -37,6 +37,8 @@ type jobRow struct {
 	WebhookAt      *time.Time `bun:"webhook_at"`
 	StaleReported  bool       `bun:"stale_reported"`
 	CountedUsage   string     `bun:"counted_usage"`
+	// LeaseUntil is a sweep's claim; every write of a job's state ends it.
+	LeaseUntil *time.Time `bun:"lease_until"`
 }
 
 // eventRow is a row of the events table.
@@ -120,18 +122,16 @@ func (r jobRow) job() (tracker.Job, error) {
 		WebhookAt:      utcPtr(r.WebhookAt),
 		StaleReported:  r.StaleReported,
 	}
-	if err := json.Unmarshal([]byte(r.Labels), &j.Labels); err != nil {
-		return j, fmt.Errorf("decode labels of job %d: %w", r.ID, err)
-	}
-	if err := json.Unmarshal([]byte(r.Usage), &j.Usage); err != nil {
-		return j, fmt.Errorf("decode usage of job %d: %w", r.ID, err)
-	}
-	if err := json.Unmarshal([]byte(r.Details), &j.Details); err != nil {
-		return j, fmt.Errorf("decode details of job %d: %w", r.ID, err)
-	}
-	if r.CountedUsage != "" {
-		if err := json.Unmarshal([]byte(r.CountedUsage), &j.Counted); err != nil {
-			return j, fmt.Errorf("decode counted usage of job %d: %w", r.ID, err)
+	// A row read without its JSON columns (a claim) leaves them zero.
+	for _, c := range []struct {
+		name, text string
+		into       any
+	}{{"labels", r.Labels, &j.Labels}, {"usage", r.Usage, &j.Usage}, {"details", r.Details, &j.Details}, {"counted usage", r.CountedUsage, &j.Counted}} {
+		if c.text == "" {
+			continue
+		}
+		if err := json.Unmarshal([]byte(c.text), c.into); err != nil {
+			return j, fmt.Errorf("decode %s of job %d: %w", c.name, r.ID, err)
 		}
 	}
 	if len(j.Labels) == 0 {

@@ -36,9 +36,10 @@ type Store interface {
 	// PruneDeliveries deletes deliveries received before t and says how many.
 	PruneDeliveries(ctx context.Context, before time.Time) (int64, error)
 	// ClaimDue leases up to p.Limit jobs whose next poll is due at p.Now,
-	// soonest due first: it moves their next poll to p.Now+p.Lease, so that
-	// no other sweep (on any replica) takes them before the lease ends, and
-	// returns them. The observation of the poll sets the real next poll; a
+	// soonest due first, until p.Now+p.Lease, so that no other sweep (on any
+	// replica) takes them before the lease ends, and
+	// returns them, without labels, metadata, usage and details (a poll
+	// needs none of them). The observation of the poll sets the real next poll; a
 	// sweep that dies leaves them to be claimed again after the lease.
 	ClaimDue(ctx context.Context, p ClaimParams) ([]Job, error)
 	// Reschedule sets when a live job is next due (zero: never) and its
