@@ -141,10 +141,6 @@ func Sweep(ctx context.Context, opts SweepOptions) (res SweepResult, err error) 
 	res.SeedTime = time.Since(t)
 
 	topts := daemon.TrackerOptions(cfg)
-	topts.MaxConcurrentCommits = 1
-	if store.Dialect() == storage.DriverPostgres {
-		topts.MaxConcurrentCommits = 4
-	}
 	logOut := opts.LogOutput
 	if logOut == nil {
 		logOut = io.Discard
@@ -264,6 +260,13 @@ func seed(ctx context.Context, store *storage.Store, jobs, due int, now time.Tim
 	}
 	if _, err := store.DB().ExecContext(ctx, "ANALYZE jobs"); err != nil {
 		return fmt.Errorf("analyze jobs: %w", err)
+	}
+	if store.Dialect() == storage.DriverPostgres {
+		// Flush the seed's WAL now, so that the checkpoint it would cause
+		// does not land in the measured sweep.
+		if _, err := store.DB().ExecContext(ctx, "CHECKPOINT"); err != nil {
+			return fmt.Errorf("checkpoint after seeding: %w", err)
+		}
 	}
 	return nil
 }

@@ -69,13 +69,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		return nil, err
 	}
 	d := &Daemon{cfg: cfg, log: log, store: store, registry: prometheus.NewRegistry()}
-	commits := 1
-	if cfg.Storage.Driver == storage.DriverPostgres {
-		// Overlap one group commit's round trips with another's.
-		commits = max(1, min(4, cfg.Storage.MaxOpenConns/2))
-	}
 	topts := TrackerOptions(cfg)
-	topts.MaxConcurrentCommits, topts.Registry = commits, d.registry
+	topts.Registry = d.registry
 	d.tracker = tracker.New(store, topts)
 	var thresholds []tracker.Threshold
 	if a := cfg.Alerting(); a != nil {
