@@ -3,10 +3,10 @@ package storage
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/uptrace/bun"
 
@@ -25,8 +25,8 @@ import (
 //
 // A concurrent duplicate waits on its job's lock and then finds its event
 // taken. Where no lock orders two transactions (an event about no job, or a
-// job two transactions adopt at once), the event insert finds the conflict
-// and the whole transaction is retried, and then sees the other's event.
+// job two transactions adopt at once), the insert fails on the unique index
+// and the whole transaction is retried, and then sees the other's rows.
 func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Result, error) {
 	order := make([]int, len(p.Items))
 	for i := range order {
@@ -34,15 +34,25 @@ func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Res
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return compareKeys(itemKey(p.Items[a]), itemKey(p.Items[b])) })
 	var results []tracker.Result
-	err := s.inTx(ctx, func(tx bun.Tx) error {
-		var err error
-		results, err = s.applyBatch(ctx, tx, p, order)
-		return err
-	})
-	if err != nil {
-		return nil, err
+	// The first attempt assumes no event id was seen before (the usual case)
+	// and skips looking them up; a unique violation on an event or an
+	// adopted job says otherwise, or that a concurrent transaction got there
+	// first, and the batch runs again with the look-up, seeing both.
+	check := false
+	for attempt := 0; ; attempt++ {
+		err := s.inTx(ctx, func(tx bun.Tx) error {
+			var err error
+			results, err = s.applyBatch(ctx, tx, p, order, check)
+			return err
+		})
+		if err == nil {
+			return results, nil
+		}
+		if !uniqueViolation(err) || attempt == 4 {
+			return nil, err
+		}
+		check = true
 	}
-	return results, nil
 }
 
 // jobKey names a job.
@@ -62,11 +72,9 @@ func compareKeys(a, b jobKey) int {
 	return cmp.Or(cmp.Compare(a.provider, b.provider), cmp.Compare(a.externalID, b.externalID))
 }
 
-// errEventRace is a conflict on an event id that another transaction
-// committed after this one looked: the transaction is retried.
-var errEventRace = errors.New("an event id was taken by a concurrent transaction")
-
-func (s *Store) applyBatch(ctx context.Context, tx bun.Tx, p tracker.ApplyParams, order []int) ([]tracker.Result, error) {
+// applyBatch is one attempt at Apply. check looks up which event ids were
+// seen before; without it a seen one fails the insert.
+func (s *Store) applyBatch(ctx context.Context, tx bun.Tx, p tracker.ApplyParams, order []int, check bool) ([]tracker.Result, error) {
 	var (
 		keys    []jobKey
 		evKeys  []eventKey
@@ -88,9 +96,11 @@ func (s *Store) applyBatch(ctx context.Context, tx bun.Tx, p tracker.ApplyParams
 	if err != nil {
 		return nil, err
 	}
-	seen, err := s.seenEvents(ctx, tx, evKeys)
-	if err != nil {
-		return nil, err
+	seen := map[eventKey]bool{}
+	if check {
+		if seen, err = s.seenEvents(ctx, tx, evKeys); err != nil {
+			return nil, err
+		}
 	}
 	created := s.adoptJobs(p, order, jobs, seen)
 	adopted := slices.SortedFunc(maps.Keys(created), compareKeys)
@@ -161,16 +171,20 @@ func (s *Store) applyBatch(ctx context.Context, tx bun.Tx, p tracker.ApplyParams
 			results[i].Job.ID = jobs[k].ID
 		}
 	}
-	if err := s.insertEvents(ctx, tx, events); err != nil {
-		return nil, err
+	var writes []*bun.InsertQuery
+	if len(events) > 0 {
+		writes = append(writes, tx.NewInsert().Model(&events).ExcludeColumn("id").Returning("NULL"))
 	}
-	if err := s.upsertJobs(ctx, tx, dirty, jobs); err != nil {
+	if q, err := s.upsertJobs(tx, dirty, jobs); err != nil {
 		return nil, err
+	} else if q != nil {
+		writes = append(writes, q)
 	}
 	if len(deliveries) > 0 {
-		if _, err := tx.NewInsert().Model(&deliveries).ExcludeColumn("id").Returning("NULL").Exec(ctx); err != nil {
-			return nil, fmt.Errorf("insert deliveries: %w", err)
-		}
+		writes = append(writes, tx.NewInsert().Model(&deliveries).ExcludeColumn("id").Returning("NULL"))
+	}
+	if err := s.execAll(ctx, tx, writes); err != nil {
+		return nil, err
 	}
 	if b != nil {
 		if err := s.flush(ctx, tx, p, b); err != nil {
@@ -306,8 +320,8 @@ func (s *Store) adoptJobs(p tracker.ApplyParams, order []int, jobs map[jobKey]*t
 
 // insertAdopted inserts the adopted jobs in their final state and gives
 // them, their events and their results the ids the database assigned. A job
-// another transaction adopted meanwhile makes this one retry, and then find
-// it.
+// another transaction adopted meanwhile fails the insert, and the retry
+// finds it.
 func (s *Store) insertAdopted(ctx context.Context, tx bun.Tx, keys []jobKey, jobs map[jobKey]*tracker.Job) error {
 	if len(keys) == 0 {
 		return nil
@@ -325,13 +339,9 @@ func (s *Store) insertAdopted(ctx context.Context, tx bun.Tx, keys []jobKey, job
 		Provider   string `bun:"provider"`
 		ExternalID string `bun:"external_id"`
 	}
-	err := tx.NewInsert().Model(&rows).ExcludeColumn("id").On("CONFLICT (provider, external_id) DO NOTHING").
-		Returning("id, provider, external_id").Scan(ctx, &ids)
-	if err != nil && !errors.Is(err, errNoRows) {
+	err := tx.NewInsert().Model(&rows).ExcludeColumn("id").Returning("id, provider, external_id").Scan(ctx, &ids)
+	if err != nil {
 		return fmt.Errorf("insert adopted jobs: %w", err)
-	}
-	if len(ids) < len(keys) {
-		return errEventRace
 	}
 	for _, r := range ids {
 		jobs[jobKey{r.Provider, r.ExternalID}].ID = r.ID
@@ -339,21 +349,29 @@ func (s *Store) insertAdopted(ctx context.Context, tx bun.Tx, keys []jobKey, job
 	return nil
 }
 
-// insertEvents writes the history rows; a conflict on an event id means a
-// concurrent transaction took it after seenEvents looked.
-func (s *Store) insertEvents(ctx context.Context, tx bun.Tx, events []eventRow) error {
-	if len(events) == 0 {
+// execAll runs the write statements of a batch. On PostgreSQL they go as
+// one multi-statement round trip (simple query protocol, the values already
+// rendered by bun); SQLite runs in-process, so each goes on its own.
+func (s *Store) execAll(ctx context.Context, tx bun.Tx, qs []*bun.InsertQuery) error {
+	if len(qs) == 0 {
 		return nil
 	}
-	res, err := tx.NewInsert().Model(&events).ExcludeColumn("id").
-		On("CONFLICT (provider, event_id) WHERE event_id IS NOT NULL DO NOTHING").Returning("NULL").Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("insert events: %w", err)
+	// The rendered text goes to database/sql as it is: bun must not read
+	// the values' question marks as placeholders again.
+	if !s.postgres {
+		for _, q := range qs {
+			if _, err := tx.Tx.ExecContext(ctx, q.String()); err != nil {
+				return fmt.Errorf("write batch: %w", err)
+			}
+		}
+		return nil
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("insert events: %w", err)
-	} else if n < int64(len(events)) {
-		return errEventRace
+	texts := make([]string, len(qs))
+	for i, q := range qs {
+		texts[i] = q.String()
+	}
+	if _, err := tx.Tx.ExecContext(ctx, strings.Join(texts, ";\n")); err != nil {
+		return fmt.Errorf("write batch: %w", err)
 	}
 	return nil
 }
@@ -363,17 +381,18 @@ var jobUpdateColumns = []string{"status", "provider_status", "usage", "details",
 	"last_observed_at", "last_heard_at", "next_poll_at", "quiet_polls", "not_found_polls", "webhook_at", "stale_reported", "counted_usage",
 	"lease_until"}
 
-// upsertJobs writes the new state of every changed job in one statement: an
-// upsert on (provider, external id) whose rows all exist, so each updates.
-func (s *Store) upsertJobs(ctx context.Context, tx bun.Tx, keys []jobKey, jobs map[jobKey]*tracker.Job) error {
+// upsertJobs is the statement that writes the new state of every changed
+// job: an upsert on (provider, external id) whose rows all exist, so each
+// updates. nil when no job changed.
+func (s *Store) upsertJobs(tx bun.Tx, keys []jobKey, jobs map[jobKey]*tracker.Job) (*bun.InsertQuery, error) {
 	if len(keys) == 0 {
-		return nil
+		return nil, nil
 	}
 	rows := make([]jobRow, len(keys))
 	for i, k := range keys {
 		r, err := toJobRow(*jobs[k])
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rows[i] = r
 	}
@@ -381,8 +400,5 @@ func (s *Store) upsertJobs(ctx context.Context, tx bun.Tx, keys []jobKey, jobs m
 	for _, c := range jobUpdateColumns {
 		q = q.Set(c + " = EXCLUDED." + c)
 	}
-	if _, err := q.Exec(ctx); err != nil {
-		return fmt.Errorf("update jobs: %w", err)
-	}
-	return nil
+	return q, nil
 }

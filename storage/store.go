@@ -166,13 +166,23 @@ func (s *Store) inTx(ctx context.Context, fn func(tx bun.Tx) error) error {
 	return err
 }
 
-// errNoRows is what a RETURNING scan that matched nothing reports.
-var errNoRows = sql.ErrNoRows
+// uniqueViolation reports whether err is a unique index refusing a row.
+func uniqueViolation(err error) bool {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		return pqErr.Code == "23505"
+	}
+	var coded interface{ Code() int }
+	if errors.As(err, &coded) {
+		switch coded.Code() {
+		case 2067, 1555: // SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY
+			return true
+		}
+	}
+	return false
+}
 
 func retryable(err error) bool {
-	if errors.Is(err, errEventRace) {
-		return true
-	}
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) {
 		switch pqErr.Code {
