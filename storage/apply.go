@@ -250,7 +250,7 @@ func (s *Store) applyOne(p tracker.ApplyParams, obs tracker.Observation, k jobKe
 // (usually one) with "provider = ? AND external_id IN (...)" walks the unique
 // index with an array, where a row-value IN list plans slowly.
 func (s *Store) lockJobs(ctx context.Context, tx bun.Tx, keys []jobKey) (map[jobKey]*tracker.Job, error) {
-	jobs := make(map[jobKey]*tracker.Job, len(keys))
+	locked := make(map[jobKey]*tracker.Job, len(keys))
 	groups := map[string][]string{}
 	for _, k := range keys {
 		groups[k.provider] = append(groups[k.provider], k.externalID)
@@ -264,15 +264,15 @@ func (s *Store) lockJobs(ctx context.Context, tx bun.Tx, keys []jobKey) (map[job
 		if err := q.Scan(ctx); err != nil {
 			return nil, fmt.Errorf("lock jobs: %w", err)
 		}
-		for _, r := range rows {
-			j, err := r.job()
-			if err != nil {
-				return nil, err
-			}
-			jobs[jobKey{j.Provider, j.ExternalID}] = &j
+		found, err := jobs(rows)
+		if err != nil {
+			return nil, err
+		}
+		for _, j := range found {
+			locked[jobKey{j.Provider, j.ExternalID}] = &j
 		}
 	}
-	return jobs, nil
+	return locked, nil
 }
 
 // seenEvents returns which of keys are recorded already.

@@ -49,15 +49,7 @@ func (s *Store) ClaimDue(ctx context.Context, p tracker.ClaimParams) ([]tracker.
 	if err := s.db.NewRaw(q, now.Add(p.Lease), now, now, p.Limit).Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("claim due jobs: %w", err)
 	}
-	jobs := make([]tracker.Job, len(rows))
-	for i, r := range rows {
-		j, err := r.job()
-		if err != nil {
-			return nil, err
-		}
-		jobs[i] = j
-	}
-	return jobs, nil
+	return jobs(rows)
 }
 
 // Reschedule sets a live job's next poll; see tracker.Store.

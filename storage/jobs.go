@@ -123,15 +123,7 @@ func (s *Store) ListJobs(ctx context.Context, p tracker.ListParams) ([]tracker.J
 	if err := q.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("select jobs: %w", err)
 	}
-	jobs := make([]tracker.Job, len(rows))
-	for i, r := range rows {
-		j, err := r.job()
-		if err != nil {
-			return nil, err
-		}
-		jobs[i] = j
-	}
-	return jobs, nil
+	return jobs(rows)
 }
 
 // CountJobs returns the number of jobs per provider, kind and status.

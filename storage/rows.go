@@ -146,6 +146,19 @@ func (r jobRow) job() (tracker.Job, error) {
 	return j, nil
 }
 
+// jobs converts rows to jobs.
+func jobs(rows []jobRow) ([]tracker.Job, error) {
+	out := make([]tracker.Job, len(rows))
+	for i, r := range rows {
+		j, err := r.job()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = j
+	}
+	return out, nil
+}
+
 func (r eventRow) event() tracker.Event {
 	e := tracker.Event{
 		ID:             r.ID,

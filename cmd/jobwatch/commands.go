@@ -22,13 +22,19 @@ func loadConfig(path string) (config.Config, error) {
 
 var errMissingFlag = errors.New("missing flag")
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", stderr)
+// configOnly parses the flags of a command whose only flag is --config and
+// loads that file.
+func configOnly(name string, args []string, stderr io.Writer) (config.Config, error) {
+	fs := newFlagSet(name, stderr)
 	path := fs.String("config", "", "config file (TOML)")
 	if _, err := parseFlags(fs, args); err != nil {
-		return err
+		return config.Config{}, err
 	}
-	cfg, err := loadConfig(*path)
+	return loadConfig(*path)
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := configOnly("serve", args, stderr)
 	if err != nil {
 		return err
 	}
@@ -41,12 +47,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("migrate", stderr)
-	path := fs.String("config", "", "config file (TOML)")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*path)
+	cfg, err := configOnly("migrate", args, stderr)
 	if err != nil {
 		return err
 	}
@@ -60,12 +61,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("check-config", stderr)
-	path := fs.String("config", "", "config file (TOML)")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*path)
+	cfg, err := configOnly("check-config", args, stderr)
 	if err != nil {
 		return err
 	}
