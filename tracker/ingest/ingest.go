@@ -143,6 +143,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if !utf8.Valid(body) {
+		// JSON is UTF-8 (RFC 8259); the history could not store it anyway.
+		reject(answer{http.StatusBadRequest, tracker.OutcomeMalformed, "payload: not valid UTF-8"}, body)
+		return
+	}
 	obs, err := p.Parser.ParseEvent(body)
 	if err != nil {
 		reject(answer{http.StatusBadRequest, tracker.OutcomeMalformed, "payload: " + err.Error()}, body)

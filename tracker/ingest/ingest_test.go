@@ -222,6 +222,7 @@ func TestAnswers(t *testing.T) {
 		{"malformed JSON", "openai", signed([]byte(`{"id":`)), []byte(`{"id":`), 400, "payload"},
 		{"missing job id", "openai", signed([]byte(`{"id":"evt_x","object":"event","created_at":1,"type":"batch.completed","data":{}}`)), []byte(`{"id":"evt_x","object":"event","created_at":1,"type":"batch.completed","data":{}}`), 400, "data.id"},
 		{"oversized", "openai", signed(big), big, 413, "larger than"},
+		{"not UTF-8", "openai", signed([]byte("{\"id\":\"evt_\xff\"}")), []byte("{\"id\":\"evt_\xff\"}"), 400, "UTF-8"},
 		{"unknown provider", "nobody", good, body, 404, "no provider named"},
 		{"unknown type", "openai", signed(openaiEvent("evt_rt", "realtime.call.incoming", "call_1", now)), openaiEvent("evt_rt", "realtime.call.incoming", "call_1", now), 200, "recorded"},
 		{"rotated: old secret first, new one matches", "openai", good, body, 200, "accepted"},
