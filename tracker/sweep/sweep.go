@@ -159,25 +159,30 @@ func (s *Sweeper) handleBatch(ctx context.Context, jobs []tracker.Job) (polled, 
 		wg sync.WaitGroup
 	)
 	for name, pj := range byProvider {
-		sem := make(chan struct{}, cmp.Or(s.opts.Providers[name].Concurrency, 4))
-		for _, j := range pj {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				did, err := s.poll(ctx, j, false)
-				mu.Lock()
-				defer mu.Unlock()
-				if did {
-					polled++
-				}
-				if err != nil {
-					failed++
-					if ctx.Err() == nil {
-						s.log.Warn("poll failed", "provider", j.Provider, "kind", j.Kind, "job_id", j.ExternalID, "error", err)
+		// Each provider's jobs are fed from a goroutine of their own.
+		wg.Go(func() {
+			sem := make(chan struct{}, cmp.Or(s.opts.Providers[name].Concurrency, 4))
+			var pw sync.WaitGroup
+			for _, j := range pj {
+				sem <- struct{}{}
+				pw.Go(func() {
+					defer func() { <-sem }()
+					did, err := s.poll(ctx, j, false)
+					mu.Lock()
+					defer mu.Unlock()
+					if did {
+						polled++
 					}
-				}
-			})
-		}
+					if err != nil {
+						failed++
+						if ctx.Err() == nil {
+							s.log.Warn("poll failed", "provider", j.Provider, "kind", j.Kind, "job_id", j.ExternalID, "error", err)
+						}
+					}
+				})
+			}
+			pw.Wait()
+		})
 	}
 	wg.Wait()
 	return polled, failed

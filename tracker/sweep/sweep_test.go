@@ -445,3 +445,52 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 		}
 	}
 }
+
+// A slow provider never holds up another's polls in the same sweep.
+func TestSlowProviderDelaysNoOther(t *testing.T) {
+	t.Parallel()
+	fast, slow := newFakeOpenAI(t), newFakeOpenAI(t)
+	slowSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(600 * time.Millisecond)
+		slow.Config.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(slowSrv.Close)
+	e := setup(t, storagetest.Open(t, storage.DriverSQLite), fast, false)
+	client := pollhttp.New(pollhttp.Config{Provider: "slowai", Concurrency: 1, Timeout: 20 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	fastClient := pollhttp.New(pollhttp.Config{Provider: "openai", Concurrency: 4, Timeout: 20 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	e.sweeper = sweep.New(sweep.Options{
+		Tracker: e.tracker,
+		Providers: map[string]sweep.Provider{
+			"openai": {Poller: openai.NewPoller(fast.URL, "sk-test", fastClient), Concurrency: 4},
+			"slowai": {Poller: openai.NewPoller(slowSrv.URL, "sk-test", client), Concurrency: 1},
+		},
+		LostAfter: func(tracker.Kind) time.Duration { return 26 * time.Hour },
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	for i := range 3 {
+		for _, p := range []string{"slowai", "openai"} {
+			id := fmt.Sprintf("batch_%s_%d", p, i)
+			if p == "openai" {
+				fast.script(id, batch(id, "completed", 1, 1, 0))
+			} else {
+				slow.script(id, batch(id, "completed", 1, 1, 0))
+			}
+			if _, _, err := e.tracker.Track(context.Background(), tracker.TrackRequest{Provider: p, Kind: tracker.KindBatch, ExternalID: id}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	e.clock.Advance(rules.StaleAfter)
+	start := time.Now()
+	e.sweep(t)
+	if took := time.Since(start); took < 1500*time.Millisecond {
+		t.Fatalf("the slow provider's three polls took %v, want ≥ 1.8 s (one at a time)", took)
+	}
+	fast.mu.Lock()
+	defer fast.mu.Unlock()
+	for id, times := range fast.times {
+		if len(times) != 1 || times[0].Sub(start) > 500*time.Millisecond {
+			t.Errorf("%s polled at %v after the sweep began, want at once", id, times)
+		}
+	}
+}
