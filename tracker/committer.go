@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
@@ -90,10 +91,11 @@ func (c *committer) take() []*unit {
 
 // commit applies batch in one transaction. If that fails and the batch holds
 // several units, each is retried alone, so that one unit the store refuses
-// cannot fail the others.
+// cannot fail the others; not after a timeout, which says the store is
+// stuck, not that a unit is at fault.
 func (c *committer) commit(batch []*unit) {
 	err := c.applyUnits(batch)
-	if err != nil && len(batch) > 1 {
+	if err != nil && len(batch) > 1 && !errors.Is(err, context.DeadlineExceeded) {
 		for _, u := range batch {
 			u.err = c.applyUnits([]*unit{u})
 		}
