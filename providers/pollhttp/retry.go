@@ -5,12 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/jobwatch/jobwatch/providers/retryafter"
 )
 
 // retryableStatus reports whether an answer with this status is worth
@@ -48,7 +47,7 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 // to a quarter of jitter; always at most maxWait.
 func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
 	if resp != nil && retryableStatus(resp.StatusCode) {
-		if d, ok := retryAfter(resp.Header, time.Now()); ok {
+		if d, ok := retryafter.Parse(resp.Header, time.Now(), maxRetryAfter); ok {
 			return min(d, maxWait)
 		}
 	}
@@ -64,36 +63,6 @@ func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) t
 // maxRetryAfter bounds a parsed wait before any cap so that absurd values
 // cannot overflow a time.Duration.
 const maxRetryAfter = 24 * time.Hour
-
-// retryAfter reads how long an answer asks us to wait: retry-after-ms
-// (milliseconds, OpenAI's), else Retry-After (seconds, or an HTTP date; a
-// date in the past is no wait). ok is false when neither is there or
-// parsable.
-func retryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
-	if d, ok := parseWait(h.Get("retry-after-ms"), time.Millisecond); ok {
-		return d, true
-	}
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if d, ok := parseWait(v, time.Second); ok {
-		return d, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return min(max(t.Sub(now), 0), maxRetryAfter), true
-	}
-	return 0, false
-}
-
-// parseWait parses a non-negative number of units.
-func parseWait(v string, unit time.Duration) (time.Duration, bool) {
-	n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil || n < 0 || math.IsNaN(n) || math.IsInf(n, 0) {
-		return 0, false
-	}
-	if n*float64(unit) > float64(maxRetryAfter) {
-		return maxRetryAfter, true
-	}
-	return time.Duration(n * float64(unit)), true
-}
 
 // errorHandler is the retryablehttp.ErrorHandler of every Client: it hands
 // back the last answer, so that Get can classify it, and an error that says

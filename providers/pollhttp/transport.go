@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jobwatch/jobwatch/providers/retryafter"
 	"golang.org/x/time/rate"
 )
 
@@ -35,7 +36,7 @@ func (g *gate) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := g.base.RoundTrip(req)
 	if err == nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
-		if d, ok := retryAfter(resp.Header, time.Now()); ok {
+		if d, ok := retryafter.Parse(resp.Header, time.Now(), maxRetryAfter); ok {
 			g.pause(min(d, g.maxPause))
 		}
 	}

@@ -10,13 +10,13 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/hashicorp/go-retryablehttp"
+	"github.com/jobwatch/jobwatch/providers/retryafter"
 )
 
 // In-call retries of the HTTP notifiers: brief, for a blip. Longer outages
@@ -178,7 +178,7 @@ func (t *httpTarget) post(ctx context.Context, body []byte, header http.Header) 
 func classifyStatus(resp *http.Response) (permanent bool, after time.Duration) {
 	code := resp.StatusCode
 	if code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500 && code <= 599 {
-		after, _ = retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		after, _ = retryafter.Parse(resp.Header, time.Now(), MaxRetryAfter)
 		return false, after
 	}
 	return true, 0
@@ -201,7 +201,7 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		return false, nil
 	}
 	permanent, _ := classifyStatus(resp)
-	_, named := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+	_, named := retryafter.Parse(resp.Header, time.Now(), MaxRetryAfter)
 	return !permanent && !named, nil
 }
 
@@ -245,29 +245,6 @@ func (e *attemptsError) Error() string {
 }
 
 func (e *attemptsError) Unwrap() error { return e.err }
-
-// retryAfter parses a Retry-After value: seconds, or an HTTP date (one in
-// the past is no wait). The result is capped at MaxRetryAfter; ok is false
-// when v is empty or unparsable.
-func retryAfter(v string, now time.Time) (d time.Duration, ok bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 {
-			return 0, false
-		}
-		if n > int64(MaxRetryAfter/time.Second) {
-			return MaxRetryAfter, true
-		}
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return min(max(t.Sub(now), 0), MaxRetryAfter), true
-	}
-	return 0, false
-}
 
 // stripURLError removes the *url.Error with which net/http and retryablehttp
 // wrap failures: its message quotes the whole URL. Only the cause survives.
