@@ -78,6 +78,21 @@ func UnixTime(field string, secs int64) (time.Time, error) {
 	return time.Unix(secs, 0).UTC(), nil
 }
 
+// Envelope checks what events shaped like OpenAI's share, an id and a type,
+// and reads their time: secs under the name timeField, zero when absent.
+func Envelope(id, typ, timeField string, secs *int64) (time.Time, error) {
+	if id == "" {
+		return time.Time{}, &providers.PayloadError{Field: "id", Msg: "required"}
+	}
+	if typ == "" {
+		return time.Time{}, &providers.PayloadError{Field: "type", Msg: "required"}
+	}
+	if secs == nil {
+		return time.Time{}, nil
+	}
+	return UnixTime(timeField, *secs)
+}
+
 // ParseTime parses an RFC 3339 time found at field and returns it in UTC; an
 // unparsable one is a *providers.PayloadError naming field.
 func ParseTime(field, s string) (time.Time, error) {

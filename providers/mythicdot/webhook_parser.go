@@ -6,7 +6,6 @@ package mythicdot
 import (
 	"encoding/json"
 	"strings"
-	"time"
 
 	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/providers/generic"
@@ -58,19 +57,9 @@ func (WebhookParser) ParseEvent(body []byte) (tracker.Observation, error) {
 	if err := generic.Unmarshal(body, &ev); err != nil {
 		return tracker.Observation{}, err
 	}
-	if ev.ID == "" {
-		return tracker.Observation{}, &providers.PayloadError{Field: "id", Msg: "required"}
-	}
-	if ev.Type == "" {
-		return tracker.Observation{}, &providers.PayloadError{Field: "type", Msg: "required"}
-	}
-	var occurredAt time.Time
-	if ev.Created != nil {
-		at, err := generic.UnixTime("created", *ev.Created)
-		if err != nil {
-			return tracker.Observation{}, err
-		}
-		occurredAt = at
+	occurredAt, err := generic.Envelope(ev.ID, ev.Type, "created", ev.Created)
+	if err != nil {
+		return tracker.Observation{}, err
 	}
 	for _, k := range jobKinds {
 		// One word after the prefix: the job's own events, not those of

@@ -70,20 +70,11 @@ func (WebhookParser) ParseEvent(body []byte) (tracker.Observation, error) {
 	if err := generic.Unmarshal(body, &ev); err != nil {
 		return tracker.Observation{}, err
 	}
-	if ev.ID == "" {
-		return tracker.Observation{}, &providers.PayloadError{Field: "id", Msg: "required"}
+	at, err := generic.Envelope(ev.ID, ev.Type, "created_at", ev.CreatedAt)
+	if err != nil {
+		return tracker.Observation{}, err
 	}
-	if ev.Type == "" {
-		return tracker.Observation{}, &providers.PayloadError{Field: "type", Msg: "required"}
-	}
-	obs := tracker.Observation{EventID: ev.ID, Type: ev.Type}
-	if ev.CreatedAt != nil {
-		at, err := generic.UnixTime("created_at", *ev.CreatedAt)
-		if err != nil {
-			return tracker.Observation{}, err
-		}
-		obs.OccurredAt = at
-	}
+	obs := tracker.Observation{EventID: ev.ID, Type: ev.Type, OccurredAt: at}
 	job, ok := jobEvents[ev.Type]
 	if !ok {
 		return obs, nil
