@@ -71,6 +71,9 @@ func (b *alertBatch) collect(p tracker.ApplyParams, before tracker.Job, res trac
 	}
 }
 
+// pending reports whether flush has anything to write.
+func (b *alertBatch) pending() bool { return len(b.usage) > 0 || len(b.alerts) > 0 }
+
 func hasLabels(have, want map[string]string) bool {
 	for k, v := range want {
 		if got, ok := have[k]; !ok || got != v {
@@ -82,7 +85,7 @@ func hasLabels(have, want map[string]string) bool {
 
 // flush writes the batch: usage totals, the threshold crossings they cause,
 // and every alert to the outbox.
-func (s *Store) flush(ctx context.Context, tx bun.Tx, p tracker.ApplyParams, b *alertBatch) error {
+func (s *Store) flush(ctx context.Context, tx bun.IDB, p tracker.ApplyParams, b *alertBatch) error {
 	keys := slices.SortedFunc(maps.Keys(b.usage), func(x, y usageKey) int {
 		return cmp.Or(cmp.Compare(x.provider, y.provider), cmp.Compare(x.scope, y.scope), cmp.Compare(x.window, y.window), x.start.Compare(y.start))
 	})
@@ -107,7 +110,7 @@ func (s *Store) flush(ctx context.Context, tx bun.Tx, p tracker.ApplyParams, b *
 // usageColumns are the usage_totals columns, named as tracker.UsageMetrics.
 var usageColumns = tracker.UsageMetrics
 
-func (s *Store) addUsage(ctx context.Context, tx bun.Tx, k usageKey, d tracker.UsageDelta) error {
+func (s *Store) addUsage(ctx context.Context, tx bun.IDB, k usageKey, d tracker.UsageDelta) error {
 	var (
 		cols    = strings.Join(usageColumns, ", ")
 		holders = strings.TrimSuffix(strings.Repeat("?, ", len(usageColumns)), ", ")
@@ -130,7 +133,7 @@ ON CONFLICT (provider, scope, period, window_start) DO UPDATE SET %s`, cols, hol
 // raising a usage.threshold alert for a level only when its crossing row is
 // new: the row is unique per threshold, window and level, so concurrent
 // transactions and replicas alert once.
-func (s *Store) checkThreshold(ctx context.Context, tx bun.Tx, p tracker.ApplyParams, t tracker.Threshold, b *alertBatch) error {
+func (s *Store) checkThreshold(ctx context.Context, tx bun.IDB, p tracker.ApplyParams, t tracker.Threshold, b *alertBatch) error {
 	start := tracker.WindowStart(t.Window, p.Now)
 	touched := false
 	for k, d := range b.usage {
@@ -172,7 +175,7 @@ ON CONFLICT (threshold, window_start, level) DO NOTHING`, t.Name, start, strconv
 
 // enqueue writes an alert to the outbox once per notifier of the routes that
 // match it, unless a route's repeat interval holds it back.
-func (s *Store) enqueue(ctx context.Context, tx bun.Tx, p tracker.ApplyParams, a tracker.Alert) error {
+func (s *Store) enqueue(ctx context.Context, tx bun.IDB, p tracker.ApplyParams, a tracker.Alert) error {
 	var notifiers []string
 	for i, r := range p.Alerting.Routes {
 		if !r.Matches(a) {

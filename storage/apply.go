@@ -6,52 +6,68 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/uptrace/bun"
 
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
-// Apply applies every item in one transaction; see tracker.Store.
+// Apply applies every item atomically; see tracker.Store.
 //
 // The work is set-based, so that a batch of any size costs a handful of
-// statements: lock every job the batch names (in (provider, external id)
-// order, so that concurrent transactions lock shared jobs in the same
-// order), look up which event ids were seen, insert the jobs the batch
-// adopts, then run tracker.Transition in memory item by item (items of one
-// job in their given order), and write the events, the changed jobs (one
-// multi-row upsert) and the deliveries.
+// statements: read every job the batch names, look up which event ids were
+// seen (only when needed, see below), make the jobs the batch adopts, run
+// tracker.Transition in memory item by item (items of one job in their given
+// order), and write the adopted jobs, the changed jobs, the events and the
+// deliveries in one batch write (see write.go), then the alerts.
 //
-// A concurrent duplicate waits on its job's lock and then finds its event
-// taken. Where no lock orders two transactions (an event about no job, or a
-// job two transactions adopt at once), the insert fails on the unique index
-// and the whole transaction is retried, and then sees the other's rows.
+// On PostgreSQL the first attempt takes two round trips: it reads the jobs
+// without a transaction or a lock, and the batch write, a single statement,
+// commits on its own. That write is guarded: it updates a changed job only if
+// its row version (xmin) is still the one read, and fails whole with a
+// serialization failure otherwise. A batch whose alerts must be written too
+// writes in a short transaction. Every later attempt is the pessimistic
+// form: one transaction that locks the jobs it reads (in (provider,
+// external id) order, so that concurrent transactions lock shared jobs in
+// the same order). SQLite, a single writer in process, always takes that
+// form.
+//
+// The first attempt also assumes no event id was seen before (the usual
+// case) and skips looking them up; a unique violation on an event or an
+// adopted job says otherwise, or that a concurrent writer got there first,
+// and the batch runs again with the look-up, seeing both.
 func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Result, error) {
 	order := make([]int, len(p.Items))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return compareKeys(itemKey(p.Items[a]), itemKey(p.Items[b])) })
+	st, err := s.statements(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var results []tracker.Result
-	// The first attempt assumes no event id was seen before (the usual case)
-	// and skips looking them up; a unique violation on an event or an
-	// adopted job says otherwise, or that a concurrent transaction got there
-	// first, and the batch runs again with the look-up, seeing both.
-	check := false
+	check, locked := false, !s.postgres
 	for attempt := 0; ; attempt++ {
-		err := s.inTx(ctx, func(tx bun.Tx) error {
-			var err error
-			results, err = s.applyBatch(ctx, tx, p, order, check)
-			return err
-		})
+		var err error
+		if locked {
+			err = s.inTx(ctx, func(tx bun.Tx) error {
+				var err error
+				results, err = s.applyBatch(ctx, tx, st, p, order, check)
+				return err
+			})
+		} else {
+			results, err = s.applyBatch(ctx, s.db, st, p, order, check)
+		}
 		if err == nil {
 			return results, nil
 		}
-		if !uniqueViolation(err) || attempt == 4 {
+		unique := uniqueViolation(err)
+		if !unique && !(retryable(err) && !locked) || attempt == 4 {
 			return nil, err
 		}
-		check = true
+		check = check || unique
+		locked = true
 	}
 }
 
@@ -72,9 +88,11 @@ func compareKeys(a, b jobKey) int {
 	return cmp.Or(cmp.Compare(a.provider, b.provider), cmp.Compare(a.externalID, b.externalID))
 }
 
-// applyBatch is one attempt at Apply. check looks up which event ids were
-// seen before; without it a seen one fails the insert.
-func (s *Store) applyBatch(ctx context.Context, tx bun.Tx, p tracker.ApplyParams, order []int, check bool) ([]tracker.Result, error) {
+// applyBatch is one attempt at Apply, in the transaction db when it is a
+// bun.Tx, without one (the optimistic form) when it is the Store's DB. check
+// looks up which event ids were seen before; without it a seen one fails the
+// insert.
+func (s *Store) applyBatch(ctx context.Context, db bun.IDB, st *statements, p tracker.ApplyParams, order []int, check bool) ([]tracker.Result, error) {
 	var (
 		keys    []jobKey
 		evKeys  []eventKey
@@ -92,13 +110,13 @@ func (s *Store) applyBatch(ctx context.Context, tx bun.Tx, p tracker.ApplyParams
 			evKeys = append(evKeys, eventKey{o.Provider, o.EventID})
 		}
 	}
-	jobs, err := s.lockJobs(ctx, tx, keys)
+	jobs, versions, err := s.readJobs(ctx, db, keys)
 	if err != nil {
 		return nil, err
 	}
 	seen := map[eventKey]bool{}
 	if check {
-		if seen, err = s.seenEvents(ctx, tx, evKeys); err != nil {
+		if seen, err = s.seenEvents(ctx, db, evKeys); err != nil {
 			return nil, err
 		}
 	}
@@ -107,10 +125,8 @@ func (s *Store) applyBatch(ctx context.Context, tx bun.Tx, p tracker.ApplyParams
 
 	var (
 		b          *alertBatch
-		events     []eventRow
-		eventJobs  []jobKey // the job of each event
+		rows       batchRows
 		resultJobs = map[int]jobKey{}
-		deliveries []deliveryRow
 		dirty      []jobKey // existing jobs that changed
 	)
 	if p.Alerting != nil {
@@ -134,14 +150,15 @@ func (s *Store) applyBatch(ctx context.Context, tx bun.Tx, p tracker.ApplyParams
 				}
 				var ev eventRow
 				r, ev = s.applyOne(p, *obs, k, jobs, created, b)
-				events = append(events, ev)
-				eventJobs = append(eventJobs, k)
 				if r.Job != nil {
 					resultJobs[i] = k
-					if !slices.Contains(adopted, k) && !slices.Contains(dirty, k) {
+					if slices.Contains(adopted, k) {
+						ev.JobID, ev.AdoptedJob = nil, k.externalID
+					} else if !slices.Contains(dirty, k) {
 						dirty = append(dirty, k)
 					}
 				}
+				rows.events = append(rows.events, ev)
 			}
 		}
 		if d := item.Delivery; d != nil {
@@ -152,46 +169,59 @@ func (s *Store) applyBatch(ctx context.Context, tx bun.Tx, p tracker.ApplyParams
 			case item.Observation != nil && r.Job == nil:
 				logged.Outcome = tracker.OutcomeRecorded
 			}
-			deliveries = append(deliveries, toDeliveryRow(logged))
+			rows.deliveries = append(rows.deliveries, toDeliveryRow(logged))
 		}
 		results[i] = r
 	}
 
-	if err := s.insertAdopted(ctx, tx, adopted, jobs); err != nil {
+	if rows.adopted, err = jobRows(adopted, jobs); err != nil {
 		return nil, err
 	}
-	if len(adopted) > 0 {
-		for i, k := range eventJobs {
-			if j := jobs[k]; j != nil && events[i].JobID != nil {
-				id := j.ID
-				events[i].JobID = &id
-			}
+	if rows.changed, err = jobRows(dirty, jobs); err != nil {
+		return nil, err
+	}
+	for i, k := range dirty {
+		rows.changed[i].Version = versions[k]
+	}
+	write := func(ctx context.Context, db bun.IDB) error {
+		if err := s.writeBatch(ctx, db, st, &rows); err != nil {
+			return err
 		}
+		if b != nil && b.pending() {
+			return s.flush(ctx, db, p, b)
+		}
+		return nil
+	}
+	if _, inTx := db.(bun.Tx); inTx || b == nil || !b.pending() {
+		err = write(ctx, db)
+	} else {
+		err = s.inTx(ctx, func(tx bun.Tx) error { return write(ctx, tx) })
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows.adopted {
+		jobs[jobKey{r.Provider, r.ExternalID}].ID = r.ID
+	}
+	if len(adopted) > 0 {
 		for i, k := range resultJobs {
 			results[i].Job.ID = jobs[k].ID
 		}
 	}
-	var writes []*bun.InsertQuery
-	if len(events) > 0 {
-		writes = append(writes, tx.NewInsert().Model(&events).ExcludeColumn("id").Returning("NULL"))
-	}
-	if q, err := s.upsertJobs(tx, dirty, jobs); err != nil {
-		return nil, err
-	} else if q != nil {
-		writes = append(writes, q)
-	}
-	if len(deliveries) > 0 {
-		writes = append(writes, tx.NewInsert().Model(&deliveries).ExcludeColumn("id").Returning("NULL"))
-	}
-	if err := s.execAll(ctx, tx, writes); err != nil {
-		return nil, err
-	}
-	if b != nil {
-		if err := s.flush(ctx, tx, p, b); err != nil {
+	return results, nil
+}
+
+// jobRows converts the jobs of keys to rows.
+func jobRows(keys []jobKey, jobs map[jobKey]*tracker.Job) ([]jobRow, error) {
+	rows := make([]jobRow, len(keys))
+	for i, k := range keys {
+		r, err := toJobRow(*jobs[k])
+		if err != nil {
 			return nil, err
 		}
+		rows[i] = r
 	}
-	return results, nil
+	return rows, nil
 }
 
 // applyOne passes one observation through tracker.Transition against the
@@ -244,39 +274,48 @@ func (s *Store) applyOne(p tracker.ApplyParams, obs tracker.Observation, k jobKe
 	return res, ev
 }
 
-// lockJobs reads the jobs of keys, locking them for the transaction
-// (PostgreSQL; SQLite's IMMEDIATE transaction already holds the write lock).
-// Locks are taken in (provider, external id) order. One query per provider
-// (usually one) with "provider = ? AND external_id IN (...)" walks the unique
-// index with an array, where a row-value IN list plans slowly.
-func (s *Store) lockJobs(ctx context.Context, tx bun.Tx, keys []jobKey) (map[jobKey]*tracker.Job, error) {
-	locked := make(map[jobKey]*tracker.Job, len(keys))
+// readJobs reads the jobs of keys and, on PostgreSQL, their row versions.
+// In a transaction it locks them (PostgreSQL; SQLite's IMMEDIATE
+// transaction already holds the write lock), in (provider, external id)
+// order. One query per provider (usually one) with "provider = ? AND
+// external_id IN (...)" walks the unique index with an array, where a
+// row-value IN list plans slowly. The query is planned afresh each time: a
+// plan cached while the table was small would scan the whole table once it
+// has grown.
+func (s *Store) readJobs(ctx context.Context, db bun.IDB, keys []jobKey) (map[jobKey]*tracker.Job, map[jobKey]string, error) {
+	found := make(map[jobKey]*tracker.Job, len(keys))
+	versions := map[jobKey]string{}
 	groups := map[string][]string{}
 	for _, k := range keys {
 		groups[k.provider] = append(groups[k.provider], k.externalID)
 	}
+	_, lock := db.(bun.Tx)
 	for _, provider := range slices.Sorted(maps.Keys(groups)) {
 		var rows []jobRow
-		q := tx.NewSelect().Model(&rows).Where("provider = ? AND external_id IN (?)", provider, bun.In(groups[provider])).OrderExpr("external_id")
+		q := db.NewSelect().Model(&rows).Where("provider = ? AND external_id IN (?)", provider, bun.In(groups[provider])).OrderExpr("external_id")
 		if s.postgres {
-			q = q.For("UPDATE")
+			q = q.ColumnExpr("jobs.*").ColumnExpr("jobs.xmin::text AS version")
+			if lock {
+				q = q.For("UPDATE")
+			}
 		}
 		if err := q.Scan(ctx); err != nil {
-			return nil, fmt.Errorf("lock jobs: %w", err)
+			return nil, nil, fmt.Errorf("read jobs: %w", err)
 		}
-		found, err := jobs(rows)
-		if err != nil {
-			return nil, err
-		}
-		for _, j := range found {
-			locked[jobKey{j.Provider, j.ExternalID}] = &j
+		for _, r := range rows {
+			j, err := r.job()
+			if err != nil {
+				return nil, nil, err
+			}
+			k := jobKey{j.Provider, j.ExternalID}
+			found[k], versions[k] = &j, r.Version
 		}
 	}
-	return locked, nil
+	return found, versions, nil
 }
 
 // seenEvents returns which of keys are recorded already.
-func (s *Store) seenEvents(ctx context.Context, tx bun.Tx, keys []eventKey) (map[eventKey]bool, error) {
+func (s *Store) seenEvents(ctx context.Context, db bun.IDB, keys []eventKey) (map[eventKey]bool, error) {
 	seen := map[eventKey]bool{}
 	groups := map[string][]string{}
 	for _, k := range keys {
@@ -284,7 +323,7 @@ func (s *Store) seenEvents(ctx context.Context, tx bun.Tx, keys []eventKey) (map
 	}
 	for provider, ids := range groups {
 		var found []string
-		err := tx.NewSelect().Table("events").Column("event_id").Where("provider = ? AND event_id IN (?)", provider, bun.In(ids)).Scan(ctx, &found)
+		err := db.NewSelect().Table("events").Column("event_id").Where("provider = ? AND event_id IN (?)", provider, bun.In(ids)).Scan(ctx, &found)
 		if err != nil {
 			return nil, fmt.Errorf("look up events: %w", err)
 		}
@@ -316,89 +355,4 @@ func (s *Store) adoptJobs(p tracker.ApplyParams, order []int, jobs map[jobKey]*t
 		created[k] = true
 	}
 	return created
-}
-
-// insertAdopted inserts the adopted jobs in their final state and gives
-// them, their events and their results the ids the database assigned. A job
-// another transaction adopted meanwhile fails the insert, and the retry
-// finds it.
-func (s *Store) insertAdopted(ctx context.Context, tx bun.Tx, keys []jobKey, jobs map[jobKey]*tracker.Job) error {
-	if len(keys) == 0 {
-		return nil
-	}
-	rows := make([]jobRow, len(keys))
-	for i, k := range keys {
-		r, err := toJobRow(*jobs[k])
-		if err != nil {
-			return err
-		}
-		rows[i] = r
-	}
-	var ids []struct {
-		ID         int64  `bun:"id"`
-		Provider   string `bun:"provider"`
-		ExternalID string `bun:"external_id"`
-	}
-	err := tx.NewInsert().Model(&rows).ExcludeColumn("id").Returning("id, provider, external_id").Scan(ctx, &ids)
-	if err != nil {
-		return fmt.Errorf("insert adopted jobs: %w", err)
-	}
-	for _, r := range ids {
-		jobs[jobKey{r.Provider, r.ExternalID}].ID = r.ID
-	}
-	return nil
-}
-
-// execAll runs the write statements of a batch. On PostgreSQL they go as
-// one multi-statement round trip (simple query protocol, the values already
-// rendered by bun); SQLite runs in-process, so each goes on its own.
-func (s *Store) execAll(ctx context.Context, tx bun.Tx, qs []*bun.InsertQuery) error {
-	if len(qs) == 0 {
-		return nil
-	}
-	// The rendered text goes to database/sql as it is: bun must not read
-	// the values' question marks as placeholders again.
-	if !s.postgres {
-		for _, q := range qs {
-			if _, err := tx.Tx.ExecContext(ctx, q.String()); err != nil {
-				return fmt.Errorf("write batch: %w", err)
-			}
-		}
-		return nil
-	}
-	texts := make([]string, len(qs))
-	for i, q := range qs {
-		texts[i] = q.String()
-	}
-	if _, err := tx.Tx.ExecContext(ctx, strings.Join(texts, ";\n")); err != nil {
-		return fmt.Errorf("write batch: %w", err)
-	}
-	return nil
-}
-
-// jobUpdateColumns are the columns an observation may change.
-var jobUpdateColumns = []string{"status", "provider_status", "usage", "details", "updated_at", "resolved_at", "resolved_by",
-	"last_observed_at", "last_heard_at", "next_poll_at", "quiet_polls", "not_found_polls", "webhook_at", "stale_reported", "counted_usage",
-	"lease_until"}
-
-// upsertJobs is the statement that writes the new state of every changed
-// job: an upsert on (provider, external id) whose rows all exist, so each
-// updates. nil when no job changed.
-func (s *Store) upsertJobs(tx bun.Tx, keys []jobKey, jobs map[jobKey]*tracker.Job) (*bun.InsertQuery, error) {
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	rows := make([]jobRow, len(keys))
-	for i, k := range keys {
-		r, err := toJobRow(*jobs[k])
-		if err != nil {
-			return nil, err
-		}
-		rows[i] = r
-	}
-	q := tx.NewInsert().Model(&rows).ExcludeColumn("id").On("CONFLICT (provider, external_id) DO UPDATE").Returning("NULL")
-	for _, c := range jobUpdateColumns {
-		q = q.Set(c + " = EXCLUDED." + c)
-	}
-	return q, nil
 }

@@ -39,6 +39,9 @@ type jobRow struct {
 	CountedUsage   string     `bun:"counted_usage"`
 	// LeaseUntil is a sweep's claim; every write of a job's state ends it.
 	LeaseUntil *time.Time `bun:"lease_until"`
+	// Version is PostgreSQL's row version (xmin) as read, which the batch
+	// write checks before it updates the row; empty on SQLite.
+	Version string `bun:"version,scanonly"`
 }
 
 // eventRow is a row of the events table.
@@ -57,6 +60,9 @@ type eventRow struct {
 	OccurredAt     time.Time `bun:"occurred_at"`
 	RecordedAt     time.Time `bun:"recorded_at"`
 	Payload        *string   `bun:"payload"`
+	// AdoptedJob is, while a batch is written, the external id of the job
+	// the batch adopts for this event, whose id the write assigns.
+	AdoptedJob string `bun:"-"`
 }
 
 func toJobRow(j tracker.Job) (jobRow, error) {

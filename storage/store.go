@@ -45,6 +45,7 @@ type Config struct {
 type Store struct {
 	db       *bun.DB
 	postgres bool
+	prepared preparedStatements
 }
 
 var _ tracker.Store = (*Store)(nil)
@@ -125,7 +126,15 @@ func redactDSNError(err error, dsn string) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.prepared.mu.Lock()
+	if st := s.prepared.stmts; st != nil {
+		st.close()
+		s.prepared.stmts = nil
+	}
+	s.prepared.mu.Unlock()
+	return s.db.Close()
+}
 
 // DB is the underlying bun handle, for tests and tools.
 func (s *Store) DB() *bun.DB { return s.db }

@@ -1,0 +1,46 @@
+package storage
+
+import (
+	"context"
+	"time"
+
+	"github.com/jobwatch/jobwatch/tracker"
+)
+
+// WriteChangedJob runs the batch write outside a transaction, as Apply's
+// first attempt does on PostgreSQL, for one new state of job as if read at
+// version, with one event and one delivery.
+func (s *Store) WriteChangedJob(ctx context.Context, job tracker.Job, version string, ev tracker.Event, d tracker.Delivery) error {
+	st, err := s.statements(ctx)
+	if err != nil {
+		return err
+	}
+	row, err := toJobRow(job)
+	if err != nil {
+		return err
+	}
+	row.Version = version
+	jobID := job.ID
+	return s.writeBatch(ctx, s.db, st, &batchRows{
+		changed: []jobRow{row},
+		events: []eventRow{{Provider: ev.Provider, EventID: strPtr(ev.EventID), JobID: &jobID, Source: string(ev.Source), Type: ev.Type,
+			Status: string(ev.Status), Effect: string(ev.Effect), OccurredAt: ev.OccurredAt, RecordedAt: ev.RecordedAt, Payload: rawText(ev.Payload)}},
+		deliveries: []deliveryRow{toDeliveryRow(d)},
+	})
+}
+
+// JSONRowsOfEveryColumn encodes a row of every batch-written table with
+// every nullable column null and then set, so that a column whose value has
+// no JSON encoding shows.
+func JSONRowsOfEveryColumn() []string {
+	s, n, at := "x", int64(1), time.Unix(0, 0)
+	return []string{
+		jsonRows([]jobRow{{}, {Metadata: &s, ResolvedAt: &at, LastObservedAt: &at, NextPollAt: &at, WebhookAt: &at}}, jobInsertColumns),
+		jsonRows([]jobRow{{}}, jobUpdateColumns),
+		jsonRows([]eventRow{{}, {EventID: &s, JobID: &n, Payload: &s, AdoptedJob: s}}, eventWriteColumns),
+		jsonRows([]deliveryRow{{}}, deliveryColumns),
+	}
+}
+
+// AppendJSONString is appendJSONString.
+var AppendJSONString = appendJSONString
