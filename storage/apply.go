@@ -195,7 +195,9 @@ func (s *Store) applyBatch(ctx context.Context, db bun.IDB, st *statements, p tr
 	if _, inTx := db.(bun.Tx); inTx || b == nil || !b.pending() {
 		err = write(ctx, db)
 	} else {
-		err = s.inTx(ctx, func(tx bun.Tx) error { return write(ctx, tx) })
+		// Not s.inTx: a failed version check must not be retried as it
+		// is, but with locks (see Apply).
+		err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return write(ctx, tx) })
 	}
 	if err != nil {
 		return nil, err
