@@ -93,8 +93,8 @@ var (
 		{"recorded_at", "timestamptz", "", func(r *eventRow) any { return r.RecordedAt }},
 		{"payload", "text", "json", func(r *eventRow) any { return r.Payload }},
 	}
-	// eventWriteColumns add, for PostgreSQL, the row's place in the batch
-	// and its adopted job.
+	// eventWriteColumns add, for PostgreSQL, the external id of the job
+	// the batch adopts for the event (NULL for none).
 	eventWriteColumns = append([]column[eventRow]{
 		{"adopted_job", "text", "", func(r *eventRow) any { return strPtr(r.AdoptedJob) }},
 	}, eventColumns...)
