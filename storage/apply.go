@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/jobwatch/jobwatch/tracker"
 )
@@ -279,11 +280,7 @@ func (s *Store) applyOne(p tracker.ApplyParams, obs tracker.Observation, k jobKe
 // readJobs reads the jobs of keys and, on PostgreSQL, their row versions.
 // In a transaction it locks them (PostgreSQL; SQLite's IMMEDIATE
 // transaction already holds the write lock), in (provider, external id)
-// order. One query per provider (usually one) with "provider = ? AND
-// external_id IN (...)" walks the unique index with an array, where a
-// row-value IN list plans slowly. The query is planned afresh each time: a
-// plan cached while the table was small would scan the whole table once it
-// has grown.
+// order. It takes one query per provider (usually one).
 func (s *Store) readJobs(ctx context.Context, db bun.IDB, keys []jobKey) (map[jobKey]*tracker.Job, map[jobKey]string, error) {
 	found := make(map[jobKey]*tracker.Job, len(keys))
 	versions := map[jobKey]string{}
@@ -294,14 +291,17 @@ func (s *Store) readJobs(ctx context.Context, db bun.IDB, keys []jobKey) (map[jo
 	_, lock := db.(bun.Tx)
 	for _, provider := range slices.Sorted(maps.Keys(groups)) {
 		var rows []jobRow
-		q := db.NewSelect().Model(&rows).Where("provider = ? AND external_id IN (?)", provider, bun.In(groups[provider])).OrderExpr("external_id")
+		var err error
 		if s.postgres {
-			q = q.ColumnExpr("jobs.*").ColumnExpr("jobs.xmin::text AS version")
+			query := readJobsPostgres
 			if lock {
-				q = q.For("UPDATE")
+				query = readJobsPostgresLocked
 			}
+			err = db.NewRaw(query, pgdialect.Array(groups[provider]), provider).Scan(ctx, &rows)
+		} else {
+			err = db.NewSelect().Model(&rows).Where("provider = ? AND external_id IN (?)", provider, bun.In(groups[provider])).Scan(ctx)
 		}
-		if err := q.Scan(ctx); err != nil {
+		if err != nil {
 			return nil, nil, fmt.Errorf("read jobs: %w", err)
 		}
 		for _, r := range rows {
@@ -315,6 +315,23 @@ func (s *Store) readJobs(ctx context.Context, db bun.IDB, keys []jobKey) (map[jo
 	}
 	return found, versions, nil
 }
+
+// readJobsPostgres reads the jobs of one provider whose external ids an
+// array gives, with their row versions, one probe of the unique index per
+// id in the array's order. The LIMIT keeps each probe a subquery of its own
+// that the planner cannot merge into a join, so that no statistics, however
+// stale, can turn the read into a scan of every job of the provider (as a
+// plain "external_id IN (...)" became on a freshly filled table, where the
+// planner, believing the provider had a few dozen jobs, used only the index's
+// first column and filtered the rest). readJobsPostgresLocked also locks each
+// job as it is probed, so in the array's order.
+const (
+	readJobsPostgres       = readJobsPostgresSelect + `) AS j ORDER BY k.n`
+	readJobsPostgresLocked = readJobsPostgresSelect + ` FOR UPDATE) AS j ORDER BY k.n`
+	readJobsPostgresSelect = `SELECT j.* FROM unnest(?::text[]) WITH ORDINALITY AS k(external_id, n)
+CROSS JOIN LATERAL (SELECT jobs.*, jobs.xmin::text AS version FROM jobs
+	WHERE jobs.provider = ? AND jobs.external_id = k.external_id LIMIT 1`
+)
 
 // seenEvents returns which of keys are recorded already.
 func (s *Store) seenEvents(ctx context.Context, db bun.IDB, keys []eventKey) (map[eventKey]bool, error) {

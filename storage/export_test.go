@@ -44,3 +44,7 @@ func JSONRowsOfEveryColumn() []string {
 
 // AppendJSONString is appendJSONString.
 var AppendJSONString = appendJSONString
+
+// ReadJobsPostgres is the query Apply reads a provider's jobs with on
+// PostgreSQL.
+const ReadJobsPostgres = readJobsPostgres

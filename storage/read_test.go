@@ -1,0 +1,66 @@
+package storage_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun/dialect/pgdialect"
+
+	"github.com/jobwatch/jobwatch/storage"
+	"github.com/jobwatch/jobwatch/storage/storagetest"
+	"github.com/jobwatch/jobwatch/tracker"
+)
+
+// TestReadJobsProbesTheIndexOnAFreshTable fills a table that has never been
+// analyzed, as a burst of adopting webhooks fills a new database, and checks
+// that reading a few of its jobs touches only those jobs. A plain
+// "external_id IN (...)" read was planned there as a scan of every job of
+// the provider, filtered: one such read per batch made ingest slower with
+// every job it stored.
+func TestReadJobsProbesTheIndexOnAFreshTable(t *testing.T) {
+	t.Parallel()
+	s := storagetest.Open(t, storage.DriverPostgres)
+	ctx := context.Background()
+	// No analyze may run meanwhile and correct the planner's view.
+	if _, err := s.DB().ExecContext(ctx, "ALTER TABLE jobs SET (autovacuum_enabled = false)"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	rules := func(string, tracker.Kind) tracker.Rules { return tracker.Rules{StaleAfter: time.Hour} }
+	for b := range 40 {
+		items := make([]tracker.ApplyItem, 500)
+		for i := range items {
+			items[i] = tracker.ApplyItem{Adopt: true, Observation: &tracker.Observation{Provider: "openai", Kind: tracker.KindBatch,
+				ExternalID: fmt.Sprintf("batch_%d_%d", b, i), Status: tracker.StatusRunning, Source: tracker.SourceWebhook, OccurredAt: now}}
+		}
+		if _, err := s.Apply(ctx, tracker.ApplyParams{Now: now, Items: items, Rules: rules}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A batch's worth of ids: 62 jobs of the table and two it lacks.
+	want := []string{}
+	for i := range 62 {
+		want = append(want, fmt.Sprintf("batch_%d_%d", 39-i%40, i*7))
+	}
+	ids := pgdialect.Array(append(slices.Clone(want), "batch_none", "batch_40_0"))
+	var plan []string
+	if err := s.DB().NewRaw("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) "+storage.ReadJobsPostgres, ids, "openai").Scan(ctx, &plan); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(plan, "\n")
+	if strings.Contains(text, "Rows Removed by Filter") || strings.Contains(text, "Seq Scan") || !strings.Contains(text, "jobs_provider_external_id_key") {
+		t.Errorf("the read does not probe the unique index key by key:\n%s", text)
+	}
+	var found []string
+	q := strings.Replace(storage.ReadJobsPostgres, "SELECT j.*", "SELECT j.external_id", 1)
+	if err := s.DB().NewRaw(q, ids, "openai").Scan(ctx, &found); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(found, want) {
+		t.Errorf("read %v, want %v: the jobs there are, in the order asked", found, want)
+	}
+}
