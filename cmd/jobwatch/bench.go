@@ -29,14 +29,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	storage := fs.String("storage", "sqlite", "sqlite or postgres")
 	dsn := fs.String("dsn", "", "sqlite: a new database file (default: a temporary one, removed after); postgres: an admin DSN "+
 		"through which the run's own database is created and dropped (default: $"+bench.EnvPostgresDSN+", else "+bench.DefaultPostgresDSN+")")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured phase to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured phase to this file (ingest: both servers' rounds)")
 	var (
-		concurrency, jobs, due, batchSize, pollConcurrency *int
-		duration                                           *time.Duration
+		concurrency, rounds, jobs, due, batchSize, pollConcurrency *int
+		duration                                                   *time.Duration
 	)
 	if mode == "ingest" {
 		concurrency = fs.Int("concurrency", 32, "senders posting at once")
-		duration = fs.Duration("duration", 10*time.Second, "how long each server is driven")
+		duration = fs.Duration("duration", 10*time.Second, "how long each server is driven in all")
+		rounds = fs.Int("rounds", 5, "turns the servers take, alternating, to share the machine's drifts in speed")
 	} else {
 		jobs = fs.Int("jobs", 1_000_000, "tracked jobs to seed")
 		due = fs.Int("due", 100_000, "how many of them are due")
@@ -64,7 +65,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var res interface{ Print(io.Writer) }
 	if mode == "ingest" {
 		res, err = bench.Ingest(ctx, bench.IngestOptions{
-			Storage: *storage, DSN: *dsn, Concurrency: *concurrency, Duration: *duration,
+			Storage: *storage, DSN: *dsn, Concurrency: *concurrency, Duration: *duration, Rounds: *rounds,
 			LogOutput: stderr, CPUProfile: profile,
 		})
 	} else {

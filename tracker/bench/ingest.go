@@ -35,11 +35,17 @@ type IngestOptions struct {
 	DSN string
 	// Concurrency is how many senders post at once. Default 32.
 	Concurrency int
-	// Duration is how long each server is driven. Default 10s.
+	// Duration is how long each server is driven in all. Default 10s.
 	Duration time.Duration
+	// Rounds is how many turns each server's driving is split into, the
+	// two servers taking turns (baseline, jobwatch, baseline, ...), so that
+	// a machine whose speed drifts during the run (a shared one) slows both
+	// alike and the ratio stays comparable. Default 5.
+	Rounds int
 	// LogOutput receives the daemon's error log; nil discards it.
 	LogOutput io.Writer
-	// CPUProfile, when set, receives a CPU profile of the jobwatch phase.
+	// CPUProfile, when set, receives a CPU profile of the driven rounds,
+	// both servers' (the baseline's requests run in baselineHandler).
 	CPUProfile io.Writer
 }
 
@@ -53,10 +59,13 @@ type ServerStats struct {
 	Errors int
 	// FirstError describes the first error, if any.
 	FirstError string
-	// Elapsed is the time from the first request to the last answer.
+	// Elapsed is the time from the first request to the last answer, added
+	// up over the rounds.
 	Elapsed time.Duration
 	// P50, P99 and Max are latencies of all requests, errors included.
 	P50, P99, Max time.Duration
+
+	latencies []time.Duration // sorted
 }
 
 // PerSecond is the request rate.
@@ -67,6 +76,7 @@ type IngestResult struct {
 	Storage     string
 	Concurrency int
 	Duration    time.Duration
+	Rounds      int
 	// Baseline is the server that only reads, verifies and parses.
 	Baseline ServerStats
 	// Jobwatch is the daemon's webhook endpoint.
@@ -107,26 +117,24 @@ func (r IngestResult) Print(w io.Writer) {
 	if r.Stored != r.Jobwatch.OK {
 		rel = "!="
 	}
+	fmt.Fprintf(w, "rounds: %d\n", r.Rounds)
 	fmt.Fprintf(w, "summary: ingest %s c=%d %s: jobwatch %.0f req/s p99 %s, baseline %.0f req/s, ratio %.2f, stored %d %s answered %d\n",
 		r.Storage, r.Concurrency, r.Duration, r.Jobwatch.PerSecond(), ms(r.Jobwatch.P99), r.Baseline.PerSecond(), r.Ratio(), r.Stored, rel, r.Jobwatch.OK)
 }
 
-// Ingest drives a baseline server, then the daemon's webhook endpoint
-// in-process, each for opts.Duration with the same signed-event generator,
-// and then counts the events the daemon stored. A count that differs from
-// the deliveries answered 2xx is an error wrapping ErrInconsistent, returned
-// with the complete result.
+// Ingest drives a baseline server and the daemon's webhook endpoint
+// in-process, each for opts.Duration in all, in opts.Rounds alternating
+// turns, with the same signed-event generator, and then counts the events
+// the daemon stored. A count that differs from the deliveries answered 2xx
+// is an error wrapping ErrInconsistent, returned with the complete result.
 func Ingest(ctx context.Context, opts IngestOptions) (res IngestResult, err error) {
-	if opts.Concurrency == 0 {
-		opts.Concurrency = 32
+	opts.Concurrency = cmp.Or(opts.Concurrency, 32)
+	opts.Duration = cmp.Or(opts.Duration, 10*time.Second)
+	opts.Rounds = cmp.Or(opts.Rounds, 5)
+	if opts.Concurrency < 1 || opts.Duration < 0 || opts.Rounds < 1 {
+		return res, fmt.Errorf("concurrency %d, duration %s and rounds %d must be positive", opts.Concurrency, opts.Duration, opts.Rounds)
 	}
-	if opts.Duration == 0 {
-		opts.Duration = 10 * time.Second
-	}
-	if opts.Concurrency < 1 || opts.Duration < 0 {
-		return res, fmt.Errorf("concurrency %d and duration %s must be positive", opts.Concurrency, opts.Duration)
-	}
-	res = IngestResult{Storage: opts.Storage, Concurrency: opts.Concurrency, Duration: opts.Duration}
+	res = IngestResult{Storage: opts.Storage, Concurrency: opts.Concurrency, Duration: opts.Duration, Rounds: opts.Rounds}
 	db, err := openDatabase(ctx, opts.Storage, opts.DSN)
 	if err != nil {
 		return res, err
@@ -143,13 +151,36 @@ func Ingest(ctx context.Context, opts IngestOptions) (res IngestResult, err erro
 	if err != nil {
 		return res, err
 	}
+	baseURL, stopBaseline, err := startBaseline(sigCfg, cfg.Server.MaxBodyBytes)
+	if err != nil {
+		return res, err
+	}
+	defer stopBaseline()
+	jobwatchURL, stopDaemon, err := startDaemon(ctx, cfg, opts.LogOutput)
+	if err != nil {
+		return res, err
+	}
 
-	if res.Baseline, err = runBaseline(ctx, gen, sigCfg, cfg.Server.MaxBodyBytes, opts); err != nil {
+	turn := opts.Duration / time.Duration(opts.Rounds)
+	var baseline, jobwatch []ServerStats
+	err = profile(opts.CPUProfile, func() error {
+		for range opts.Rounds {
+			st, err := gen.drive(ctx, baseURL, opts.Concurrency, turn)
+			if err != nil {
+				return err
+			}
+			baseline = append(baseline, st)
+			if st, err = gen.drive(ctx, jobwatchURL, opts.Concurrency, turn); err != nil {
+				return err
+			}
+			jobwatch = append(jobwatch, st)
+		}
+		return nil
+	})
+	if err = errors.Join(err, stopDaemon()); err != nil {
 		return res, err
 	}
-	if res.Jobwatch, err = runJobwatch(ctx, gen, cfg, opts); err != nil {
-		return res, err
-	}
+	res.Baseline, res.Jobwatch = mergeStats(baseline), mergeStats(jobwatch)
 	if res.Stored, err = countEvents(ctx, cfg); err != nil {
 		return res, err
 	}
@@ -189,21 +220,21 @@ func newSecret() string {
 	return "whsec_" + base64.StdEncoding.EncodeToString(b)
 }
 
-// runBaseline drives a server that reads, verifies and parses each delivery,
-// and stores nothing: what any webhook receiver must do at the least.
-func runBaseline(ctx context.Context, gen *generator, sigCfg signature.Config, maxBody int64, opts IngestOptions) (ServerStats, error) {
+// startBaseline serves a server that reads, verifies and parses each
+// delivery, and stores nothing: what any webhook receiver must do at the
+// least. It returns the URL to post to and how to stop it.
+func startBaseline(sigCfg signature.Config, maxBody int64) (string, func(), error) {
 	verifier, err := signature.New(sigCfg)
 	if err != nil {
-		return ServerStats{}, fmt.Errorf("build baseline verifier: %w", err)
+		return "", nil, fmt.Errorf("build baseline verifier: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return ServerStats{}, fmt.Errorf("listen for the baseline: %w", err)
+		return "", nil, fmt.Errorf("listen for the baseline: %w", err)
 	}
 	srv := &http.Server{Handler: baselineHandler(verifier, maxBody), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	defer srv.Close()
-	return gen.drive(ctx, "http://"+ln.Addr().String()+"/webhooks/openai", opts.Concurrency, opts.Duration)
+	return "http://" + ln.Addr().String() + "/webhooks/openai", func() { srv.Close() }, nil
 }
 
 // thinEvent is an OpenAI thin event, as the baseline parses it.
@@ -240,29 +271,27 @@ func baselineHandler(v signature.Verifier, maxBody int64) http.HandlerFunc {
 	}
 }
 
-// runJobwatch runs the daemon from cfg and drives its webhook endpoint.
-func runJobwatch(ctx context.Context, gen *generator, cfg config.Config, opts IngestOptions) (ServerStats, error) {
-	logOut := opts.LogOutput
+// startDaemon runs the daemon from cfg, its error log to logOut (nil:
+// discarded), and returns the URL of its webhook endpoint and how to stop
+// it.
+func startDaemon(ctx context.Context, cfg config.Config, logOut io.Writer) (string, func() error, error) {
 	if logOut == nil {
 		logOut = io.Discard
 	}
 	d, err := daemon.New(ctx, cfg, daemon.NewLogger(cfg.Log, logOut))
 	if err != nil {
-		return ServerStats{}, fmt.Errorf("start daemon: %w", err)
+		return "", nil, fmt.Errorf("start daemon: %w", err)
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- d.Run(runCtx) }()
-	var st ServerStats
-	err = profile(opts.CPUProfile, func() (err error) {
-		st, err = gen.drive(ctx, "http://"+d.Addr().String()+"/webhooks/openai", opts.Concurrency, opts.Duration)
-		return err
-	})
-	stop()
-	if rerr := <-done; rerr != nil {
-		err = errors.Join(err, fmt.Errorf("run daemon: %w", rerr))
-	}
-	return st, err
+	return "http://" + d.Addr().String() + "/webhooks/openai", func() error {
+		stop()
+		if err := <-done; err != nil {
+			return fmt.Errorf("run daemon: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // countEvents counts the events the daemon stored.
@@ -375,12 +404,38 @@ func (g *generator) drive(ctx context.Context, url string, concurrency int, d ti
 		return st, err
 	}
 	st.Requests = len(lat)
-	slices.Sort(lat)
-	st.P50, st.P99 = percentile(lat, 0.50), percentile(lat, 0.99)
-	if len(lat) > 0 {
-		st.Max = lat[len(lat)-1]
-	}
+	st.setLatencies(lat)
 	return st, nil
+}
+
+// setLatencies sets the request count's latency figures from lat, which it
+// sorts and keeps, so that rounds can be merged.
+func (s *ServerStats) setLatencies(lat []time.Duration) {
+	slices.Sort(lat)
+	s.latencies = lat
+	s.P50, s.P99 = percentile(lat, 0.50), percentile(lat, 0.99)
+	if len(lat) > 0 {
+		s.Max = lat[len(lat)-1]
+	}
+}
+
+// mergeStats adds up rounds of one server: their requests, outcomes and
+// driving time, and the latencies of them all.
+func mergeStats(rounds []ServerStats) ServerStats {
+	var (
+		all ServerStats
+		lat []time.Duration
+	)
+	for _, r := range rounds {
+		all.Requests += r.Requests
+		all.OK += r.OK
+		all.Errors += r.Errors
+		all.Elapsed += r.Elapsed
+		all.FirstError = cmp.Or(all.FirstError, r.FirstError)
+		lat = append(lat, r.latencies...)
+	}
+	all.setLatencies(lat)
+	return all
 }
 
 // post sends req and reads the whole answer, so that the connection is
