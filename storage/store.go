@@ -35,10 +35,14 @@ type Config struct {
 	Driver string
 	// DSN is a file path for SQLite, a connection string for PostgreSQL.
 	DSN string
-	// MaxOpenConns caps PostgreSQL connections; default 10. SQLite always
-	// uses one, as its single writer.
+	// MaxOpenConns caps PostgreSQL connections; default 10, at least
+	// MinPostgresConns. SQLite always uses one, as its single writer.
 	MaxOpenConns int
 }
+
+// MinPostgresConns is the fewest PostgreSQL connections a Store works
+// with: Migrate holds one for its advisory lock while it migrates on another.
+const MinPostgresConns = 2
 
 // Store is a tracker.Store over SQLite or PostgreSQL. It is safe for
 // concurrent use.
@@ -70,6 +74,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqldb.SetConnMaxLifetime(0)
 		db = bun.NewDB(sqldb, sqlitedialect.New())
 	case DriverPostgres:
+		if cfg.MaxOpenConns != 0 && cfg.MaxOpenConns < MinPostgresConns {
+			return nil, fmt.Errorf("open postgres: %d connections are too few (want at least %d)", cfg.MaxOpenConns, MinPostgresConns)
+		}
 		sqldb, err = sql.Open("postgres", cfg.DSN)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", redactDSNError(err, cfg.DSN))

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/jobwatch/jobwatch/storage"
 )
 
 // Config is the whole configuration file.
@@ -55,7 +57,7 @@ type Storage struct {
 	// DSN is the SQLite file path (default "jobwatch.db") or the PostgreSQL
 	// connection string.
 	DSN Secret `toml:"dsn"`
-	// MaxOpenConns caps PostgreSQL connections. Default 10.
+	// MaxOpenConns caps PostgreSQL connections. Default 10, at least 2.
 	MaxOpenConns int `toml:"max_open_conns"`
 }
 
@@ -172,8 +174,8 @@ func (c *Config) Validate() error {
 	if c.Storage.DSN == "" {
 		bad("storage.dsn", "required for driver %q", c.Storage.Driver)
 	}
-	if c.Storage.MaxOpenConns < 1 || c.Storage.MaxOpenConns > 1000 {
-		bad("storage.max_open_conns", "%d is out of range (1 to 1000)", c.Storage.MaxOpenConns)
+	if c.Storage.MaxOpenConns < storage.MinPostgresConns || c.Storage.MaxOpenConns > 1000 {
+		bad("storage.max_open_conns", "%d is out of range (%d to 1000)", c.Storage.MaxOpenConns, storage.MinPostgresConns)
 	}
 	if _, ok := logLevels[c.Log.Level]; !ok {
 		bad("log.level", "%q is not a level (want debug, info, warn or error)", c.Log.Level)

@@ -34,6 +34,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"unknown table", "[sever]\nlisten = \"x\"\n", "sever: unknown key"},
 		{"bad duration", "[server]\nread_timeout = \"10 minutes\"\n", `"server.read_timeout"`},
 		{"bad driver", "[storage]\ndriver = \"mysql\"\n", "storage.driver: \"mysql\" is not a driver (want sqlite or postgres)"},
+		{"one connection", "[storage]\nmax_open_conns = 1\n", "storage.max_open_conns: 1 is out of range (2 to 1000)"},
 		{"bad level", "[log]\nlevel = \"loud\"\n", "log.level: "},
 		{"bad type", "[server]\nmax_body_bytes = \"big\"\n", "server.max_body_bytes"},
 		{"unset env", "[server]\napi_token = \"${JOBWATCH_TEST_UNSET_VAR}\"\n", "server.api_token: environment variable JOBWATCH_TEST_UNSET_VAR is not set"},
