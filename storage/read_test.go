@@ -64,3 +64,54 @@ func TestReadJobsProbesTheIndexOnAFreshTable(t *testing.T) {
 		t.Errorf("read %v, want %v: the jobs there are, in the order asked", found, want)
 	}
 }
+
+// TestUpdateProbesThePrimaryKeyOnAGrownTable applies observations of
+// tracked jobs in a table grown faster than autovacuum analyses it, as a
+// daemon's first day can: the update must find the jobs by key, not scan
+// every job for each batch (as the hash join planned for the unanalysed
+// table did).
+func TestUpdateProbesThePrimaryKeyOnAGrownTable(t *testing.T) {
+	t.Parallel()
+	s := storagetest.Open(t, storage.DriverPostgres)
+	ctx := context.Background()
+	if _, err := s.DB().ExecContext(ctx, "ALTER TABLE jobs SET (autovacuum_enabled = false)"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	rules := func(string, tracker.Kind) tracker.Rules { return tracker.Rules{StaleAfter: time.Hour} }
+	observe := func(prefix string, n int, status tracker.Status, adopt bool) {
+		t.Helper()
+		items := make([]tracker.ApplyItem, n)
+		for i := range items {
+			items[i] = tracker.ApplyItem{Adopt: adopt, Observation: &tracker.Observation{Provider: "openai", Kind: tracker.KindBatch,
+				ExternalID: fmt.Sprintf("%s_%d", prefix, i), Status: status, Source: tracker.SourcePoll, OccurredAt: now}}
+		}
+		if _, err := s.Apply(ctx, tracker.ApplyParams{Now: now, Items: items, Rules: rules}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for b := range 40 {
+		observe(fmt.Sprintf("batch%d", b), 500, tracker.StatusPending, true)
+	}
+	scanned := func() int64 {
+		t.Helper()
+		// A backend's statistics reach the shared counters when it flushes
+		// them; one connection of the pool may not have yet.
+		var n int64
+		if err := s.DB().QueryRowContext(ctx, "SELECT pg_stat_force_next_flush()").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DB().QueryRowContext(ctx, "SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = 'jobs'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := scanned()
+	for range 8 {
+		observe("batch7", 16, tracker.StatusRunning, false)
+		observe("batch7", 16, tracker.StatusPending, false)
+	}
+	if n := scanned() - before; n > 5000 {
+		t.Errorf("16 batches of 16 updates read %d job rows sequentially, want them found by key", n)
+	}
+}

@@ -123,6 +123,10 @@ var (
 	// serialization failure, when a changed job's row is no longer the
 	// version read (see Apply); the check's subquery is the outer side of
 	// the final join so that it runs whether or not any job was adopted.
+	// The changed jobs' ids are also given as an array, which the primary
+	// key is probed with: joined only to the rows, the update was planned,
+	// once the plan was cached on a table still small, as a hash join that
+	// scanned every job for each batch.
 	writeBatchPostgres = `WITH adopted AS (
 	INSERT INTO jobs (` + names(jobInsertColumns) + `)
 	SELECT ` + pgValues(jobInsertColumns) + ` FROM json_to_recordset($1::json) AS r(` + pgRecord(jobInsertColumns) + `)
@@ -131,6 +135,7 @@ var (
 	UPDATE jobs SET ` + pgSet(jobStateColumns) + `, lease_until = NULL
 	FROM json_to_recordset($2::json) AS r(` + pgRecord(jobUpdateColumns) + `)
 	WHERE jobs.id = r.id AND jobs.xmin = r.version::xid
+		AND jobs.id = ANY (ARRAY(SELECT (c->>'id')::bigint FROM json_array_elements($2::json) AS c))
 	RETURNING 1
 ), inserted_events AS (
 	INSERT INTO events (` + names(eventColumns) + `)
