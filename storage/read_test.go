@@ -93,25 +93,69 @@ func TestUpdateProbesThePrimaryKeyOnAGrownTable(t *testing.T) {
 	for b := range 40 {
 		observe(fmt.Sprintf("batch%d", b), 500, tracker.StatusPending, true)
 	}
-	scanned := func() int64 {
-		t.Helper()
-		// A backend's statistics reach the shared counters when it flushes
-		// them; one connection of the pool may not have yet.
-		var n int64
-		if err := s.DB().QueryRowContext(ctx, "SELECT pg_stat_force_next_flush()").Err(); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.DB().QueryRowContext(ctx, "SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = 'jobs'").Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	before := scanned()
+	before := seqScanned(t, s, "jobs")
 	for range 8 {
 		observe("batch7", 16, tracker.StatusRunning, false)
 		observe("batch7", 16, tracker.StatusPending, false)
 	}
-	if n := scanned() - before; n > 5000 {
+	if n := seqScanned(t, s, "jobs") - before; n > 5000 {
 		t.Errorf("16 batches of 16 updates read %d job rows sequentially, want them found by key", n)
 	}
+}
+
+// TestDedupeProbesTheIndexOnAGrownTable redelivers events into an events
+// table grown faster than autovacuum analyses it: finding which were seen
+// must probe the unique index, not scan every event.
+func TestDedupeProbesTheIndexOnAGrownTable(t *testing.T) {
+	t.Parallel()
+	s := storagetest.Open(t, storage.DriverPostgres)
+	ctx := context.Background()
+	if _, err := s.DB().ExecContext(ctx, "ALTER TABLE events SET (autovacuum_enabled = false)"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	rules := func(string, tracker.Kind) tracker.Rules { return tracker.Rules{StaleAfter: time.Hour} }
+	deliver := func(batch, n int) []tracker.Result {
+		t.Helper()
+		items := make([]tracker.ApplyItem, n)
+		for i := range items {
+			items[i] = tracker.ApplyItem{Adopt: true, Observation: &tracker.Observation{Provider: "openai", Kind: tracker.KindBatch,
+				ExternalID: fmt.Sprintf("batch_%d_%d", batch, i), Status: tracker.StatusRunning, Source: tracker.SourceWebhook,
+				EventID: fmt.Sprintf("evt_%d_%d", batch, i), Type: "batch.in_progress", OccurredAt: now, Payload: []byte(`{}`)}}
+		}
+		res, err := s.Apply(ctx, tracker.ApplyParams{Now: now, Items: items, Rules: rules})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	for b := range 40 {
+		deliver(b, 500)
+	}
+	before := seqScanned(t, s, "events")
+	for range 8 {
+		if res := deliver(7, 16); !res[0].Duplicate {
+			t.Fatalf("redelivered event: %+v, want a duplicate", res[0])
+		}
+	}
+	if n := seqScanned(t, s, "events") - before; n > 5000 {
+		t.Errorf("8 batches of 16 redeliveries read %d event rows sequentially, want them found by key", n)
+	}
+}
+
+// seqScanned is how many rows of table PostgreSQL has read by sequential
+// scans so far.
+func seqScanned(t *testing.T, s *storage.Store, table string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	// A backend's statistics reach the shared counters when it flushes
+	// them; one connection of the pool may not have yet.
+	if err := s.DB().QueryRowContext(ctx, "SELECT pg_stat_force_next_flush()").Err(); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	if err := s.DB().QueryRowContext(ctx, "SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = ?", table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
