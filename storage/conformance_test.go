@@ -309,6 +309,39 @@ func TestApplyBatchKeepsOrderPerJob(t *testing.T) {
 	})
 }
 
+// TestApplyBatchToSeveralTrackedJobs: one batch reads every job it names,
+// and each observation applies to its own.
+func TestApplyBatchToSeveralTrackedJobs(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		t.Parallel()
+		tr := newTracker(s)
+		ctx := context.Background()
+		t0 := time.Now().Add(-time.Hour)
+		ids := []string{"c_job", "a_job", "b_job"}
+		var items []tracker.ApplyItem
+		for i, id := range ids {
+			items = append(items, observation(id, fmt.Sprintf("created_%d", i), tracker.StatusPending, t0))
+		}
+		if _, err := tr.Observe(ctx, items...); err != nil {
+			t.Fatal(err)
+		}
+		items = items[:0]
+		for i, id := range ids {
+			items = append(items, observation(id, fmt.Sprintf("started_%d", i), tracker.StatusRunning, t0.Add(time.Minute)))
+		}
+		res, err := tr.Observe(ctx, items...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range res {
+			if r.Created || r.Job == nil || r.Job.ExternalID != ids[i] || r.Previous != tracker.StatusPending || r.Job.Status != tracker.StatusRunning {
+				t.Errorf("observation of %s: %+v, want its tracked job moved from pending to running", ids[i], r)
+			}
+		}
+	})
+}
+
 func TestMigrateIsRepeatableAfterACrash(t *testing.T) {
 	t.Parallel()
 	storagetest.Each(t, func(t *testing.T, s *storage.Store) {

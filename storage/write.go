@@ -327,7 +327,6 @@ func (st *statements) close() {
 	}
 }
 
-// writeBatch writes b and sets the ids of its adopted jobs.
 // writeBatch writes b in the transaction db, or on PostgreSQL, when db is
 // not a transaction, as a statement that commits on its own; it sets the ids
 // of the adopted jobs.

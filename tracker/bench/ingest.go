@@ -45,7 +45,7 @@ type IngestOptions struct {
 	// LogOutput receives the daemon's error log; nil discards it.
 	LogOutput io.Writer
 	// CPUProfile, when set, receives a CPU profile of the driven rounds,
-	// both servers' (the baseline's requests run in baselineHandler).
+	// both servers' (the baseline's requests run in receiver).
 	CPUProfile io.Writer
 }
 
@@ -224,15 +224,21 @@ func newSecret() string {
 // delivery, and stores nothing: what any webhook receiver must do at the
 // least. It returns the URL to post to and how to stop it.
 func startBaseline(sigCfg signature.Config, maxBody int64) (string, func(), error) {
+	return startReceiver(sigCfg, maxBody, nil)
+}
+
+// startReceiver serves receiver(sigCfg's verifier, maxBody, keep) and
+// returns the URL to post to and how to stop it.
+func startReceiver(sigCfg signature.Config, maxBody int64, keep func(thinEvent, []byte) error) (string, func(), error) {
 	verifier, err := signature.New(sigCfg)
 	if err != nil {
-		return "", nil, fmt.Errorf("build baseline verifier: %w", err)
+		return "", nil, fmt.Errorf("build receiver's verifier: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, fmt.Errorf("listen for the baseline: %w", err)
+		return "", nil, fmt.Errorf("listen for the receiver: %w", err)
 	}
-	srv := &http.Server{Handler: baselineHandler(verifier, maxBody), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: receiver(verifier, maxBody, keep), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return "http://" + ln.Addr().String() + "/webhooks/openai", func() { srv.Close() }, nil
 }
@@ -248,9 +254,9 @@ type thinEvent struct {
 	} `json:"data"`
 }
 
-// baselineHandler reads the body under the same cap as the daemon, verifies
-// its signature, parses it, and accepts it.
-func baselineHandler(v signature.Verifier, maxBody int64) http.HandlerFunc {
+// receiver reads the body under the same cap as the daemon, verifies its
+// signature, parses it, hands it to keep unless keep is nil, and accepts it.
+func receiver(v signature.Verifier, maxBody int64, keep func(thinEvent, []byte) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 		if err != nil {
@@ -265,6 +271,12 @@ func baselineHandler(v signature.Verifier, maxBody int64) http.HandlerFunc {
 		if err := json.Unmarshal(body, &ev); err != nil {
 			http.Error(w, "payload: "+err.Error(), http.StatusBadRequest)
 			return
+		}
+		if keep != nil {
+			if err := keep(ev, body); err != nil {
+				http.Error(w, "keep: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
 		}
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"accepted"}`)
