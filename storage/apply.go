@@ -3,12 +3,13 @@ package storage
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"maps"
 	"slices"
 
+	"github.com/lib/pq"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/jobwatch/jobwatch/tracker"
 )
@@ -111,7 +112,7 @@ func (s *Store) applyBatch(ctx context.Context, db bun.IDB, st *statements, p tr
 			evKeys = append(evKeys, eventKey{o.Provider, o.EventID})
 		}
 	}
-	jobs, versions, err := s.readJobs(ctx, db, keys)
+	jobs, versions, err := s.readJobs(ctx, db, st, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -281,23 +282,26 @@ func (s *Store) applyOne(p tracker.ApplyParams, obs tracker.Observation, k jobKe
 // In a transaction it locks them (PostgreSQL; SQLite's IMMEDIATE
 // transaction already holds the write lock), in (provider, external id)
 // order. It takes one query per provider (usually one).
-func (s *Store) readJobs(ctx context.Context, db bun.IDB, keys []jobKey) (map[jobKey]*tracker.Job, map[jobKey]string, error) {
+func (s *Store) readJobs(ctx context.Context, db bun.IDB, st *statements, keys []jobKey) (map[jobKey]*tracker.Job, map[jobKey]string, error) {
 	found := make(map[jobKey]*tracker.Job, len(keys))
 	versions := map[jobKey]string{}
 	groups := map[string][]string{}
 	for _, k := range keys {
 		groups[k.provider] = append(groups[k.provider], k.externalID)
 	}
-	_, lock := db.(bun.Tx)
+	tx, lock := db.(bun.Tx)
 	for _, provider := range slices.Sorted(maps.Keys(groups)) {
 		var rows []jobRow
 		var err error
 		if s.postgres {
-			query := readJobsPostgres
+			stmt := st.readJobs
 			if lock {
-				query = readJobsPostgresLocked
+				stmt = tx.Tx.StmtContext(ctx, st.readJobsLocked)
 			}
-			err = db.NewRaw(query, pgdialect.Array(groups[provider]), provider).Scan(ctx, &rows)
+			var r *sql.Rows
+			if r, err = stmt.QueryContext(ctx, pq.Array(groups[provider]), provider); err == nil {
+				err = s.db.ScanRows(ctx, r, &rows)
+			}
 		} else {
 			err = db.NewSelect().Model(&rows).Where("provider = ? AND external_id IN (?)", provider, bun.In(groups[provider])).Scan(ctx)
 		}
@@ -328,9 +332,9 @@ func (s *Store) readJobs(ctx context.Context, db bun.IDB, keys []jobKey) (map[jo
 const (
 	readJobsPostgres       = readJobsPostgresSelect + `) AS j ORDER BY k.n`
 	readJobsPostgresLocked = readJobsPostgresSelect + ` FOR UPDATE) AS j ORDER BY k.n`
-	readJobsPostgresSelect = `SELECT j.* FROM unnest(?::text[]) WITH ORDINALITY AS k(external_id, n)
+	readJobsPostgresSelect = `SELECT j.* FROM unnest($1::text[]) WITH ORDINALITY AS k(external_id, n)
 CROSS JOIN LATERAL (SELECT jobs.*, jobs.xmin::text AS version FROM jobs
-	WHERE jobs.provider = ? AND jobs.external_id = k.external_id LIMIT 1`
+	WHERE jobs.provider = $2 AND jobs.external_id = k.external_id LIMIT 1`
 )
 
 // seenEvents returns which of keys are recorded already.

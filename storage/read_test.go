@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/lib/pq"
 
 	"github.com/jobwatch/jobwatch/storage"
 	"github.com/jobwatch/jobwatch/storage/storagetest"
@@ -46,20 +46,25 @@ func TestReadJobsProbesTheIndexOnAFreshTable(t *testing.T) {
 	for i := range 62 {
 		want = append(want, fmt.Sprintf("batch_%d_%d", 39-i%40, i*7))
 	}
-	ids := pgdialect.Array(append(slices.Clone(want), "batch_none", "batch_40_0"))
-	var plan []string
-	if err := s.DB().NewRaw("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) "+storage.ReadJobsPostgres, ids, "openai").Scan(ctx, &plan); err != nil {
-		t.Fatal(err)
+	ids := pq.Array(append(slices.Clone(want), "batch_none", "batch_40_0"))
+	strs := func(query string) []string {
+		t.Helper()
+		rows, err := s.DB().DB.QueryContext(ctx, query, ids, "openai")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		if err := s.DB().ScanRows(ctx, rows, &got); err != nil {
+			t.Fatal(err)
+		}
+		return got
 	}
+	plan := strs("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + storage.ReadJobsPostgres)
 	text := strings.Join(plan, "\n")
 	if strings.Contains(text, "Rows Removed by Filter") || strings.Contains(text, "Seq Scan") || !strings.Contains(text, "jobs_provider_external_id_key") {
 		t.Errorf("the read does not probe the unique index key by key:\n%s", text)
 	}
-	var found []string
-	q := strings.Replace(storage.ReadJobsPostgres, "SELECT j.*", "SELECT j.external_id", 1)
-	if err := s.DB().NewRaw(q, ids, "openai").Scan(ctx, &found); err != nil {
-		t.Fatal(err)
-	}
+	found := strs(strings.Replace(storage.ReadJobsPostgres, "SELECT j.*", "SELECT j.external_id", 1))
 	if !slices.Equal(found, want) {
 		t.Errorf("read %v, want %v: the jobs there are, in the order asked", found, want)
 	}

@@ -272,7 +272,7 @@ func jsonRows[R any](rows []R, cols []column[R]) string {
 // each once on every connection that runs it.
 type statements struct {
 	// PostgreSQL.
-	writeBatch *sql.Stmt
+	readJobs, readJobsLocked, writeBatch *sql.Stmt
 	// SQLite.
 	insertJob, updateJob, insertEvent, insertDelivery *sql.Stmt
 }
@@ -304,6 +304,8 @@ func (s *Store) statements(ctx context.Context) (*statements, error) {
 		*into = stmt
 	}
 	if s.postgres {
+		prepare(&st.readJobs, readJobsPostgres)
+		prepare(&st.readJobsLocked, readJobsPostgresLocked)
 		prepare(&st.writeBatch, writeBatchPostgres)
 	} else {
 		prepare(&st.insertJob, insertJobSQLite)
@@ -313,14 +315,14 @@ func (s *Store) statements(ctx context.Context) (*statements, error) {
 	}
 	if len(errs) > 0 {
 		st.close()
-		return nil, fmt.Errorf("prepare write statements: %w", errs[0])
+		return nil, fmt.Errorf("prepare hot-path statements: %w", errs[0])
 	}
 	s.prepared.stmts = &st
 	return &st, nil
 }
 
 func (st *statements) close() {
-	for _, stmt := range []*sql.Stmt{st.writeBatch, st.insertJob, st.updateJob, st.insertEvent, st.insertDelivery} {
+	for _, stmt := range []*sql.Stmt{st.readJobs, st.readJobsLocked, st.writeBatch, st.insertJob, st.updateJob, st.insertEvent, st.insertDelivery} {
 		if stmt != nil {
 			stmt.Close()
 		}
