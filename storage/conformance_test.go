@@ -449,6 +449,46 @@ func TestDeliveryLog(t *testing.T) {
 	})
 }
 
+// TestPruneDeliveriesWalksTheLog: pruning deletes every old delivery
+// however many chunks they fill, keeps the new ones, and is not stopped by a
+// new one received before old ones (another replica's clock, say).
+func TestPruneDeliveriesWalksTheLog(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		t.Parallel()
+		ctx := context.Background()
+		now := time.Now()
+		old := now.Add(-48 * time.Hour)
+		write := func(n int, at time.Time) {
+			t.Helper()
+			items := make([]tracker.ApplyItem, n)
+			for i := range items {
+				items[i] = tracker.ApplyItem{Delivery: &tracker.Delivery{Provider: "mythicdot", ReceivedAt: at, Outcome: tracker.OutcomeBadSignature, StatusCode: 401}}
+			}
+			if _, err := s.Apply(ctx, tracker.ApplyParams{Now: now, Items: items, Rules: func(string, tracker.Kind) tracker.Rules { return tracker.Rules{} }}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write(1, now)
+		for range 5 {
+			write(500, old)
+		}
+		write(3, now)
+		write(1, old)
+		n, err := s.PruneDeliveries(ctx, now.Add(-24*time.Hour))
+		if err != nil || n != 2501 {
+			t.Errorf("PruneDeliveries = %d, %v; want the 2,501 old deliveries", n, err)
+		}
+		left, err := s.ListDeliveries(ctx, tracker.DeliveryFilter{Limit: 10})
+		if err != nil || len(left) != 4 {
+			t.Errorf("%d deliveries left, %v; want the 4 new ones", len(left), err)
+		}
+		if n, err := s.PruneDeliveries(ctx, now.Add(-24*time.Hour)); err != nil || n != 0 {
+			t.Errorf("second PruneDeliveries = %d, %v; want nothing to do", n, err)
+		}
+	})
+}
+
 // seedDue registers n jobs that are due for a poll at now.
 func seedDue(t *testing.T, s *storage.Store, n int, now time.Time) {
 	t.Helper()

@@ -63,11 +63,42 @@ func (s *Store) ListDeliveries(ctx context.Context, f tracker.DeliveryFilter) ([
 	return out, nil
 }
 
-// PruneDeliveries deletes deliveries received before t.
+// pruneChunk is how many deliveries, in id order, one prune statement
+// considers: a short write each, so that on SQLite webhooks interleave.
+const pruneChunk = 1000
+
+// PruneDeliveries deletes deliveries received before t. It walks the log in
+// id order, which is the order of receipt give or take a batch or a
+// replica's clock skew, one chunk at a time, deleting the chunk's rows
+// received before t, and stops at the first chunk with none: the rest are
+// newer. No index on the receipt time is kept up for it on the ingest path.
 func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.NewDelete().Model((*deliveryRow)(nil)).Where("received_at < ?", before.UTC()).Exec(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("prune deliveries: %w", err)
+	var deleted, after int64
+	for {
+		var chunk struct {
+			N    int
+			Last int64
+		}
+		err := s.db.NewRaw("SELECT count(*) AS n, coalesce(max(id), 0) AS last FROM (SELECT id FROM deliveries WHERE id > ? ORDER BY id LIMIT ?) AS c",
+			after, pruneChunk).Scan(ctx, &chunk.N, &chunk.Last)
+		if err != nil {
+			return deleted, fmt.Errorf("prune deliveries: find the next chunk: %w", err)
+		}
+		if chunk.N == 0 {
+			return deleted, nil
+		}
+		res, err := s.db.NewDelete().Model((*deliveryRow)(nil)).Where("id > ? AND id <= ? AND received_at < ?", after, chunk.Last, before.UTC()).Exec(ctx)
+		if err != nil {
+			return deleted, fmt.Errorf("prune deliveries: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return deleted, fmt.Errorf("prune deliveries: %w", err)
+		}
+		deleted += n
+		if n == 0 || chunk.N < pruneChunk {
+			return deleted, nil
+		}
+		after = chunk.Last
 	}
-	return res.RowsAffected()
 }
