@@ -71,7 +71,7 @@ func BenchmarkClaimDue(b *testing.B) {
 				for i, j := range jobs {
 					ids[i] = j.ID
 				}
-				if _, err := s.DB().NewUpdate().Table("jobs").Set("next_poll_at = ?", now.Add(-time.Minute)).Where("id IN (?)", bunIn(ids)).Exec(ctx); err != nil {
+				if _, err := s.DB().NewUpdate().Table("jobs").Set("next_poll_at = ?", now.Add(-time.Minute)).Set("lease_until = NULL").Where("id IN (?)", bunIn(ids)).Exec(ctx); err != nil {
 					b.Fatal(err)
 				}
 				b.StartTimer()
