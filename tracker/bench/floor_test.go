@@ -41,7 +41,7 @@ func BenchmarkPostgresReceiverFloor(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { drop(context.WithoutCancel(ctx)) })
-		db := floorTables(b, "postgres", dsn, rows)
+		db := floorTables(b, "postgres", dsn, "bigserial", rows)
 		var ctes []string
 		for i := 1; i < rows; i++ {
 			ctes = append(ctes, fmt.Sprintf(`, i%d AS (INSERT INTO t%d (event_id, body) SELECT event_id, body FROM x)`, i, i))
@@ -64,7 +64,7 @@ func BenchmarkPostgresReceiverFloor(b *testing.B) {
 func BenchmarkSQLiteReceiverFloor(b *testing.B) {
 	benchFloor(b, func(b *testing.B, rows int) func(ids, bodies []string) error {
 		dsn := "file:" + filepath.Join(b.TempDir(), "floor.db") + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
-		db := floorTables(b, "sqlite", dsn, rows)
+		db := floorTables(b, "sqlite", dsn, "integer", rows)
 		db.SetMaxOpenConns(1)
 		inserts := make([]*sql.Stmt, rows)
 		for i := range inserts {
@@ -92,15 +92,16 @@ func BenchmarkSQLiteReceiverFloor(b *testing.B) {
 	})
 }
 
-// floorTables opens the database and creates its rows tables.
-func floorTables(b *testing.B, driver, dsn string, rows int) *sql.DB {
+// floorTables opens the database and creates its rows tables, keyed by a
+// column of type key that numbers the rows by itself.
+func floorTables(b *testing.B, driver, dsn, key string, rows int) *sql.DB {
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
 	for i := range rows {
-		if _, err := db.Exec(fmt.Sprintf(`CREATE TABLE t%d (n integer PRIMARY KEY, event_id text NOT NULL UNIQUE, body text NOT NULL)`, i)); err != nil {
+		if _, err := db.Exec(fmt.Sprintf(`CREATE TABLE t%d (n %s PRIMARY KEY, event_id text NOT NULL UNIQUE, body text NOT NULL)`, i, key)); err != nil {
 			b.Fatal(err)
 		}
 	}
