@@ -23,30 +23,15 @@ import (
 // every job it stored.
 func TestReadJobsProbesTheIndexOnAFreshTable(t *testing.T) {
 	t.Parallel()
-	s := storagetest.Open(t, storage.DriverPostgres)
+	s := unanalysedStore(t)
 	ctx := context.Background()
-	// No analyze may run meanwhile and correct the planner's view.
-	if _, err := s.DB().ExecContext(ctx, "ALTER TABLE jobs SET (autovacuum_enabled = false)"); err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	rules := func(string, tracker.Kind) tracker.Rules { return tracker.Rules{StaleAfter: time.Hour} }
-	for b := range 40 {
-		items := make([]tracker.ApplyItem, 500)
-		for i := range items {
-			items[i] = tracker.ApplyItem{Adopt: true, Observation: &tracker.Observation{Provider: "openai", Kind: tracker.KindBatch,
-				ExternalID: fmt.Sprintf("batch_%d_%d", b, i), Status: tracker.StatusRunning, Source: tracker.SourceWebhook, OccurredAt: now}}
-		}
-		if _, err := s.Apply(ctx, tracker.ApplyParams{Now: now, Items: items, Rules: rules}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fill(t, s, "batch", false)
 	// A batch's worth of ids: 62 jobs of the table and two it lacks.
 	want := []string{}
 	for i := range 62 {
-		want = append(want, fmt.Sprintf("batch_%d_%d", 39-i%40, i*7))
+		want = append(want, fmt.Sprintf("batch%d_%d", 39-i%40, i*7))
 	}
-	ids := pq.Array(append(slices.Clone(want), "batch_none", "batch_40_0"))
+	ids := pq.Array(append(slices.Clone(want), "batch_none", "batch40_0"))
 	strs := func(query string) []string {
 		t.Helper()
 		rows, err := s.DB().DB.QueryContext(ctx, query, ids, "openai")
@@ -77,31 +62,12 @@ func TestReadJobsProbesTheIndexOnAFreshTable(t *testing.T) {
 // table did).
 func TestUpdateProbesThePrimaryKeyOnAGrownTable(t *testing.T) {
 	t.Parallel()
-	s := storagetest.Open(t, storage.DriverPostgres)
-	ctx := context.Background()
-	if _, err := s.DB().ExecContext(ctx, "ALTER TABLE jobs SET (autovacuum_enabled = false)"); err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	rules := func(string, tracker.Kind) tracker.Rules { return tracker.Rules{StaleAfter: time.Hour} }
-	observe := func(prefix string, n int, status tracker.Status, adopt bool) {
-		t.Helper()
-		items := make([]tracker.ApplyItem, n)
-		for i := range items {
-			items[i] = tracker.ApplyItem{Adopt: adopt, Observation: &tracker.Observation{Provider: "openai", Kind: tracker.KindBatch,
-				ExternalID: fmt.Sprintf("%s_%d", prefix, i), Status: status, Source: tracker.SourcePoll, OccurredAt: now}}
-		}
-		if _, err := s.Apply(ctx, tracker.ApplyParams{Now: now, Items: items, Rules: rules}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for b := range 40 {
-		observe(fmt.Sprintf("batch%d", b), 500, tracker.StatusPending, true)
-	}
+	s := unanalysedStore(t)
+	fill(t, s, "batch", false)
 	before := seqScanned(t, s, "jobs")
 	for range 8 {
-		observe("batch7", 16, tracker.StatusRunning, false)
-		observe("batch7", 16, tracker.StatusPending, false)
+		apply(t, s, observations("batch7", 16, tracker.StatusRunning, false, false))
+		apply(t, s, observations("batch7", 16, tracker.StatusPending, false, false))
 	}
 	if n := seqScanned(t, s, "jobs") - before; n > 5000 {
 		t.Errorf("16 batches of 16 updates read %d job rows sequentially, want them found by key", n)
@@ -113,39 +79,66 @@ func TestUpdateProbesThePrimaryKeyOnAGrownTable(t *testing.T) {
 // must probe the unique index, not scan every event.
 func TestDedupeProbesTheIndexOnAGrownTable(t *testing.T) {
 	t.Parallel()
-	s := storagetest.Open(t, storage.DriverPostgres)
-	ctx := context.Background()
-	if _, err := s.DB().ExecContext(ctx, "ALTER TABLE events SET (autovacuum_enabled = false)"); err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	rules := func(string, tracker.Kind) tracker.Rules { return tracker.Rules{StaleAfter: time.Hour} }
-	deliver := func(batch, n int) []tracker.Result {
-		t.Helper()
-		items := make([]tracker.ApplyItem, n)
-		for i := range items {
-			items[i] = tracker.ApplyItem{Adopt: true, Observation: &tracker.Observation{Provider: "openai", Kind: tracker.KindBatch,
-				ExternalID: fmt.Sprintf("batch_%d_%d", batch, i), Status: tracker.StatusRunning, Source: tracker.SourceWebhook,
-				EventID: fmt.Sprintf("evt_%d_%d", batch, i), Type: "batch.in_progress", OccurredAt: now, Payload: []byte(`{}`)}}
-		}
-		res, err := s.Apply(ctx, tracker.ApplyParams{Now: now, Items: items, Rules: rules})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
-	for b := range 40 {
-		deliver(b, 500)
-	}
+	s := unanalysedStore(t)
+	fill(t, s, "batch", true)
 	before := seqScanned(t, s, "events")
 	for range 8 {
-		if res := deliver(7, 16); !res[0].Duplicate {
+		if res := apply(t, s, observations("batch7", 16, tracker.StatusPending, true, true)); !res[0].Duplicate {
 			t.Fatalf("redelivered event: %+v, want a duplicate", res[0])
 		}
 	}
 	if n := seqScanned(t, s, "events") - before; n > 5000 {
 		t.Errorf("8 batches of 16 redeliveries read %d event rows sequentially, want them found by key", n)
 	}
+}
+
+// unanalysedStore opens a PostgreSQL store whose tables autovacuum leaves
+// alone, so that no analyze corrects the planner's view of what a test
+// fills.
+func unanalysedStore(t *testing.T) *storage.Store {
+	t.Helper()
+	s := storagetest.Open(t, storage.DriverPostgres)
+	for _, table := range []string{"jobs", "events", "deliveries"} {
+		if _, err := s.DB().ExecContext(context.Background(), "ALTER TABLE "+table+" SET (autovacuum_enabled = false)"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+// fill adopts 20,000 pending jobs, prefix0_0 to prefix39_499, in batches of
+// 500, from webhook events when events is set.
+func fill(t *testing.T, s *storage.Store, prefix string, events bool) {
+	t.Helper()
+	for b := range 40 {
+		apply(t, s, observations(fmt.Sprintf("%s%d", prefix, b), 500, tracker.StatusPending, true, events))
+	}
+}
+
+// observations are n observations of jobs prefix_0 to prefix_n-1 at status,
+// from webhook events (evt_prefix_i) when events is set, else from polls.
+func observations(prefix string, n int, status tracker.Status, adopt, events bool) []tracker.ApplyItem {
+	items := make([]tracker.ApplyItem, n)
+	for i := range items {
+		o := &tracker.Observation{Provider: "openai", Kind: tracker.KindBatch, ExternalID: fmt.Sprintf("%s_%d", prefix, i),
+			Status: status, Source: tracker.SourcePoll, OccurredAt: time.Now()}
+		if events {
+			o.Source, o.EventID, o.Type, o.Payload = tracker.SourceWebhook, fmt.Sprintf("evt_%s_%d", prefix, i), "batch.in_progress", []byte(`{}`)
+		}
+		items[i] = tracker.ApplyItem{Adopt: adopt, Observation: o}
+	}
+	return items
+}
+
+// apply applies items as one batch.
+func apply(t *testing.T, s *storage.Store, items []tracker.ApplyItem) []tracker.Result {
+	t.Helper()
+	res, err := s.Apply(context.Background(), tracker.ApplyParams{Now: time.Now(), Items: items,
+		Rules: func(string, tracker.Kind) tracker.Rules { return tracker.Rules{StaleAfter: time.Hour} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
 
 // seqScanned is how many rows of table PostgreSQL has read by sequential
