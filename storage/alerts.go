@@ -84,25 +84,31 @@ func hasLabels(have, want map[string]string) bool {
 }
 
 // flush writes the batch: usage totals, the threshold crossings they cause,
-// and every alert to the outbox.
+// and every alert to the outbox. The totals take one statement, and so do
+// the alerts, whatever their number: a batch of finishing jobs raises one
+// alert or more each.
 func (s *Store) flush(ctx context.Context, tx bun.IDB, p tracker.ApplyParams, b *alertBatch) error {
-	keys := slices.SortedFunc(maps.Keys(b.usage), func(x, y usageKey) int {
-		return cmp.Or(cmp.Compare(x.provider, y.provider), cmp.Compare(x.scope, y.scope), cmp.Compare(x.window, y.window), x.start.Compare(y.start))
-	})
-	for _, k := range keys {
-		if err := s.addUsage(ctx, tx, k, b.usage[k]); err != nil {
-			return err
-		}
+	if err := s.addUsage(ctx, tx, b.usage); err != nil {
+		return err
 	}
 	for _, t := range p.Alerting.Thresholds {
 		if err := s.checkThreshold(ctx, tx, p, t, b); err != nil {
 			return err
 		}
 	}
+	var rows []alertRow
 	for _, a := range b.alerts {
-		if err := s.enqueue(ctx, tx, p, a); err != nil {
+		r, err := s.outboxRows(ctx, tx, p, a)
+		if err != nil {
 			return err
 		}
+		rows = append(rows, r...)
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if _, err := tx.NewInsert().Model(&rows).ExcludeColumn("id").Returning("NULL").Exec(ctx); err != nil {
+		return fmt.Errorf("enqueue alerts: %w", err)
 	}
 	return nil
 }
@@ -110,19 +116,35 @@ func (s *Store) flush(ctx context.Context, tx bun.IDB, p tracker.ApplyParams, b 
 // usageColumns are the usage_totals columns, named as tracker.UsageMetrics.
 var usageColumns = tracker.UsageMetrics
 
-func (s *Store) addUsage(ctx context.Context, tx bun.IDB, k usageKey, d tracker.UsageDelta) error {
+// addUsage adds usage to the totals, in (provider, scope, window, start)
+// order, so that concurrent transactions lock the rows they share in the
+// same order and cannot deadlock on them.
+func (s *Store) addUsage(ctx context.Context, tx bun.IDB, usage map[usageKey]tracker.UsageDelta) error {
+	if len(usage) == 0 {
+		return nil
+	}
+	keys := slices.SortedFunc(maps.Keys(usage), func(x, y usageKey) int {
+		return cmp.Or(cmp.Compare(x.provider, y.provider), cmp.Compare(x.scope, y.scope), cmp.Compare(x.window, y.window), x.start.Compare(y.start))
+	})
 	var (
 		cols    = strings.Join(usageColumns, ", ")
-		holders = strings.TrimSuffix(strings.Repeat("?, ", len(usageColumns)), ", ")
+		holders = "(?, ?, ?, ?" + strings.Repeat(", ?", len(usageColumns)) + ")"
+		values  = make([]string, len(keys))
 		sets    = make([]string, len(usageColumns))
-		args    = []any{k.provider, k.scope, k.window, k.start}
+		args    []any
 	)
+	for i, k := range keys {
+		values[i] = holders
+		args = append(args, k.provider, k.scope, k.window, k.start)
+		for _, c := range usageColumns {
+			args = append(args, usage[k][c])
+		}
+	}
 	for i, c := range usageColumns {
 		sets[i] = fmt.Sprintf("%s = usage_totals.%s + excluded.%s", c, c, c)
-		args = append(args, d[c])
 	}
-	q := fmt.Sprintf(`INSERT INTO usage_totals (provider, scope, period, window_start, %s) VALUES (?, ?, ?, ?, %s)
-ON CONFLICT (provider, scope, period, window_start) DO UPDATE SET %s`, cols, holders, strings.Join(sets, ", "))
+	q := fmt.Sprintf(`INSERT INTO usage_totals (provider, scope, period, window_start, %s) VALUES %s
+ON CONFLICT (provider, scope, period, window_start) DO UPDATE SET %s`, cols, strings.Join(values, ", "), strings.Join(sets, ", "))
 	if _, err := tx.NewRaw(q, args...).Exec(ctx); err != nil {
 		return fmt.Errorf("add usage: %w", err)
 	}
@@ -173,9 +195,9 @@ ON CONFLICT (threshold, window_start, level) DO NOTHING`, t.Name, start, strconv
 	return nil
 }
 
-// enqueue writes an alert to the outbox once per notifier of the routes that
+// outboxRows are alert a's outbox rows, one per notifier of the routes that
 // match it, unless a route's repeat interval holds it back.
-func (s *Store) enqueue(ctx context.Context, tx bun.IDB, p tracker.ApplyParams, a tracker.Alert) error {
+func (s *Store) outboxRows(ctx context.Context, tx bun.IDB, p tracker.ApplyParams, a tracker.Alert) ([]alertRow, error) {
 	var notifiers []string
 	for i, r := range p.Alerting.Routes {
 		if !r.Matches(a) {
@@ -190,7 +212,7 @@ RETURNING key`, fmt.Sprintf("%d|%s", i, a.RepeatKey()), p.Now, p.Now.Add(-r.Repe
 				continue // sent within the interval
 			}
 			if err != nil {
-				return fmt.Errorf("check repeat interval: %w", err)
+				return nil, fmt.Errorf("check repeat interval: %w", err)
 			}
 		}
 		for _, n := range r.Notifiers {
@@ -200,21 +222,18 @@ RETURNING key`, fmt.Sprintf("%d|%s", i, a.RepeatKey()), p.Now, p.Now.Add(-r.Repe
 		}
 	}
 	if len(notifiers) == 0 {
-		return nil
+		return nil, nil
 	}
 	payload, err := json.Marshal(a)
 	if err != nil {
-		return fmt.Errorf("encode alert: %w", err)
+		return nil, fmt.Errorf("encode alert: %w", err)
 	}
 	rows := make([]alertRow, len(notifiers))
 	for i, n := range notifiers {
 		rows[i] = alertRow{Notifier: n, Type: a.Type, Provider: a.Provider, Payload: string(payload), State: string(tracker.AlertPending),
 			NextAttemptAt: p.Now, CreatedAt: p.Now, UpdatedAt: p.Now}
 	}
-	if _, err := tx.NewInsert().Model(&rows).ExcludeColumn("id").Returning("NULL").Exec(ctx); err != nil {
-		return fmt.Errorf("enqueue alert: %w", err)
-	}
-	return nil
+	return rows, nil
 }
 
 // alertRow is a row of the alerts table: the outbox.

@@ -121,3 +121,53 @@ func BenchmarkApplyToTracked(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkApplyFinishing measures Store.Apply on batches of 16 webhooks
+// that each finish a tracked job with usage, among 20,000 jobs, with
+// alerting on (a route of every job alert to one notifier, a daily token
+// threshold): the batches that raise alerts and account usage. events/s is
+// the figure.
+func BenchmarkApplyFinishing(b *testing.B) {
+	for _, driver := range storagetest.Backends {
+		b.Run(driver, func(b *testing.B) {
+			s := storagetest.Open(b, driver)
+			ctx := context.Background()
+			rules := func(string, tracker.Kind) tracker.Rules { return tracker.Rules{StaleAfter: 10 * time.Minute} }
+			alerting := &tracker.Alerting{
+				Routes:     []tracker.Route{{Events: []string{"job.*"}, Notifiers: []string{"ops"}}},
+				Thresholds: []tracker.Threshold{{Name: "daily", Metric: "tokens", Window: "day", Limit: 1 << 62, Levels: []float64{0.8, 1}}},
+			}
+			const tracked = 20000
+			for i := range tracked / 500 {
+				items := make([]tracker.ApplyItem, 500)
+				for j := range items {
+					items[j] = tracker.ApplyItem{Adopt: true, Observation: &tracker.Observation{Provider: "openai",
+						ExternalID: fmt.Sprintf("batch_%d", i*500+j), Kind: tracker.KindBatch, Status: tracker.StatusRunning, Source: tracker.SourcePoll, OccurredAt: time.Now()}}
+				}
+				if _, err := s.Apply(ctx, tracker.ApplyParams{Now: time.Now(), Items: items, Rules: rules}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			n := 0
+			b.ResetTimer()
+			for b.Loop() {
+				if n+16 > tracked {
+					b.Fatal("every tracked job finished: run fewer iterations")
+				}
+				items := make([]tracker.ApplyItem, 16)
+				for i := range items {
+					items[i] = tracker.ApplyItem{Observation: &tracker.Observation{Provider: "openai", ExternalID: fmt.Sprintf("batch_%d", n), Kind: tracker.KindBatch,
+						Status: tracker.StatusSucceeded, ProviderStatus: "completed", Source: tracker.SourceWebhook, EventID: fmt.Sprintf("evt_%d", n),
+						Type: "batch.completed", OccurredAt: time.Now(), Payload: []byte(`{"id":"evt"}`),
+						Usage: &tracker.Usage{InputTokens: 1000, OutputTokens: 500, TotalTokens: 1500, RequestsTotal: 10, RequestsCompleted: 10}},
+						Delivery: &tracker.Delivery{Provider: "openai", ReceivedAt: time.Now(), Outcome: tracker.OutcomeAccepted, StatusCode: 200}}
+					n++
+				}
+				if _, err := s.Apply(ctx, tracker.ApplyParams{Now: time.Now(), Items: items, Rules: rules, Alerting: alerting}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}

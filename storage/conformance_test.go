@@ -711,6 +711,40 @@ func TestUsageCountedOnceAndThresholdsAlertOncePerLevel(t *testing.T) {
 	})
 }
 
+// TestOneBatchFinishingManyJobs: the alerts and usage of every job a batch
+// finishes are written, each alert once per notifier and the usage of all
+// of them added up.
+func TestOneBatchFinishingManyJobs(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		t.Parallel()
+		ctx := context.Background()
+		tr := alertingTracker(s, time.Now, &tracker.Alerting{
+			Routes:     []tracker.Route{{Events: []string{"job.*", "usage.threshold"}, Notifiers: []string{"slack", "email"}}},
+			Thresholds: []tracker.Threshold{{Name: "daily", Metric: "tokens", Window: "day", Limit: 1000, Levels: []float64{0.5}}},
+		})
+		var items []tracker.ApplyItem
+		for i := range 5 {
+			it := observation(fmt.Sprintf("b%d", i), fmt.Sprintf("end%d", i), tracker.StatusSucceeded, time.Now())
+			it.Observation.Usage = &tracker.Usage{TotalTokens: 100}
+			items = append(items, it)
+		}
+		if _, err := tr.Observe(ctx, items...); err != nil {
+			t.Fatal(err)
+		}
+		got := outbox(t, s)
+		if len(got["job.succeeded"]) != 10 || fmt.Sprint(got["usage.threshold"]) != "[email slack]" {
+			t.Errorf("outbox = %v, want job.succeeded for 5 jobs to slack and email, and the threshold crossed once to each", got)
+		}
+		for _, w := range tracker.Windows {
+			totals, err := s.UsageTotals(ctx, w, tracker.WindowStart(w, time.Now()))
+			if err != nil || len(totals) != 1 || totals[0].Metrics["tokens"] != 500 || totals[0].Metrics["jobs"] != 5 {
+				t.Errorf("%s totals = %+v, %v; want 500 tokens over 5 jobs", w, totals, err)
+			}
+		}
+	})
+}
+
 // Two replicas (two stores on one database) crossing a threshold together
 // alert once per level.
 func TestThresholdCrossingsAcrossReplicas(t *testing.T) {
