@@ -37,10 +37,12 @@ type Store interface {
 	PruneDeliveries(ctx context.Context, before time.Time) (int64, error)
 	// ClaimDue leases up to p.Limit jobs whose next poll is due at p.Now,
 	// soonest due first, until p.Now+p.Lease, so that no other sweep (on any
-	// replica) takes them before the lease ends, and
-	// returns them, without labels, metadata, usage and details (a poll
-	// needs none of them). The observation of the poll sets the real next poll; a
-	// sweep that dies leaves them to be claimed again after the lease.
+	// replica) takes them before the lease ends, and returns them with only
+	// what a sweep needs to poll and reschedule them: ID, Provider,
+	// ExternalID, Kind, Status, CreatedAt, LastHeardAt, QuietPolls,
+	// WebhookAt and StaleReported. The observation of the poll sets the real
+	// next poll; a sweep that dies leaves them to be claimed again after the
+	// lease.
 	ClaimDue(ctx context.Context, p ClaimParams) ([]Job, error)
 	// Reschedule sets when a live job is next due (zero: never) and its
 	// quiet-poll count, after a poll that failed or could not be made. A job
