@@ -327,8 +327,10 @@ func (s *Store) readJobs(ctx context.Context, db bun.IDB, st *statements, keys [
 // stale, can turn the read into a scan of every job of the provider (as a
 // plain "external_id IN (...)" became on a freshly filled table, where the
 // planner, believing the provider had a few dozen jobs, used only the index's
-// first column and filtered the rest). readJobsPostgresLocked also locks each
-// job as it is probed, so in the array's order.
+// first column and filtered the rest). That holds for the plan PostgreSQL
+// caches for the prepared statement too, planned once for any ids: on a
+// table of four jobs it is the same index probe. readJobsPostgresLocked also
+// locks each job as it is probed, so in the array's order.
 const (
 	readJobsPostgres       = readJobsPostgresSelect + `) AS j ORDER BY k.n`
 	readJobsPostgresLocked = readJobsPostgresSelect + ` FOR UPDATE) AS j ORDER BY k.n`
