@@ -135,18 +135,14 @@ func benchFloor(b *testing.B, open func(b *testing.B, rows int) func(ids, bodies
 			const concurrency, turn = 32, 2 * time.Second
 			var baseline, floor []ServerStats
 			for b.Loop() {
-				st, err := gen.drive(ctx, baseURL, concurrency, turn)
+				base, fl, err := gen.takeTurns(ctx, baseURL, floorURL, concurrency, 1, turn)
 				if err != nil {
 					b.Fatal(err)
 				}
-				baseline = append(baseline, st)
-				if st, err = gen.drive(ctx, floorURL, concurrency, turn); err != nil {
-					b.Fatal(err)
+				if fl.Errors > 0 {
+					b.Fatalf("%d deliveries failed, the first: %s", fl.Errors, fl.FirstError)
 				}
-				if st.Errors > 0 {
-					b.Fatalf("%d deliveries failed, the first: %s", st.Errors, st.FirstError)
-				}
-				floor = append(floor, st)
+				baseline, floor = append(baseline, base), append(floor, fl)
 			}
 			base, fl := mergeStats(baseline), mergeStats(floor)
 			b.ReportMetric(base.PerSecond(), "baseline-req/s")

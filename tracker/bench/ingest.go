@@ -161,26 +161,14 @@ func Ingest(ctx context.Context, opts IngestOptions) (res IngestResult, err erro
 		return res, err
 	}
 
-	turn := opts.Duration / time.Duration(opts.Rounds)
-	var baseline, jobwatch []ServerStats
 	err = profile(opts.CPUProfile, func() error {
-		for range opts.Rounds {
-			st, err := gen.drive(ctx, baseURL, opts.Concurrency, turn)
-			if err != nil {
-				return err
-			}
-			baseline = append(baseline, st)
-			if st, err = gen.drive(ctx, jobwatchURL, opts.Concurrency, turn); err != nil {
-				return err
-			}
-			jobwatch = append(jobwatch, st)
-		}
-		return nil
+		var err error
+		res.Baseline, res.Jobwatch, err = gen.takeTurns(ctx, baseURL, jobwatchURL, opts.Concurrency, opts.Rounds, opts.Duration/time.Duration(opts.Rounds))
+		return err
 	})
 	if err = errors.Join(err, stopDaemon()); err != nil {
 		return res, err
 	}
-	res.Baseline, res.Jobwatch = mergeStats(baseline), mergeStats(jobwatch)
 	if res.Stored, err = countEvents(ctx, cfg); err != nil {
 		return res, err
 	}
@@ -418,6 +406,24 @@ func (g *generator) drive(ctx context.Context, url string, concurrency int, d ti
 	st.Requests = len(lat)
 	st.setLatencies(lat)
 	return st, nil
+}
+
+// takeTurns drives the servers at urls a and b in turn, a first, for turn
+// each, rounds times, and returns how each fared over all its turns.
+func (g *generator) takeTurns(ctx context.Context, a, b string, concurrency, rounds int, turn time.Duration) (ServerStats, ServerStats, error) {
+	var as, bs []ServerStats
+	for range rounds {
+		st, err := g.drive(ctx, a, concurrency, turn)
+		if err != nil {
+			return ServerStats{}, ServerStats{}, err
+		}
+		as = append(as, st)
+		if st, err = g.drive(ctx, b, concurrency, turn); err != nil {
+			return ServerStats{}, ServerStats{}, err
+		}
+		bs = append(bs, st)
+	}
+	return mergeStats(as), mergeStats(bs), nil
 }
 
 // setLatencies sets the request count's latency figures from lat, which it
