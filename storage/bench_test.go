@@ -8,6 +8,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/jobwatch/jobwatch/storage"
 	"github.com/jobwatch/jobwatch/storage/storagetest"
 	"github.com/jobwatch/jobwatch/tracker"
 )
@@ -49,17 +50,7 @@ func BenchmarkClaimDue(b *testing.B) {
 			s := storagetest.Open(b, driver)
 			ctx := context.Background()
 			now := time.Now().UTC()
-			rules := func(string, tracker.Kind) tracker.Rules { return tracker.Rules{StaleAfter: -time.Minute} }
-			for i := range 40 {
-				items := make([]tracker.ApplyItem, 500)
-				for j := range items {
-					items[j] = tracker.ApplyItem{Adopt: true, Observation: &tracker.Observation{Provider: "openai",
-						ExternalID: fmt.Sprintf("b%d_%d", i, j), Kind: tracker.KindBatch, Status: tracker.StatusRunning, Source: tracker.SourcePoll, OccurredAt: now}}
-				}
-				if _, err := s.Apply(ctx, tracker.ApplyParams{Now: now, Items: items, Rules: rules}); err != nil {
-					b.Fatal(err)
-				}
-			}
+			seedRunning(b, s, 20000, now, -time.Minute) // all due
 			b.ResetTimer()
 			for b.Loop() {
 				jobs, err := s.ClaimDue(ctx, tracker.ClaimParams{Now: now, Lease: time.Minute, Limit: 500})
@@ -92,16 +83,7 @@ func BenchmarkApplyToTracked(b *testing.B) {
 			ctx := context.Background()
 			rules := func(string, tracker.Kind) tracker.Rules { return tracker.Rules{StaleAfter: 10 * time.Minute} }
 			const tracked = 20000
-			for i := range tracked / 500 {
-				items := make([]tracker.ApplyItem, 500)
-				for j := range items {
-					items[j] = tracker.ApplyItem{Adopt: true, Observation: &tracker.Observation{Provider: "openai",
-						ExternalID: fmt.Sprintf("batch_%d", i*500+j), Kind: tracker.KindBatch, Status: tracker.StatusRunning, Source: tracker.SourcePoll, OccurredAt: time.Now()}}
-				}
-				if _, err := s.Apply(ctx, tracker.ApplyParams{Now: time.Now(), Items: items, Rules: rules}); err != nil {
-					b.Fatal(err)
-				}
-			}
+			seedRunning(b, s, tracked, time.Now(), 10*time.Minute)
 			n := 0
 			b.ResetTimer()
 			for b.Loop() {
@@ -138,16 +120,7 @@ func BenchmarkApplyFinishing(b *testing.B) {
 				Thresholds: []tracker.Threshold{{Name: "daily", Metric: "tokens", Window: "day", Limit: 1 << 62, Levels: []float64{0.8, 1}}},
 			}
 			const tracked = 20000
-			for i := range tracked / 500 {
-				items := make([]tracker.ApplyItem, 500)
-				for j := range items {
-					items[j] = tracker.ApplyItem{Adopt: true, Observation: &tracker.Observation{Provider: "openai",
-						ExternalID: fmt.Sprintf("batch_%d", i*500+j), Kind: tracker.KindBatch, Status: tracker.StatusRunning, Source: tracker.SourcePoll, OccurredAt: time.Now()}}
-				}
-				if _, err := s.Apply(ctx, tracker.ApplyParams{Now: time.Now(), Items: items, Rules: rules}); err != nil {
-					b.Fatal(err)
-				}
-			}
+			seedRunning(b, s, tracked, time.Now(), 10*time.Minute)
 			n := 0
 			b.ResetTimer()
 			for b.Loop() {
@@ -169,5 +142,22 @@ func BenchmarkApplyFinishing(b *testing.B) {
 			}
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 		})
+	}
+}
+
+// seedRunning adopts n running jobs, batch_0 to batch_n-1, observed by polls
+// at now and due staleAfter later, in batches of 500.
+func seedRunning(b *testing.B, s *storage.Store, n int, now time.Time, staleAfter time.Duration) {
+	b.Helper()
+	rules := func(string, tracker.Kind) tracker.Rules { return tracker.Rules{StaleAfter: staleAfter} }
+	for start := 0; start < n; start += 500 {
+		items := make([]tracker.ApplyItem, min(500, n-start))
+		for j := range items {
+			items[j] = tracker.ApplyItem{Adopt: true, Observation: &tracker.Observation{Provider: "openai",
+				ExternalID: fmt.Sprintf("batch_%d", start+j), Kind: tracker.KindBatch, Status: tracker.StatusRunning, Source: tracker.SourcePoll, OccurredAt: now}}
+		}
+		if _, err := s.Apply(context.Background(), tracker.ApplyParams{Now: now, Items: items, Rules: rules}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
