@@ -75,19 +75,17 @@ const pruneChunk = 1000
 func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int64, error) {
 	var deleted, after int64
 	for {
-		var chunk struct {
-			N    int
-			Last int64
-		}
-		err := s.db.NewRaw("SELECT count(*) AS n, coalesce(max(id), 0) AS last FROM (SELECT id FROM deliveries WHERE id > ? ORDER BY id LIMIT ?) AS c",
-			after, pruneChunk).Scan(ctx, &chunk.N, &chunk.Last)
+		var size int
+		var last int64
+		err := s.db.NewRaw("SELECT count(*), coalesce(max(id), 0) FROM (SELECT id FROM deliveries WHERE id > ? ORDER BY id LIMIT ?) AS c",
+			after, pruneChunk).Scan(ctx, &size, &last)
 		if err != nil {
 			return deleted, fmt.Errorf("prune deliveries: find the next chunk: %w", err)
 		}
-		if chunk.N == 0 {
+		if size == 0 {
 			return deleted, nil
 		}
-		res, err := s.db.NewDelete().Model((*deliveryRow)(nil)).Where("id > ? AND id <= ? AND received_at < ?", after, chunk.Last, before.UTC()).Exec(ctx)
+		res, err := s.db.NewDelete().Model((*deliveryRow)(nil)).Where("id > ? AND id <= ? AND received_at < ?", after, last, before.UTC()).Exec(ctx)
 		if err != nil {
 			return deleted, fmt.Errorf("prune deliveries: %w", err)
 		}
@@ -96,9 +94,9 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int64, e
 			return deleted, fmt.Errorf("prune deliveries: %w", err)
 		}
 		deleted += n
-		if n == 0 || chunk.N < pruneChunk {
+		if n == 0 || size < pruneChunk {
 			return deleted, nil
 		}
-		after = chunk.Last
+		after = last
 	}
 }
