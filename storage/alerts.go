@@ -24,6 +24,8 @@ import (
 type alertBatch struct {
 	usage  map[usageKey]tracker.UsageDelta
 	alerts []tracker.Alert
+	// missed counts, by provider, the job.webhook_missed verdicts applied.
+	missed map[string]int
 }
 
 type usageKey struct {
@@ -33,16 +35,12 @@ type usageKey struct {
 
 // collect notes what one applied item raises.
 func (b *alertBatch) collect(p tracker.ApplyParams, before tracker.Job, res tracker.Result, obs tracker.Observation, delta tracker.UsageDelta) {
-	for _, typ := range tracker.AlertTypes(before, res, obs) {
-		var job *tracker.Job
-		var data json.RawMessage
-		if res.Job != nil {
-			j := *res.Job
-			job = &j
-		} else {
-			data = obs.Payload
+	b.alerts = append(b.alerts, tracker.Alerts(before, res, obs, p.Now)...)
+	if obs.Type == tracker.TypeJobWebhookMissed && res.Effect == tracker.EffectApplied {
+		if b.missed == nil {
+			b.missed = map[string]int{}
 		}
-		b.alerts = append(b.alerts, tracker.NewAlert(typ, obs.Provider, job, data, p.Now))
+		b.missed[obs.Provider]++
 	}
 	if len(delta) == 0 {
 		return
@@ -72,7 +70,9 @@ func (b *alertBatch) collect(p tracker.ApplyParams, before tracker.Job, res trac
 }
 
 // pending reports whether flush has anything to write.
-func (b *alertBatch) pending() bool { return len(b.usage) > 0 || len(b.alerts) > 0 }
+func (b *alertBatch) pending() bool {
+	return len(b.usage) > 0 || len(b.alerts) > 0 || len(b.missed) > 0
+}
 
 func hasLabels(have, want map[string]string) bool {
 	for k, v := range want {
@@ -84,9 +84,9 @@ func hasLabels(have, want map[string]string) bool {
 }
 
 // flush writes the batch: usage totals, the threshold crossings they cause,
-// and every alert to the outbox. The totals take one statement, and so do
-// the alerts, whatever their number: a batch of finishing jobs raises one
-// alert or more each.
+// the missed webhooks and the silences they cause, and every alert to the
+// outbox. The totals take one statement, and so do the alerts, whatever
+// their number: a batch of finishing jobs raises one alert or more each.
 func (s *Store) flush(ctx context.Context, tx bun.IDB, p tracker.ApplyParams, b *alertBatch) error {
 	if err := s.addUsage(ctx, tx, b.usage); err != nil {
 		return err
@@ -96,9 +96,22 @@ func (s *Store) flush(ctx context.Context, tx bun.IDB, p tracker.ApplyParams, b 
 			return err
 		}
 	}
+	for _, provider := range slices.Sorted(maps.Keys(b.missed)) {
+		alerts, err := s.countMissedWebhooks(ctx, tx, p, provider, b.missed[provider])
+		if err != nil {
+			return err
+		}
+		b.alerts = append(b.alerts, alerts...)
+	}
+	return s.enqueue(ctx, tx, p.Now, p.Alerting, b.alerts)
+}
+
+// enqueue writes alerts to the outbox, one row per notifier of the routes
+// that take each, in one statement.
+func (s *Store) enqueue(ctx context.Context, tx bun.IDB, now time.Time, alerting *tracker.Alerting, alerts []tracker.Alert) error {
 	var rows []alertRow
-	for _, a := range b.alerts {
-		r, err := s.outboxRows(ctx, tx, p, a)
+	for _, a := range alerts {
+		r, err := s.outboxRows(ctx, tx, now, alerting, a)
 		if err != nil {
 			return err
 		}
@@ -197,9 +210,9 @@ ON CONFLICT (threshold, window_start, level) DO NOTHING`, t.Name, start, strconv
 
 // outboxRows are alert a's outbox rows, one per notifier of the routes that
 // match it, unless a route's repeat interval holds it back.
-func (s *Store) outboxRows(ctx context.Context, tx bun.IDB, p tracker.ApplyParams, a tracker.Alert) ([]alertRow, error) {
+func (s *Store) outboxRows(ctx context.Context, tx bun.IDB, now time.Time, alerting *tracker.Alerting, a tracker.Alert) ([]alertRow, error) {
 	var notifiers []string
-	for i, r := range p.Alerting.Routes {
+	for i, r := range alerting.Routes {
 		if !r.Matches(a) {
 			continue
 		}
@@ -207,7 +220,7 @@ func (s *Store) outboxRows(ctx context.Context, tx bun.IDB, p tracker.ApplyParam
 			var key string
 			err := tx.NewRaw(`INSERT INTO alert_repeats (key, last_at) VALUES (?, ?)
 ON CONFLICT (key) DO UPDATE SET last_at = excluded.last_at WHERE alert_repeats.last_at <= ?
-RETURNING key`, fmt.Sprintf("%d|%s", i, a.RepeatKey()), p.Now, p.Now.Add(-r.RepeatInterval)).Scan(ctx, &key)
+RETURNING key`, fmt.Sprintf("%d|%s", i, a.RepeatKey()), now, now.Add(-r.RepeatInterval)).Scan(ctx, &key)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // sent within the interval
 			}
@@ -231,7 +244,7 @@ RETURNING key`, fmt.Sprintf("%d|%s", i, a.RepeatKey()), p.Now, p.Now.Add(-r.Repe
 	rows := make([]alertRow, len(notifiers))
 	for i, n := range notifiers {
 		rows[i] = alertRow{Notifier: n, Type: a.Type, Provider: a.Provider, Payload: string(payload), State: string(tracker.AlertPending),
-			NextAttemptAt: p.Now, CreatedAt: p.Now, UpdatedAt: p.Now}
+			NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
 	}
 	return rows, nil
 }

@@ -36,7 +36,7 @@ RETURNING ` + claimColumns
 // claimColumns are what a sweep needs of a claimed job to poll it and
 // schedule the next poll; the rest a poll's observation reads afresh. Each
 // column more is decoded 500 times a claim.
-const claimColumns = "id, provider, external_id, kind, status, created_at, last_heard_at, quiet_polls, webhook_at, stale_reported"
+const claimColumns = "id, provider, external_id, kind, status, created_at, last_heard_at, quiet_polls, webhook_due_by, alert_held_until"
 
 // ClaimDue leases due jobs; see tracker.Store.
 func (s *Store) ClaimDue(ctx context.Context, p tracker.ClaimParams) ([]tracker.Job, error) {

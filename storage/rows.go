@@ -35,7 +35,8 @@ type jobRow struct {
 	QuietPolls     int        `bun:"quiet_polls"`
 	NotFoundPolls  int        `bun:"not_found_polls"`
 	WebhookAt      *time.Time `bun:"webhook_at"`
-	StaleReported  bool       `bun:"stale_reported"`
+	WebhookDueBy   *time.Time `bun:"webhook_due_by"`
+	AlertHeldUntil *time.Time `bun:"alert_held_until"`
 	CountedUsage   string     `bun:"counted_usage"`
 	// LeaseUntil is a sweep's claim; every write of a job's state ends it.
 	LeaseUntil *time.Time `bun:"lease_until"`
@@ -103,7 +104,8 @@ func toJobRow(j tracker.Job) (jobRow, error) {
 		QuietPolls:     j.QuietPolls,
 		NotFoundPolls:  j.NotFoundPolls,
 		WebhookAt:      utcPtr(j.WebhookAt),
-		StaleReported:  j.StaleReported,
+		WebhookDueBy:   utcPtr(j.WebhookDueBy),
+		AlertHeldUntil: utcPtr(j.AlertHeldUntil),
 		CountedUsage:   string(counted),
 	}, nil
 }
@@ -126,7 +128,8 @@ func (r jobRow) job() (tracker.Job, error) {
 		QuietPolls:     r.QuietPolls,
 		NotFoundPolls:  r.NotFoundPolls,
 		WebhookAt:      utcPtr(r.WebhookAt),
-		StaleReported:  r.StaleReported,
+		WebhookDueBy:   utcPtr(r.WebhookDueBy),
+		AlertHeldUntil: utcPtr(r.AlertHeldUntil),
 	}
 	// A row read without its JSON columns (a claim) leaves them zero.
 	for _, c := range []struct {

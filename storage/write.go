@@ -69,7 +69,8 @@ var (
 		{"quiet_polls", "integer", "", func(r *jobRow) any { return r.QuietPolls }},
 		{"not_found_polls", "integer", "", func(r *jobRow) any { return r.NotFoundPolls }},
 		{"webhook_at", "timestamptz", "", func(r *jobRow) any { return r.WebhookAt }},
-		{"stale_reported", "boolean", "", func(r *jobRow) any { return r.StaleReported }},
+		{"webhook_due_by", "timestamptz", "", func(r *jobRow) any { return r.WebhookDueBy }},
+		{"alert_held_until", "timestamptz", "", func(r *jobRow) any { return r.AlertHeldUntil }},
 		{"counted_usage", "text", "jsonb", func(r *jobRow) any { return r.CountedUsage }},
 	}
 	jobInsertColumns = append(append([]column[jobRow]{}, jobIdentityColumns...), jobStateColumns...)

@@ -13,9 +13,15 @@ const (
 	AlertJobCancelled      = "job.cancelled"
 	AlertJobExpired        = "job.expired"
 	AlertJobLost           = TypeJobLost
-	AlertJobStale          = TypeJobStale
 	AlertJobPartialFailure = "job.partial_failure"
 	AlertUsageThreshold    = "usage.threshold"
+	// AlertWebhooksSilent: a provider's webhooks stopped arriving; the last
+	// Alerting.SilentAfter ends of its jobs were learned by poll, with no
+	// webhook within the grace. Raised once per silence.
+	AlertWebhooksSilent = "provider.webhooks_silent"
+	// AlertWebhooksResumed: a webhook arrived from a provider whose
+	// webhooks were silent, ending the silence.
+	AlertWebhooksResumed = "provider.webhooks_resumed"
 )
 
 // Alert is one notification as every notifier receives it, and the JSON body
@@ -36,6 +42,13 @@ type Alert struct {
 	Threshold *ThresholdCrossing `json:"threshold,omitempty"`
 	// Data is a provider event's payload as received.
 	Data json.RawMessage `json:"data,omitempty"`
+	// UsageUnknown is set on the alert of an end whose figures (tokens,
+	// request counts, files) the provider had not reported when the alert
+	// went out: the enrichment poll did not apply within the enrich wait.
+	UsageUnknown bool `json:"usage_unknown,omitempty"`
+	// Silence is set on provider.webhooks_silent and
+	// provider.webhooks_resumed alerts.
+	Silence *WebhookSilence `json:"silence,omitempty"`
 	// Summary is one line a person can read.
 	Summary string `json:"summary"`
 }
@@ -55,4 +68,14 @@ type ThresholdCrossing struct {
 	Value int64 `json:"value"`
 	// Level is the fraction of Limit crossed (0.8, 1.0).
 	Level float64 `json:"level"`
+}
+
+// WebhookSilence is what provider.webhooks_silent and
+// provider.webhooks_resumed say of a provider's webhooks.
+type WebhookSilence struct {
+	// Missed is how many job ends in a row were learned by poll with no
+	// webhook within the grace.
+	Missed int `json:"missed"`
+	// Since is when the silence was declared.
+	Since time.Time `json:"since"`
 }

@@ -9,12 +9,29 @@ import (
 )
 
 // Alerting is the configured policy by which applied observations raise
-// alerts: where each goes, and the usage thresholds. It travels with
-// ApplyParams so that alerts are written to the outbox in the transaction
-// of the change that raised them.
+// alerts: where each goes, the usage thresholds, and when a provider's
+// webhooks count as silent. It travels with ApplyParams so that alerts are
+// written to the outbox in the transaction of the change that raised them.
 type Alerting struct {
 	Routes     []Route
 	Thresholds []Threshold
+	// SilentAfter is, by provider, how many job ends in a row learned by
+	// poll with no webhook (job.webhook_missed) raise
+	// provider.webhooks_silent; a provider not in it uses
+	// DefaultSilentAfter.
+	SilentAfter map[string]int
+}
+
+// DefaultSilentAfter is the number of missed webhooks in a row that make a
+// provider's webhooks silent when Alerting.SilentAfter does not say.
+const DefaultSilentAfter = 3
+
+// SilentAfterFor is SilentAfter of a provider, or its default.
+func (a *Alerting) SilentAfterFor(provider string) int {
+	if n := a.SilentAfter[provider]; n > 0 {
+		return n
+	}
+	return DefaultSilentAfter
 }
 
 // Route sends the alerts it matches to notifiers. Empty match fields match
@@ -178,6 +195,12 @@ func Account(before, after Job, counted Usage) (UsageDelta, Usage) {
 
 // AlertTypes are the alerts one applied observation raises. before is the
 // job as it was (zero when the observation created it or names no job).
+//
+// An end raises job.<status>, or job.partial_failure when requests failed,
+// once: when it is learned, or, when its alert is held for the enrichment
+// poll (Job.AlertHeldUntil), when the hold ends. Failures that the
+// enrichment poll finds after the end's alert went out raise
+// job.partial_failure then.
 func AlertTypes(before Job, res Result, obs Observation) []string {
 	after := res.Job
 	if res.Duplicate {
@@ -192,36 +215,55 @@ func AlertTypes(before Job, res Result, obs Observation) []string {
 	}
 	var types []string
 	failure := after.Details["request_failure"]
+	end := "job." + string(after.Status)
+	if failure != "" {
+		end = AlertJobPartialFailure
+	}
 	switch {
 	case after.Status.Terminal() && !before.Status.Terminal() && res.Effect == EffectApplied:
-		if failure != "" {
-			types = append(types, AlertJobPartialFailure)
-		} else {
-			types = append(types, "job."+string(after.Status))
+		if after.AlertHeldUntil == nil {
+			types = append(types, end)
 		}
+	case after.Status.Terminal() && before.AlertHeldUntil != nil && after.AlertHeldUntil == nil:
+		types = append(types, end)
 	case after.Status.Terminal() && failure != "" && before.Details["request_failure"] == "":
-		// The enrichment poll found the failures after the end was known.
 		types = append(types, AlertJobPartialFailure)
 	}
 	if after.Status == StatusLost && before.Status != StatusLost {
 		types = append(types, AlertJobLost)
 	}
-	if after.StaleReported && !before.StaleReported {
-		types = append(types, AlertJobStale)
-	}
 	return types
 }
 
-// NewAlert builds the alert of a type about a job (nil for provider events),
-// with its one-line summary.
-func NewAlert(typ, provider string, job *Job, data []byte, now time.Time) Alert {
-	a := Alert{Type: typ, CreatedAt: now, Provider: provider, Job: job, Data: data}
-	a.Summary = Summary(a)
-	return a
+// Alerts are the alerts of AlertTypes, each with the job as it is after the
+// observation (or, for a provider event, its payload) and its summary.
+func Alerts(before Job, res Result, obs Observation, now time.Time) []Alert {
+	var out []Alert
+	for _, typ := range AlertTypes(before, res, obs) {
+		a := Alert{Type: typ, CreatedAt: now, Provider: obs.Provider}
+		if res.Job != nil {
+			j := *res.Job
+			a.Job = &j
+			// An end alert released by the enrich wait goes without the
+			// enrichment poll's figures, and says so.
+			a.UsageUnknown = obs.Type == TypeEnrichTimeout
+		} else {
+			a.Data = obs.Payload
+		}
+		a.Summary = Summary(a)
+		out = append(out, a)
+	}
+	return out
 }
 
 // Summary is an alert's one line for people.
 func Summary(a Alert) string {
+	if s := a.Silence; s != nil {
+		if a.Type == AlertWebhooksResumed {
+			return fmt.Sprintf("%s webhooks are arriving again, silent since %s", a.Provider, s.Since.Format("2006-01-02 15:04 MST"))
+		}
+		return fmt.Sprintf("%s webhooks are not arriving: the last %d job ends were learned by polling, with no webhook", a.Provider, s.Missed)
+	}
 	if t := a.Threshold; t != nil {
 		return fmt.Sprintf("usage threshold %s at %.0f%%: %d of %d %s this %s (from %s)",
 			t.Name, t.Level*100, t.Value, t.Limit, t.Metric, t.Window, t.WindowStart.Format("2006-01-02 15:04 MST"))
@@ -236,12 +278,13 @@ func Summary(a Alert) string {
 		return fmt.Sprintf("%s finished with %d of %d requests failed", what, j.Usage.RequestsFailed, j.Usage.RequestsTotal)
 	case AlertJobLost:
 		return fmt.Sprintf("%s is lost: %s", what, j.Details["lost_reason"])
-	case AlertJobStale:
-		return fmt.Sprintf("%s has gone quiet and no webhook about it ever arrived", what)
 	}
 	s := fmt.Sprintf("%s %s", what, j.Status)
 	if j.ProviderStatus != "" && j.ProviderStatus != string(j.Status) {
 		s += fmt.Sprintf(" (%s)", j.ProviderStatus)
+	}
+	if a.UsageUnknown {
+		s += "; usage unknown: the provider had not reported it yet"
 	}
 	return s
 }

@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -14,6 +15,11 @@ func TestAlertTypes(t *testing.T) {
 		if failure != "" {
 			j.Details = map[string]string{"request_failure": failure}
 		}
+		return j
+	}
+	held := func(j *Job) *Job {
+		t := time.Unix(1, 0)
+		j.AlertHeldUntil = &t
 		return j
 	}
 	tests := []struct {
@@ -31,7 +37,11 @@ func TestAlertTypes(t *testing.T) {
 		{"enrichment without news", *done(StatusSucceeded, "partial"), Result{Job: done(StatusSucceeded, "partial"), Effect: EffectApplied}, Observation{}, nil},
 		{"conflict raises nothing", *done(StatusSucceeded, ""), Result{Job: done(StatusSucceeded, ""), Effect: EffectConflict}, Observation{}, nil},
 		{"lost", running, Result{Job: &Job{Status: StatusLost}, Effect: EffectApplied}, Observation{}, []string{"job.lost"}},
-		{"stale", running, Result{Job: &Job{Status: StatusRunning, StaleReported: true}, Effect: EffectRecorded}, Observation{}, []string{"job.stale"}},
+		{"a thin end is held", running, Result{Job: held(done(StatusSucceeded, "")), Effect: EffectApplied}, Observation{PollNow: true}, nil},
+		{"the enrichment poll releases it", *held(done(StatusSucceeded, "")), Result{Job: done(StatusSucceeded, ""), Effect: EffectApplied}, Observation{Source: SourcePoll}, []string{"job.succeeded"}},
+		{"released with the failures it found", *held(done(StatusSucceeded, "")), Result{Job: done(StatusSucceeded, "partial"), Effect: EffectApplied}, Observation{Source: SourcePoll}, []string{"job.partial_failure"}},
+		{"the enrich wait releases it", *held(done(StatusFailed, "")), Result{Job: done(StatusFailed, ""), Effect: EffectApplied}, Observation{Source: SourceSweep, Type: TypeEnrichTimeout}, []string{"job.failed"}},
+		{"a missed webhook is no page", *done(StatusSucceeded, ""), Result{Job: done(StatusSucceeded, ""), Effect: EffectApplied}, Observation{Source: SourceSweep, Type: TypeJobWebhookMissed}, nil},
 		{"provider event", Job{}, Result{Effect: EffectRecorded}, Observation{Type: "usage.threshold.reached"}, []string{"usage.threshold.reached"}},
 		{"duplicate", running, Result{Duplicate: true}, Observation{Type: "batch.failed"}, nil},
 		{"progress", running, Result{Job: &Job{Status: StatusRunning}, Effect: EffectApplied}, Observation{}, nil},
@@ -39,6 +49,28 @@ func TestAlertTypes(t *testing.T) {
 	for _, tt := range tests {
 		if got := AlertTypes(tt.before, tt.res, tt.obs); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s: AlertTypes = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestAlertsSayWhenUsageIsUnknown(t *testing.T) {
+	t.Parallel()
+	until := time.Unix(1, 0)
+	before := Job{Provider: "openai", Kind: KindBatch, ExternalID: "b", Status: StatusSucceeded, AlertHeldUntil: &until}
+	after := before
+	after.AlertHeldUntil = nil
+	res := Result{Job: &after, Effect: EffectApplied}
+	now := time.Unix(100, 0)
+	for _, tt := range []struct {
+		obs     Observation
+		unknown bool
+	}{
+		{Observation{Source: SourceSweep, Type: TypeEnrichTimeout}, true},
+		{Observation{Source: SourcePoll}, false},
+	} {
+		a := Alerts(before, res, tt.obs, now)
+		if len(a) != 1 || a[0].UsageUnknown != tt.unknown || strings.Contains(a[0].Summary, "usage unknown") != tt.unknown {
+			t.Errorf("%s: alerts %+v, want one with usage unknown %v", tt.obs.Type, a, tt.unknown)
 		}
 	}
 }

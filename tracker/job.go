@@ -76,9 +76,16 @@ const (
 
 // Event types jobwatch itself records in a job's history.
 const (
-	// TypeJobStale: the job went unheard past its stale threshold without a
-	// webhook ever arriving (the provider's webhooks may not be reaching us).
-	TypeJobStale = "job.stale"
+	// TypeJobWebhookMissed: a poll learned that the job had ended, on a
+	// provider with a webhook endpoint, and no webhook about that end arrived
+	// within the provider's webhook grace. It is recorded in the job's
+	// history, not alerted on: enough of them in a row raise
+	// provider.webhooks_silent.
+	TypeJobWebhookMissed = "job.webhook_missed"
+	// TypeEnrichTimeout: the enrichment poll of a job whose end a thin
+	// webhook announced did not apply within the enrich wait, so the end
+	// alert held for it went out with what was known.
+	TypeEnrichTimeout = "job.enrich_timeout"
 	// TypeJobLost: jobwatch gave up waiting for the job.
 	TypeJobLost = "job.lost"
 	// TypePollNotFound: a poll was answered 404.
@@ -136,8 +143,16 @@ type Job struct {
 	NotFoundPolls int `json:"not_found_polls,omitempty"`
 	// WebhookAt is when the last webhook about the job arrived.
 	WebhookAt *time.Time `json:"webhook_at,omitempty"`
-	// StaleReported is set once the job.stale event has been recorded.
-	StaleReported bool `json:"stale_reported,omitempty"`
+	// WebhookDueBy is set while jobwatch waits for the webhook about an end
+	// that a poll learned first: the provider's end time (or the poll's)
+	// plus the provider's webhook grace. Past it, the webhook is missed
+	// (TypeJobWebhookMissed); a webhook about the end clears it.
+	WebhookDueBy *time.Time `json:"webhook_due_by,omitempty"`
+	// AlertHeldUntil is set while the alert of the job's end waits for the
+	// enrichment poll (a thin webhook announced the end without its
+	// figures): the poll's answer sends it, or the sweep does at this time,
+	// with what is known.
+	AlertHeldUntil *time.Time `json:"alert_held_until,omitempty"`
 	// Counted is the part of Usage already added to the usage totals.
 	Counted Usage `json:"-"`
 	// History is every observation applied to or recorded against the job,

@@ -40,7 +40,7 @@ type Store interface {
 	// replica) takes them before the lease ends, and returns them with only
 	// what a sweep needs to poll and reschedule them: ID, Provider,
 	// ExternalID, Kind, Status, CreatedAt, LastHeardAt, QuietPolls,
-	// WebhookAt and StaleReported. The observation of the poll sets the real
+	// WebhookDueBy and AlertHeldUntil. The observation of the poll sets the real
 	// next poll; a sweep that dies leaves them to be claimed again after the
 	// lease.
 	ClaimDue(ctx context.Context, p ClaimParams) ([]Job, error)
@@ -63,6 +63,12 @@ type Store interface {
 	// UsageTotals returns the usage totals of one window, per provider and
 	// scope ("" is all jobs; thresholds with labels have their own).
 	UsageTotals(ctx context.Context, window string, start time.Time) ([]UsageTotal, error)
+	// EndWebhookSilences ends the silence of every provider whose webhooks
+	// were declared silent (provider.webhooks_silent) and that has had a
+	// verified webhook delivery since, raising provider.webhooks_resumed
+	// through alerting's routes in the same transaction, once per silence
+	// across replicas. It returns the providers whose silence ended.
+	EndWebhookSilences(ctx context.Context, now time.Time, alerting *Alerting) ([]string, error)
 	// CountJobs returns how many jobs there are per provider, kind and status.
 	CountJobs(ctx context.Context) ([]JobCount, error)
 	// Ping checks that the store answers.

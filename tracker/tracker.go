@@ -230,6 +230,17 @@ func decodeCursor(s string) (int64, error) {
 	return strconv.ParseInt(string(b[1:]), 10, 64)
 }
 
+// EndWebhookSilences ends the silence of every provider whose webhooks
+// arrive again, raising provider.webhooks_resumed; see
+// Store.EndWebhookSilences. It returns those providers.
+func (t *Tracker) EndWebhookSilences(ctx context.Context) ([]string, error) {
+	ended, err := t.store.EndWebhookSilences(ctx, t.now().UTC(), t.committer.alerting)
+	if err != nil {
+		return ended, fmt.Errorf("end webhook silences: %w", err)
+	}
+	return ended, nil
+}
+
 // Observe applies observations (and logs deliveries), each observation
 // through Transition. The items are committed together, in one transaction
 // that concurrent calls share (a group commit); Observe returns once that

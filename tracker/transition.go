@@ -33,13 +33,17 @@ type Observation struct {
 	// id is a no-op. Empty when the source has none (polls).
 	EventID string
 	// Type is the event type as the provider named it (batch.completed), or
-	// one of jobwatch's own (TypeJobStale, TypeJobLost, TypePollNotFound).
+	// one of jobwatch's own (TypeJobLost, TypeJobWebhookMissed,
+	// TypeEnrichTimeout, TypePollNotFound).
 	Type string
 	// Payload is the body as received, stored in the job's history.
 	Payload json.RawMessage
 	// PollNow makes the job due for a poll at once: the observation is thin
 	// (status only) and the details must be fetched.
 	PollNow bool
+	// EndedAt is the provider's own time of the job's end, when a poll's
+	// answer gives one (a batch's completed_at); nil otherwise.
+	EndedAt *time.Time
 }
 
 // Rules are the configured parameters of Transition.
@@ -57,6 +61,16 @@ type Rules struct {
 	// Jitter, when set, spreads a poll interval (it returns a duration near
 	// its argument), so that jobs registered together are not polled together.
 	Jitter func(time.Duration) time.Duration
+	// WebhookGrace, for a provider with a webhook endpoint, is how long after
+	// a job's end (the provider's end time, else the poll's) the webhook
+	// about it may still arrive when a poll learned the end first; past it
+	// the webhook is missed. Zero: the provider sends no webhooks, and none
+	// is waited for.
+	WebhookGrace time.Duration
+	// EnrichWait is how long the alert of an end that a thin webhook
+	// announced waits for the enrichment poll's figures. Zero: the alert is
+	// raised at once (the job cannot be polled).
+	EnrichWait time.Duration
 }
 
 // PollInterval is the wait before the next poll of a job whose last quiet
@@ -94,9 +108,20 @@ func (r Rules) PollInterval(quiet int) time.Duration {
 // Scheduling: a live job is next due after Rules.PollInterval, which backs
 // off while polls find nothing new and resets when anything changes; a lost
 // job after LostPollInterval; a terminal one never, unless the observation
-// is thin (PollNow) and the details must still be fetched. jobwatch's own
-// verdicts (SourceSweep: job.stale, job.lost) and 404s follow their own rules
-// below. Every observation but jobwatch's own counts as hearing from the job.
+// is thin (PollNow) and the details must still be fetched, or it awaits
+// something:
+//
+//   - a poll that ends a job of a provider with webhooks (Rules.WebhookGrace)
+//     sets WebhookDueBy, the end's time plus the grace; a webhook with a
+//     terminal status clears it, and past it the sweep records
+//     job.webhook_missed;
+//   - a thin webhook that ends a job that can be polled (Rules.EnrichWait)
+//     sets AlertHeldUntil: the end's alert waits for the enrichment poll,
+//     whose applied answer clears it, or for the sweep's job.enrich_timeout.
+//
+// jobwatch's own verdicts (SourceSweep: job.lost, job.webhook_missed,
+// job.enrich_timeout) and 404s follow their own rules below. Every
+// observation but jobwatch's own counts as hearing from the job.
 func Transition(job Job, obs Observation, now time.Time, rules Rules) (Job, Effect) {
 	switch {
 	case obs.Source == SourceSweep:
@@ -109,6 +134,10 @@ func Transition(job Job, obs Observation, now time.Time, rules Rules) (Job, Effe
 	if obs.Source == SourceWebhook {
 		t := now
 		job.WebhookAt = &t
+		if obs.Status.Terminal() {
+			// The webhook about the end: nothing is missed.
+			job.WebhookDueBy = nil
+		}
 	}
 	if (obs.Status == "" || job.Status == StatusLost) && !job.Status.Terminal() && !obs.Status.Terminal() {
 		// An unknown provider status keeps the job's; so does any
@@ -119,7 +148,9 @@ func Transition(job Job, obs Observation, now time.Time, rules Rules) (Job, Effe
 	effect := effectOf(job, obs)
 	if effect != EffectApplied {
 		if obs.Source == SourcePoll {
-			// The poll was answered: whatever it said, schedule the next one.
+			// The poll was answered: whatever it said, schedule the next
+			// one. A held alert stays held until its time: this answer
+			// brought no figures.
 			job.QuietPolls++
 			job.NextPollAt = nextPoll(job, false, now, rules)
 		}
@@ -150,6 +181,23 @@ func Transition(job Job, obs Observation, now time.Time, rules Rules) (Job, Effe
 	if job.Status.Terminal() && !wasTerminal {
 		t := now
 		job.ResolvedAt, job.ResolvedBy = &t, obs.Source
+		switch {
+		case obs.Source == SourcePoll && rules.WebhookGrace > 0:
+			// A poll learned the end first: its webhook is now awaited.
+			end := now
+			if obs.EndedAt != nil && obs.EndedAt.Before(now) {
+				end = *obs.EndedAt
+			}
+			due := end.Add(rules.WebhookGrace)
+			job.WebhookDueBy = &due
+		case obs.PollNow && rules.EnrichWait > 0:
+			// A thin end: its alert waits for the enrichment poll.
+			until := now.Add(rules.EnrichWait)
+			job.AlertHeldUntil = &until
+		}
+	} else if obs.Source == SourcePoll && wasTerminal {
+		// The enrichment poll applied: the held alert goes out with it.
+		job.AlertHeldUntil = nil
 	}
 	if obs.Source == SourcePoll && !changed(before, job) {
 		job.QuietPolls++
@@ -160,14 +208,15 @@ func Transition(job Job, obs Observation, now time.Time, rules Rules) (Job, Effe
 	return job, effect
 }
 
-// nextPoll is when job is next due.
+// nextPoll is when job is next due. An ended job is due only for its
+// enrichment poll, or when the webhook it awaits or its held alert is due.
 func nextPoll(job Job, pollNow bool, now time.Time, rules Rules) *time.Time {
 	var t time.Time
 	switch {
 	case pollNow:
 		t = now
 	case job.Status.Terminal():
-		return nil
+		return earliest(job.WebhookDueBy, job.AlertHeldUntil)
 	case job.Status == StatusLost:
 		t = now.Add(rules.LostPollInterval)
 	default:
@@ -176,18 +225,45 @@ func nextPoll(job Job, pollNow bool, now time.Time, rules Rules) *time.Time {
 	return &t
 }
 
+// earliest is the earlier of two optional times, nil when both are.
+func earliest(a, b *time.Time) *time.Time {
+	if a == nil || (b != nil && b.Before(*a)) {
+		a = b
+	}
+	if a == nil {
+		return nil
+	}
+	t := *a
+	return &t
+}
+
 // changed reports whether an observation taught anything new about the job.
 func changed(a, b Job) bool {
 	return a.Status != b.Status || a.ProviderStatus != b.ProviderStatus || a.Usage != b.Usage || !maps.Equal(a.Details, b.Details)
 }
 
-// sweepVerdict applies jobwatch's own observations: job.stale marks the job
-// as reported stale; job.lost makes a live job lost.
+// sweepVerdict applies jobwatch's own observations: job.lost makes a live
+// job lost; job.webhook_missed ends the wait for an end's webhook, and
+// job.enrich_timeout the hold of an end's alert. A verdict that is no
+// longer true (the webhook came, the poll applied, since the sweep claimed
+// the job) is stale: recorded, changing nothing.
 func sweepVerdict(job Job, obs Observation, now time.Time, rules Rules) (Job, Effect) {
 	switch obs.Type {
-	case TypeJobStale:
-		job.StaleReported = true
-		return job, EffectRecorded
+	case TypeJobWebhookMissed:
+		if job.WebhookDueBy == nil {
+			return job, EffectStale
+		}
+		job.WebhookDueBy = nil
+		job.NextPollAt = nextPoll(job, false, now, rules)
+		return job, EffectApplied
+	case TypeEnrichTimeout:
+		if job.AlertHeldUntil == nil {
+			return job, EffectStale
+		}
+		// The enrichment poll, if still pending, keeps its schedule: the
+		// figures are still worth counting when they come.
+		job.AlertHeldUntil = nil
+		return job, EffectApplied
 	case TypeJobLost:
 		if job.Status.Terminal() || job.Status == StatusLost {
 			return job, EffectRecorded

@@ -175,7 +175,9 @@ func TestTransitionScheduling(t *testing.T) {
 		{"job.lost", running(0, 0), Observation{Source: SourceSweep, Type: TypeJobLost, OccurredAt: now, Details: map[string]string{"lost_reason": "unresolved 26h after registration"}}, EffectApplied, StatusLost, 0, 6 * time.Hour, false, "unresolved 26h after registration"},
 		{"job.lost of a finished job is recorded only", func() Job { j := running(0, 0); j.Status = StatusFailed; j.NextPollAt = nil; return j }(), Observation{Source: SourceSweep, Type: TypeJobLost, OccurredAt: now}, EffectRecorded, StatusFailed, 0, -1, false, ""},
 		{"lost job is polled slowly", func() Job { j := running(0, 0); j.Status = StatusLost; return j }(), poll(StatusLost, ""), EffectApplied, StatusLost, 1, 6 * time.Hour, true, ""},
-		{"job.stale is a marker", running(0, 0), Observation{Source: SourceSweep, Type: TypeJobStale, OccurredAt: now}, EffectRecorded, StatusRunning, 0, -2, false, ""},
+		{"a missed webhook ends the wait", func() Job { j := running(0, 0); j.Status = StatusSucceeded; d := now; j.WebhookDueBy = &d; j.NextPollAt = &d; return j }(), Observation{Source: SourceSweep, Type: TypeJobWebhookMissed, OccurredAt: now}, EffectApplied, StatusSucceeded, 0, -1, false, ""},
+		{"a missed webhook that came meanwhile is stale", func() Job { j := running(0, 0); j.Status = StatusSucceeded; j.NextPollAt = nil; return j }(), Observation{Source: SourceSweep, Type: TypeJobWebhookMissed, OccurredAt: now}, EffectStale, StatusSucceeded, 0, -1, false, ""},
+		{"the enrich wait keeps the enrichment's schedule", func() Job { j := running(0, 0); j.Status = StatusSucceeded; h := now; j.AlertHeldUntil = &h; return j }(), Observation{Source: SourceSweep, Type: TypeEnrichTimeout, OccurredAt: now}, EffectApplied, StatusSucceeded, 0, -2, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,13 +204,43 @@ func TestTransitionScheduling(t *testing.T) {
 			if tt.checkDetails != "" && got.Details["lost_reason"] != tt.checkDetails {
 				t.Errorf("lost_reason = %q, want %q", got.Details["lost_reason"], tt.checkDetails)
 			}
-			if tt.obs.Type == TypeJobStale && !got.StaleReported {
-				t.Error("job.stale did not mark the job")
+			if got.WebhookDueBy != nil || got.AlertHeldUntil != nil {
+				t.Errorf("webhook due by %v, alert held until %v; want neither (no grace, no enrich wait)", got.WebhookDueBy, got.AlertHeldUntil)
 			}
 			if (tt.obs.Source == SourceWebhook) != (got.WebhookAt != nil) {
 				t.Errorf("WebhookAt = %v after a %s observation", got.WebhookAt, tt.obs.Source)
 			}
 		})
+	}
+}
+
+// A poll that ends a job of a provider with webhooks awaits the end's
+// webhook for the grace, from the provider's end time when it gives one;
+// the webhook clears the wait. A thin webhook's end holds its alert for the
+// enrich wait; the enrichment poll releases it.
+func TestTransitionAwaitsWebhooksAndFigures(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	rules := Rules{StaleAfter: 10 * time.Minute, MaxPollInterval: time.Hour, WebhookGrace: 10 * time.Minute, EnrichWait: 2 * time.Minute}
+	running := Job{Status: StatusRunning, NextPollAt: &now}
+	ended := now.Add(-3 * time.Minute)
+
+	j, _ := Transition(running, Observation{Source: SourcePoll, Status: StatusSucceeded, OccurredAt: now, EndedAt: &ended}, now, rules)
+	if want := ended.Add(10 * time.Minute); j.WebhookDueBy == nil || !j.WebhookDueBy.Equal(want) || !j.NextPollAt.Equal(want) || j.AlertHeldUntil != nil {
+		t.Fatalf("ended by poll: webhook due by %v, next due %v, held %v; want both %v", j.WebhookDueBy, j.NextPollAt, j.AlertHeldUntil, want)
+	}
+	j, effect := Transition(j, Observation{Source: SourceWebhook, Status: StatusSucceeded, OccurredAt: now}, now.Add(time.Minute), rules)
+	if effect != EffectApplied || j.WebhookDueBy != nil || j.NextPollAt != nil {
+		t.Fatalf("after its webhook: %s, webhook due by %v, next due %v; want nothing awaited", effect, j.WebhookDueBy, j.NextPollAt)
+	}
+
+	j, _ = Transition(running, Observation{Source: SourceWebhook, Status: StatusFailed, OccurredAt: now, PollNow: true}, now, rules)
+	if want := now.Add(2 * time.Minute); j.AlertHeldUntil == nil || !j.AlertHeldUntil.Equal(want) || !j.NextPollAt.Equal(now) || j.WebhookDueBy != nil {
+		t.Fatalf("thin end: held until %v, next due %v; want held until %v, due now", j.AlertHeldUntil, j.NextPollAt, want)
+	}
+	j, _ = Transition(j, Observation{Source: SourcePoll, Status: StatusFailed, OccurredAt: now, Details: map[string]string{"error_message": "x"}}, now, rules)
+	if j.AlertHeldUntil != nil || j.NextPollAt != nil {
+		t.Fatalf("enriched: held until %v, next due %v; want released, done", j.AlertHeldUntil, j.NextPollAt)
 	}
 }
 

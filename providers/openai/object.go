@@ -1,7 +1,10 @@
 package openai
 
 import (
+	"encoding/json"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/providers/generic"
@@ -155,6 +158,12 @@ type batchObject struct {
 		Failed    int64 `json:"failed"`
 	} `json:"request_counts"`
 	Usage *tokenUsage `json:"usage"`
+	// The time of each end, in unix seconds; the one matching the status
+	// is the end's.
+	CompletedAt json.RawMessage `json:"completed_at"`
+	FailedAt    json.RawMessage `json:"failed_at"`
+	ExpiredAt   json.RawMessage `json:"expired_at"`
+	CancelledAt json.RawMessage `json:"cancelled_at"`
 }
 
 func batchObservation(obj []byte) (tracker.Observation, error) {
@@ -192,8 +201,34 @@ func batchObservation(obj []byte) (tracker.Observation, error) {
 		u.InputTokens, u.OutputTokens, u.TotalTokens = t.InputTokens, t.OutputTokens, t.TotalTokens
 	}
 	obs.Usage, obs.Details = usage(u), d.result()
+	switch obs.Status {
+	case tracker.StatusSucceeded:
+		obs.EndedAt = unixTime(b.CompletedAt)
+	case tracker.StatusFailed:
+		obs.EndedAt = unixTime(b.FailedAt)
+	case tracker.StatusExpired:
+		obs.EndedAt = unixTime(b.ExpiredAt)
+	case tracker.StatusCancelled:
+		obs.EndedAt = unixTime(b.CancelledAt)
+	}
 	return obs, nil
 }
+
+// unixTime reads a time given in whole unix seconds; nil when raw is
+// absent, null or anything else: an end time only refines a grace period,
+// so a malformed one is not worth refusing the object for.
+func unixTime(raw json.RawMessage) *time.Time {
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil || n <= 0 || n > maxUnixSeconds {
+		return nil
+	}
+	t := time.Unix(n, 0).UTC()
+	return &t
+}
+
+// maxUnixSeconds is the last second of year 9999, past which no end time
+// is believed.
+const maxUnixSeconds = 253402300799
 
 type fineTuningObject struct {
 	Object         string    `json:"object"`
@@ -202,6 +237,8 @@ type fineTuningObject struct {
 	FineTunedModel string    `json:"fine_tuned_model"`
 	TrainedTokens  int64     `json:"trained_tokens"`
 	Error          *apiError `json:"error"`
+	// FinishedAt is when the job ended, in unix seconds.
+	FinishedAt json.RawMessage `json:"finished_at"`
 }
 
 func fineTuningObservation(obj []byte) (tracker.Observation, error) {
@@ -219,6 +256,9 @@ func fineTuningObservation(obj []byte) (tracker.Observation, error) {
 		d.setError(*f.Error)
 	}
 	obs.Usage, obs.Details = usage(tracker.Usage{TrainedTokens: f.TrainedTokens}), d.result()
+	if obs.Status.Terminal() {
+		obs.EndedAt = unixTime(f.FinishedAt)
+	}
 	return obs, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/jobwatch/jobwatch/providers/openai"
 	"github.com/jobwatch/jobwatch/tracker"
@@ -73,6 +74,7 @@ func TestObjectObservation(t *testing.T) {
 				ExternalID: "batch_abc123", Kind: tracker.KindBatch, Status: tracker.StatusSucceeded, ProviderStatus: "completed",
 				Usage:   &tracker.Usage{InputTokens: 1500, OutputTokens: 500, TotalTokens: 2000, RequestsTotal: 100, RequestsCompleted: 95, RequestsFailed: 5},
 				Details: map[string]string{"output_file_id": "file-cvaTdG", "error_file_id": "file-HOWS94", "request_failure": "partial"},
+				EndedAt: unix(1711493163),
 			},
 		},
 		{
@@ -85,6 +87,7 @@ func TestObjectObservation(t *testing.T) {
 				ExternalID: "batch_allfail", Kind: tracker.KindBatch, Status: tracker.StatusSucceeded, ProviderStatus: "completed",
 				Usage:   &tracker.Usage{RequestsTotal: 250, RequestsFailed: 250},
 				Details: map[string]string{"error_file_id": "file-errors", "request_failure": "total"},
+				EndedAt: unix(1711493163),
 			},
 		},
 		{
@@ -106,6 +109,7 @@ func TestObjectObservation(t *testing.T) {
 				ExternalID: "batch_exp", Kind: tracker.KindBatch, Status: tracker.StatusExpired, ProviderStatus: "expired",
 				Usage:   &tracker.Usage{RequestsTotal: 1000, RequestsCompleted: 640},
 				Details: map[string]string{"output_file_id": "file-partial", "error_file_id": "file-err"},
+				EndedAt: unix(1711557933),
 			},
 		},
 		{
@@ -164,6 +168,7 @@ func TestObjectObservation(t *testing.T) {
 				ExternalID: "ftjob-abc123", Kind: tracker.KindFineTuning, Status: tracker.StatusSucceeded, ProviderStatus: "succeeded",
 				Usage:   &tracker.Usage{TrainedTokens: 5768},
 				Details: map[string]string{"fine_tuned_model": "ft:davinci-002:my-org:custom_suffix:7q8mpxmy"},
+				EndedAt: unix(1692661190),
 			},
 		},
 		{
@@ -238,6 +243,12 @@ func TestObjectObservation(t *testing.T) {
 			checkObservation(t, got, tt.want)
 		})
 	}
+}
+
+// unix is a time in unix seconds, as a provider's end time.
+func unix(s int64) *time.Time {
+	t := time.Unix(s, 0).UTC()
+	return &t
 }
 
 func TestObjectObservationErrors(t *testing.T) {

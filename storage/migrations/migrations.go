@@ -3,9 +3,10 @@
 //
 // Each file runs in one transaction and is idempotent, so that a start which
 // crashed between committing a file and recording it as applied re-runs it
-// harmlessly: tables and indexes use IF NOT EXISTS, and an
-// "ALTER TABLE t ADD COLUMN c" is skipped when t already has c (SQLite has no
-// IF NOT EXISTS for columns).
+// harmlessly: tables and indexes use IF NOT EXISTS, an
+// "ALTER TABLE t ADD COLUMN c" is skipped when t already has c, and an
+// "ALTER TABLE t DROP COLUMN c" when it has not (SQLite has no IF [NOT]
+// EXISTS for columns).
 package migrations
 
 import (
@@ -27,8 +28,9 @@ var files embed.FS
 // fileName is "<version>_<comment>.up.sql".
 var fileName = regexp.MustCompile(`^(\d{14})_([a-z0-9_]+)\.up\.sql$`)
 
-// addColumn matches the statements that need the existence check.
-var addColumn = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)\b`)
+// alterColumn matches the statements that need the existence check: it
+// captures ADD or DROP, the table and the column.
+var alterColumn = regexp.MustCompile(`(?is)^ALTER\s+TABLE\s+(\w+)\s+(ADD|DROP)\s+COLUMN\s+(\w+)\b`)
 
 // For returns the migrations of a dialect: "postgres" or "sqlite".
 func For(dialect string) (*migrate.Migrations, error) {
@@ -79,12 +81,12 @@ func statements(sql string) []string {
 
 func run(ctx context.Context, tx bun.Tx, dialect string, stmts []string) error {
 	for _, stmt := range stmts {
-		if m := addColumn.FindStringSubmatch(stmt); m != nil {
-			has, err := hasColumn(ctx, tx, dialect, m[1], m[2])
+		if m := alterColumn.FindStringSubmatch(stmt); m != nil {
+			has, err := hasColumn(ctx, tx, dialect, m[1], m[3])
 			if err != nil {
 				return err
 			}
-			if has {
+			if has == strings.EqualFold(m[2], "add") {
 				continue
 			}
 		}

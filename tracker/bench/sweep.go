@@ -235,13 +235,13 @@ const seedSelect = `SELECT 'openai', 'batch_bench_' || n, 'batch',
 	CASE c WHEN 1 THEN ?2%[1]s END,
 	CASE c WHEN 1 THEN 'poll' ELSE '' END,
 	CASE c WHEN 0 THEN ?3%[1]s WHEN 2 THEN ?4%[1]s END,
-	0, 0, false
+	0, 0
 FROM (SELECT n, CASE WHEN n <= ?1 THEN 0 WHEN (n - ?1) %% 2 = 1 THEN 1 ELSE 2 END AS c FROM %[3]s) AS j`
 
 // seedColumns are the columns seedSelect fills: every NOT NULL one.
 const seedColumns = `INSERT INTO jobs (provider, external_id, kind, status, provider_status,
 	labels, usage, details, counted_usage, created_at, updated_at, last_heard_at,
-	resolved_at, resolved_by, next_poll_at, quiet_polls, not_found_polls, stale_reported)
+	resolved_at, resolved_by, next_poll_at, quiet_polls, not_found_polls)
 `
 
 // seed inserts jobs rows, the first due of them due a minute before now, in

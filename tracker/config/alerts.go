@@ -25,6 +25,10 @@ type Alerts struct {
 	// Defaults 5s and 10m.
 	Backoff    Duration `toml:"backoff"`
 	MaxBackoff Duration `toml:"max_backoff"`
+	// EnrichWait is how long the alert of an end that a thin webhook
+	// announced waits for the enrichment poll's figures before it goes out
+	// with what is known. Default 2m.
+	EnrichWait Duration `toml:"enrich_wait"`
 }
 
 // Notifier is one [[notifiers]] entry.
@@ -88,6 +92,7 @@ func (a *Alerts) applyDefaults() {
 	setDefault(&a.Timeout, Duration(30*time.Second))
 	setDefault(&a.Backoff, Duration(5*time.Second))
 	setDefault(&a.MaxBackoff, Duration(10*time.Minute))
+	setDefault(&a.EnrichWait, Duration(2*time.Minute))
 }
 
 func (c *Config) applyAlertDefaults() {
@@ -108,7 +113,8 @@ func (c *Config) applyAlertDefaults() {
 
 func (c *Config) validateAlerts(bad func(key, format string, args ...any)) {
 	for key, d := range map[string]Duration{"alerts.interval": c.Alerts.Interval, "alerts.max_age": c.Alerts.MaxAge,
-		"alerts.timeout": c.Alerts.Timeout, "alerts.backoff": c.Alerts.Backoff, "alerts.max_backoff": c.Alerts.MaxBackoff} {
+		"alerts.timeout": c.Alerts.Timeout, "alerts.backoff": c.Alerts.Backoff, "alerts.max_backoff": c.Alerts.MaxBackoff,
+		"alerts.enrich_wait": c.Alerts.EnrichWait} {
 		if d <= 0 {
 			bad(key, "must be positive")
 		}
@@ -225,6 +231,14 @@ func (c *Config) Alerting() *tracker.Alerting {
 	for _, t := range c.Thresholds {
 		a.Thresholds = append(a.Thresholds, tracker.Threshold{Name: t.Name, Metric: t.Metric, Provider: t.Provider, Labels: t.Labels,
 			Window: t.Window, Limit: t.Limit, Levels: t.Levels})
+	}
+	for _, p := range c.Providers {
+		if p.Webhook != nil {
+			if a.SilentAfter == nil {
+				a.SilentAfter = map[string]int{}
+			}
+			a.SilentAfter[p.Name] = p.Webhook.SilentAfter
+		}
 	}
 	return a
 }

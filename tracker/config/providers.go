@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jobwatch/jobwatch/providers/generic"
 	"github.com/jobwatch/jobwatch/providers/signature"
@@ -72,6 +73,13 @@ type Webhook struct {
 	// Burst is how many requests may arrive at once above RateLimit.
 	// Default: RateLimit rounded up, at least 1.
 	Burst int `toml:"burst"`
+	// Grace is how long after a job's end (the provider's end time, else the
+	// poll's) its webhook may still arrive when a poll learned the end
+	// first; past it, job.webhook_missed is recorded. Default 10m.
+	Grace Duration `toml:"grace"`
+	// SilentAfter is how many job ends in a row learned by poll with no
+	// webhook raise provider.webhooks_silent. Default 3.
+	SilentAfter int `toml:"silent_after"`
 }
 
 // Generic maps a provider's JSON to jobwatch's fields by dot paths
@@ -125,6 +133,8 @@ func (p *Provider) applyDefaults() {
 			}
 		}
 		setDefault(&w.UnknownJobs, UnknownJobsAdopt)
+		setDefault(&w.Grace, Duration(10*time.Minute))
+		setDefault(&w.SilentAfter, tracker.DefaultSilentAfter)
 		if w.Burst == 0 && w.RateLimit > 0 {
 			w.Burst = max(1, int(w.RateLimit+0.999))
 		}
@@ -193,6 +203,12 @@ func (p *Provider) validate(key string, bad func(key, format string, args ...any
 	}
 	if w.RateLimit < 0 || w.Burst < 0 {
 		bad(wkey+".rate_limit", "must not be negative")
+	}
+	if w.Grace < 0 {
+		bad(wkey+".grace", "must not be negative")
+	}
+	if w.SilentAfter < 1 || w.SilentAfter > 1000 {
+		bad(wkey+".silent_after", "%d is out of range (1 to 1000)", w.SilentAfter)
 	}
 	if w.InsecureSkipVerify && len(w.Secrets) == 0 {
 		return

@@ -102,7 +102,7 @@ func Poller(p config.Provider, log *slog.Logger) (providers.Poller, error) {
 func sweepProviders(cfg config.Config, log *slog.Logger) (map[string]sweep.Provider, error) {
 	out := map[string]sweep.Provider{}
 	for _, p := range cfg.Providers {
-		sp := sweep.Provider{Webhooks: p.Webhook != nil}
+		var sp sweep.Provider
 		if p.Polls() {
 			poller, err := Poller(p, log)
 			if err != nil {
@@ -116,7 +116,9 @@ func sweepProviders(cfg config.Config, log *slog.Logger) (map[string]sweep.Provi
 }
 
 // TrackerOptions are the tracker's options from the config: the transition
-// rules per provider and kind.
+// rules per provider and kind (a provider with a webhook endpoint awaits the
+// webhooks of the ends its polls learn; one that is polled holds the alerts
+// of thin ends for the enrichment poll), and the alerting policy.
 func TrackerOptions(cfg config.Config) tracker.Options {
 	byName := map[string]config.Provider{}
 	for _, p := range cfg.Providers {
@@ -124,17 +126,23 @@ func TrackerOptions(cfg config.Config) tracker.Options {
 	}
 	sw := cfg.Sweep
 	return tracker.Options{Alerting: cfg.Alerting(), Rules: func(provider string, kind tracker.Kind) tracker.Rules {
-		stale := sw.StaleAfter.D()
-		if p, ok := byName[provider]; ok {
-			stale = p.StaleAfterFor(kind, sw)
-		}
-		return tracker.Rules{
-			StaleAfter:       stale,
+		r := tracker.Rules{
+			StaleAfter:       sw.StaleAfter.D(),
 			MaxPollInterval:  sw.MaxPollInterval.D(),
 			LostPollInterval: sw.LostPollInterval.D(),
 			NotFoundLimit:    sw.NotFoundLimit,
 			Jitter:           jitter,
 		}
+		if p, ok := byName[provider]; ok {
+			r.StaleAfter = p.StaleAfterFor(kind, sw)
+			if p.Webhook != nil {
+				r.WebhookGrace = p.Webhook.Grace.D()
+			}
+			if p.Polls() {
+				r.EnrichWait = cfg.Alerts.EnrichWait.D()
+			}
+		}
+		return r
 	}}
 }
 

@@ -83,6 +83,10 @@ func Text(a tracker.Alert) string {
 	default:
 		w.field("type", a.Type)
 		w.field("provider", provider(a))
+		if si := a.Silence; si != nil {
+			w.field("missed in a row", strconv.Itoa(si.Missed))
+			w.field("silent since", si.Since.UTC().Format(timeLayout))
+		}
 		if a.Job != nil {
 			w.job(a)
 		}
@@ -105,8 +109,7 @@ func Text(a tracker.Alert) string {
 func isJobAlert(typ string) bool {
 	switch typ {
 	case tracker.AlertJobSucceeded, tracker.AlertJobFailed, tracker.AlertJobCancelled,
-		tracker.AlertJobExpired, tracker.AlertJobLost, tracker.AlertJobStale,
-		tracker.AlertJobPartialFailure:
+		tracker.AlertJobExpired, tracker.AlertJobLost, tracker.AlertJobPartialFailure:
 		return true
 	}
 	return false
@@ -114,10 +117,7 @@ func isJobAlert(typ string) bool {
 
 // jobOutcome says what a job alert's type means happened to the job.
 func jobOutcome(typ string) string {
-	switch typ {
-	case tracker.AlertJobStale:
-		return "gone stale"
-	case tracker.AlertJobPartialFailure:
+	if typ == tracker.AlertJobPartialFailure {
 		return "partly failed"
 	}
 	return strings.TrimPrefix(typ, "job.")
@@ -143,6 +143,10 @@ func eventHeadline(a tracker.Alert) string {
 	switch a.Type {
 	case tracker.TypeProviderAuthFailed:
 		return "refused our credentials (" + a.Type + ")"
+	case tracker.AlertWebhooksSilent:
+		return "webhooks are not arriving (" + a.Type + ")"
+	case tracker.AlertWebhooksResumed:
+		return "webhooks are arriving again (" + a.Type + ")"
 	case "":
 		return "alert"
 	}
@@ -261,6 +265,9 @@ func (w *textWriter) job(a tracker.Alert) {
 		}
 	}
 	w.field("tokens", strings.Join(tokens, ", "))
+	if a.UsageUnknown {
+		w.field("usage", "unknown: the provider had not reported it when this was sent")
+	}
 	if u.TrainedTokens > 0 {
 		w.field("trained tokens", compact(u.TrainedTokens))
 	}
@@ -275,15 +282,12 @@ func (w *textWriter) job(a tracker.Alert) {
 		}
 	}
 	switch a.Type {
-	case tracker.AlertJobLost, tracker.AlertJobStale:
+	case tracker.AlertJobLost:
 		if !j.LastHeardAt.IsZero() {
 			w.field("last heard", j.LastHeardAt.UTC().Format(timeLayout))
 		}
 		if !j.CreatedAt.IsZero() {
 			w.field("registered", j.CreatedAt.UTC().Format(timeLayout))
-		}
-		if a.Type == tracker.AlertJobStale {
-			w.field("note", "no webhook about it has arrived: check the provider's webhook setup")
 		}
 	default:
 		if j.ResolvedAt != nil {

@@ -2,8 +2,10 @@
 // jobs that are due for a poll (gone quiet past their stale threshold, or
 // made due by a thin webhook), asks each provider's API about them, and
 // applies what it learns through the tracker. It also gives up on jobs
-// unresolved past their lost threshold and reports jobs whose webhooks never
-// came. Claims are leased, so several replicas on one PostgreSQL never poll
+// unresolved past their lost threshold, records the webhooks that never came
+// for ends a poll learned, sends the end alerts held too long for an
+// enrichment poll, and ends the silence of providers whose webhooks arrive
+// again. Claims are leased, so several replicas on one PostgreSQL never poll
 // one job at once.
 package sweep
 
@@ -29,9 +31,6 @@ type Provider struct {
 	Poller providers.Poller
 	// Concurrency is how many of its jobs are polled at once. Default 4.
 	Concurrency int
-	// Webhooks is true when it has a webhook endpoint, so that a job never
-	// hearing from one is worth a job.stale event.
-	Webhooks bool
 }
 
 // Options configure a Sweeper.
@@ -144,7 +143,11 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 			break
 		}
 	}
-	return res, nil
+	ended, err := s.tracker.EndWebhookSilences(ctx)
+	for _, provider := range ended {
+		s.log.Info("webhooks are arriving again; their silence has ended", "provider", provider)
+	}
+	return res, err
 }
 
 // handleBatch handles claimed jobs, each provider's with its own concurrency,
@@ -188,32 +191,52 @@ func (s *Sweeper) handleBatch(ctx context.Context, jobs []tracker.Job) (polled, 
 	return polled, failed
 }
 
-// poll does what a due job needs: the lost and stale verdicts, then a poll
-// when its provider can be polled and is not paused (or force). It reports
-// whether it asked the provider.
+// poll does what a due job needs: the lost verdict; for an ended job, the
+// missed-webhook verdict, or the enrichment poll and the release of its held
+// alert; then a poll when its provider can be polled and is not paused (or
+// force). It reports whether it asked the provider.
 func (s *Sweeper) poll(ctx context.Context, job tracker.Job, force bool) (bool, error) {
 	now := s.tracker.Now()
 	rules := s.tracker.Rules(job.Provider, job.Kind)
 	p := s.opts.Providers[job.Provider]
-	var items []tracker.ApplyItem
-	verdict := func(typ string, details map[string]string) {
-		items = append(items, tracker.ApplyItem{Observation: &tracker.Observation{
+	verdict := func(typ string, details map[string]string) tracker.ApplyItem {
+		return tracker.ApplyItem{Observation: &tracker.Observation{
 			Provider: job.Provider, ExternalID: job.ExternalID, Source: tracker.SourceSweep, Type: typ, OccurredAt: now, Details: details,
-		}})
+		}}
 	}
-	live := !job.Status.Terminal()
+	// items apply before the poll's answer, after those after it.
+	var items, after []tracker.ApplyItem
 	lostAfter := s.opts.LostAfter(job.Kind)
-	if live && job.Status != tracker.StatusLost && now.Sub(job.CreatedAt) >= lostAfter {
-		verdict(tracker.TypeJobLost, map[string]string{"lost_reason": fmt.Sprintf("unresolved %s after registration", lostAfter)})
+	if !job.Status.Terminal() && job.Status != tracker.StatusLost && now.Sub(job.CreatedAt) >= lostAfter {
+		items = append(items, verdict(tracker.TypeJobLost, map[string]string{"lost_reason": fmt.Sprintf("unresolved %s after registration", lostAfter)}))
 	}
-	if live && p.Webhooks && job.WebhookAt == nil && !job.StaleReported && now.Sub(job.LastHeardAt) >= rules.StaleAfter {
-		verdict(tracker.TypeJobStale, nil)
+	if due := job.WebhookDueBy; due != nil && !force {
+		// A poll learned the end already: only its webhook is awaited.
+		if due.After(now) {
+			return false, s.store.Reschedule(ctx, job.ID, *due, job.QuietPolls)
+		}
+		return false, s.apply(ctx, []tracker.ApplyItem{verdict(tracker.TypeJobWebhookMissed, nil)})
 	}
 
 	polls := p.Poller != nil && p.Poller.Polls(job.Kind)
+	held := job.AlertHeldUntil
+	if held != nil && (!held.After(now) || !polls) {
+		// The end's alert waited long enough for the enrichment poll, or
+		// waits for one that can never be made.
+		after = append(after, verdict(tracker.TypeEnrichTimeout, nil))
+		held = nil
+	}
+	// rescheduled is when a job whose poll failed or was not made is next
+	// due: at next, or when its held alert is, if that is sooner.
+	rescheduled := func(next time.Time) time.Time {
+		if held != nil && (next.IsZero() || held.Before(next)) {
+			return *held
+		}
+		return next
+	}
 	pausedUntil, paused := s.paused(job.Provider, now)
 	if !polls || (paused && !force) {
-		if err := s.apply(ctx, items); err != nil {
+		if err := s.apply(ctx, append(items, after...)); err != nil {
 			return false, err
 		}
 		next := pausedUntil
@@ -226,7 +249,7 @@ func (s *Sweeper) poll(ctx context.Context, job tracker.Job, force bool) (bool, 
 			}
 			s.m.polls.WithLabelValues(job.Provider, string(job.Kind), "not_polled").Inc()
 		}
-		return false, s.store.Reschedule(ctx, job.ID, next, job.QuietPolls)
+		return false, s.store.Reschedule(ctx, job.ID, rescheduled(next), job.QuietPolls)
 	}
 
 	start := time.Now()
@@ -245,22 +268,28 @@ func (s *Sweeper) poll(ctx context.Context, job tracker.Job, force bool) (bool, 
 	case errors.As(err, &pe) && pe.Class == providers.PollAuth:
 		s.m.polls.WithLabelValues(job.Provider, string(job.Kind), "auth_failed").Inc()
 		until := s.pause(ctx, job.Provider, pe, now)
-		return true, errors.Join(err, s.apply(ctx, items), s.store.Reschedule(ctx, job.ID, until, job.QuietPolls))
+		return true, errors.Join(err, s.apply(ctx, append(items, after...)), s.store.Reschedule(ctx, job.ID, rescheduled(until), job.QuietPolls))
 	default:
 		s.m.polls.WithLabelValues(job.Provider, string(job.Kind), "error").Inc()
 		next := now.Add(rules.PollInterval(job.QuietPolls + 1))
-		return true, errors.Join(err, s.apply(ctx, items), s.store.Reschedule(ctx, job.ID, next, job.QuietPolls+1))
+		return true, errors.Join(err, s.apply(ctx, append(items, after...)), s.store.Reschedule(ctx, job.ID, rescheduled(next), job.QuietPolls+1))
 	}
-	res, aerr := s.tracker.Observe(context.WithoutCancel(ctx), items...)
+	answer := len(items) - 1
+	res, aerr := s.tracker.Observe(context.WithoutCancel(ctx), append(items, after...)...)
 	if aerr != nil || err != nil {
 		// A 404 is recorded (it counts toward lost), but the poll failed.
 		return true, errors.Join(err, aerr)
 	}
 	outcome := "unchanged"
-	if last := res[len(res)-1]; last.Job != nil && last.Job.QuietPolls == 0 {
+	if r := res[answer]; r.Job != nil && r.Job.QuietPolls == 0 {
 		outcome = "changed"
 	}
 	s.m.polls.WithLabelValues(job.Provider, string(job.Kind), outcome).Inc()
+	if j := res[answer].Job; j != nil && j.WebhookDueBy != nil && !j.WebhookDueBy.After(now) {
+		// The poll learned of an end older than the grace: its webhook
+		// is missed already.
+		return true, s.apply(ctx, []tracker.ApplyItem{verdict(tracker.TypeJobWebhookMissed, nil)})
+	}
 	return true, nil
 }
 

@@ -103,17 +103,31 @@ type env struct {
 	api     *fakeOpenAI
 }
 
-var rules = tracker.Rules{StaleAfter: 10 * time.Minute, MaxPollInterval: time.Hour, LostPollInterval: 6 * time.Hour, NotFoundLimit: 3}
+var rules = tracker.Rules{StaleAfter: 10 * time.Minute, MaxPollInterval: time.Hour, LostPollInterval: 6 * time.Hour, NotFoundLimit: 3, EnrichWait: 2 * time.Minute}
 
+// webhookGrace is the grace of the provider when setup is told it has webhooks.
+const webhookGrace = 10 * time.Minute
+
+// everyAlert routes every alert to one notifier, so that tests read what
+// was raised in the outbox.
+var everyAlert = &tracker.Alerting{Routes: []tracker.Route{{Events: []string{"*"}, Notifiers: []string{"log"}}}}
+
+// setup makes a tracker and a sweep of the provider "openai" served by api;
+// webhooks says whether the provider has a webhook endpoint (its ends
+// learned by poll then await their webhooks).
 func setup(t *testing.T, store *storage.Store, api *fakeOpenAI, webhooks bool) *env {
 	t.Helper()
 	c := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
-	tr := tracker.New(store, tracker.Options{Now: c.Now, Rules: func(string, tracker.Kind) tracker.Rules { return rules }})
+	r := rules
+	if webhooks {
+		r.WebhookGrace = webhookGrace
+	}
+	tr := tracker.New(store, tracker.Options{Now: c.Now, Rules: func(string, tracker.Kind) tracker.Rules { return r }, Alerting: everyAlert})
 	client := pollhttp.New(pollhttp.Config{Provider: "openai", Concurrency: 16, MaxRetryWait: 5 * time.Second, Retries: 3, Timeout: 20 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	sw := sweep.New(sweep.Options{
 		Tracker:     tr,
-		Providers:   map[string]sweep.Provider{"openai": {Poller: openai.NewPoller(api.URL, "sk-test", client), Concurrency: 8, Webhooks: webhooks}},
+		Providers:   map[string]sweep.Provider{"openai": {Poller: openai.NewPoller(api.URL, "sk-test", client), Concurrency: 8}},
 		LostAfter:   func(tracker.Kind) time.Duration { return 26 * time.Hour },
 		BatchSize:   100,
 		Lease:       2 * time.Minute,
@@ -150,7 +164,9 @@ func (e *env) job(t *testing.T, id string) tracker.Job {
 }
 
 // Register a batch, send no webhook: it resolves by poll within stale_after
-// plus one sweep, with its request counts and usage stored.
+// plus one sweep, with its request counts and usage stored. Its provider has
+// webhooks, so the end's webhook is then awaited for the grace, without
+// another poll, and recorded missed.
 func TestBatchResolvesByPollAlone(t *testing.T) {
 	t.Parallel()
 	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
@@ -165,8 +181,10 @@ func TestBatchResolvesByPollAlone(t *testing.T) {
 		e.clock.Advance(rules.StaleAfter)
 		e.sweep(t)
 		j := e.job(t, "batch_1")
-		if j.Status != tracker.StatusSucceeded || j.ResolvedBy != tracker.SourcePoll || j.NextPollAt != nil {
-			t.Fatalf("job = %s resolved by %q, next poll %v; want succeeded by poll, never polled again", j.Status, j.ResolvedBy, j.NextPollAt)
+		if due := e.clock.Now().Add(webhookGrace); j.Status != tracker.StatusSucceeded || j.ResolvedBy != tracker.SourcePoll ||
+			j.WebhookDueBy == nil || !j.WebhookDueBy.Equal(due) || j.NextPollAt == nil || !j.NextPollAt.Equal(due) {
+			t.Fatalf("job = %s resolved by %q, webhook due by %v, next due %v; want succeeded by poll, its webhook awaited until %v",
+				j.Status, j.ResolvedBy, j.WebhookDueBy, j.NextPollAt, due)
 		}
 		if j.Usage.RequestsTotal != 1000 || j.Usage.RequestsFailed != 5 || j.Usage.TotalTokens != 2200 || j.Details["output_file_id"] != "file-out" || j.Details["request_failure"] != "partial" {
 			t.Errorf("usage %+v details %v", j.Usage, j.Details)
@@ -175,9 +193,18 @@ func TestBatchResolvesByPollAlone(t *testing.T) {
 		for _, ev := range j.History {
 			types = append(types, ev.Type)
 		}
-		// The job went stale with no webhook ever: one job.stale event.
-		if len(types) != 2 || types[0] != tracker.TypeJobStale {
-			t.Errorf("history types = %v, want job.stale then the poll", types)
+		// Going stale is no news: the poll is the only event.
+		if len(types) != 1 || types[0] != "" {
+			t.Errorf("history types = %v, want the poll alone", types)
+		}
+		e.clock.Advance(webhookGrace)
+		e.sweep(t)
+		j = e.job(t, "batch_1")
+		if last := j.History[len(j.History)-1]; last.Type != tracker.TypeJobWebhookMissed || j.NextPollAt != nil || j.WebhookDueBy != nil {
+			t.Errorf("after the grace: last event %q, next due %v, webhook due by %v; want job.webhook_missed, never due again", last.Type, j.NextPollAt, j.WebhookDueBy)
+		}
+		if n := api.callCount("batch_1"); n != 1 {
+			t.Errorf("polled %d times, want once: the end was known", n)
 		}
 	})
 }
