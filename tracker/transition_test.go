@@ -175,7 +175,14 @@ func TestTransitionScheduling(t *testing.T) {
 		{"job.lost", running(0, 0), Observation{Source: SourceSweep, Type: TypeJobLost, OccurredAt: now, Details: map[string]string{"lost_reason": "unresolved 26h after registration"}}, EffectApplied, StatusLost, 0, 6 * time.Hour, false, "unresolved 26h after registration"},
 		{"job.lost of a finished job is recorded only", func() Job { j := running(0, 0); j.Status = StatusFailed; j.NextPollAt = nil; return j }(), Observation{Source: SourceSweep, Type: TypeJobLost, OccurredAt: now}, EffectRecorded, StatusFailed, 0, -1, false, ""},
 		{"lost job is polled slowly", func() Job { j := running(0, 0); j.Status = StatusLost; return j }(), poll(StatusLost, ""), EffectApplied, StatusLost, 1, 6 * time.Hour, true, ""},
-		{"a missed webhook ends the wait", func() Job { j := running(0, 0); j.Status = StatusSucceeded; d := now; j.WebhookDueBy = &d; j.NextPollAt = &d; return j }(), Observation{Source: SourceSweep, Type: TypeJobWebhookMissed, OccurredAt: now}, EffectApplied, StatusSucceeded, 0, -1, false, ""},
+		{"a missed webhook ends the wait", func() Job {
+			j := running(0, 0)
+			j.Status = StatusSucceeded
+			d := now
+			j.WebhookDueBy = &d
+			j.NextPollAt = &d
+			return j
+		}(), Observation{Source: SourceSweep, Type: TypeJobWebhookMissed, OccurredAt: now}, EffectApplied, StatusSucceeded, 0, -1, false, ""},
 		{"a missed webhook that came meanwhile is stale", func() Job { j := running(0, 0); j.Status = StatusSucceeded; j.NextPollAt = nil; return j }(), Observation{Source: SourceSweep, Type: TypeJobWebhookMissed, OccurredAt: now}, EffectStale, StatusSucceeded, 0, -1, false, ""},
 		{"the enrich wait keeps the enrichment's schedule", func() Job { j := running(0, 0); j.Status = StatusSucceeded; h := now; j.AlertHeldUntil = &h; return j }(), Observation{Source: SourceSweep, Type: TypeEnrichTimeout, OccurredAt: now}, EffectApplied, StatusSucceeded, 0, -2, false, ""},
 	}
