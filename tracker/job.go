@@ -167,14 +167,16 @@ type Effect string
 const (
 	// EffectApplied: the job was updated from the observation.
 	EffectApplied Effect = "applied"
-	// EffectStale: the observation is older than the job's newest; recorded only.
+	// EffectStale: the observation is older than the job's newest, or a
+	// verdict of jobwatch's that stopped being true before it applied;
+	// recorded only.
 	EffectStale Effect = "stale"
 	// EffectConflict: a terminal observation disagreeing with the job's
 	// terminal status, or a non-terminal one after the end; recorded only.
 	EffectConflict Effect = "conflict"
 	// EffectRecorded: stored without changing the job's status (a provider
-	// event, an unknown job the provider's policy does not adopt, a job.stale
-	// marker, a 404 below the limit).
+	// event, an unknown job the provider's policy does not adopt, a 404
+	// below the limit).
 	EffectRecorded Effect = "recorded"
 )
 

@@ -6,6 +6,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type metrics struct {
 	resolutions *prometheus.CounterVec
 	ttr         *prometheus.HistogramVec
+	missed      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -19,16 +20,23 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Time from a job's registration to jobwatch learning its end, by provider, kind and source.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 12), // 1 s .. ~48 days
 		}, []string{"provider", "kind", "source"}),
+		missed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jobwatch_webhooks_missed_total",
+			Help: "Job ends learned by poll whose webhook did not arrive within the provider's grace (job.webhook_missed), by provider.",
+		}, []string{"provider"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.resolutions, m.ttr)
+		reg.MustRegister(m.resolutions, m.ttr, m.missed)
 	}
 	return m
 }
 
-// observe counts the results that resolved a job.
-func (m *metrics) observe(results []Result) {
-	for _, r := range results {
+// observe counts the results that resolved a job, and the missed webhooks.
+func (m *metrics) observe(items []ApplyItem, results []Result) {
+	for i, r := range results {
+		if o := items[i].Observation; o != nil && o.Type == TypeJobWebhookMissed && r.Effect == EffectApplied {
+			m.missed.WithLabelValues(o.Provider).Inc()
+		}
 		j := r.Job
 		if j == nil || r.Effect != EffectApplied || !j.Status.Terminal() || r.Previous.Terminal() || j.ResolvedAt == nil {
 			continue

@@ -265,7 +265,7 @@ func (t *Tracker) Observe(ctx context.Context, items ...ApplyItem) ([]Result, er
 	if err != nil {
 		return nil, fmt.Errorf("apply %d observations: %w", len(items), err)
 	}
-	t.metrics.observe(res)
+	t.metrics.observe(own, res)
 	return res, nil
 }
 

@@ -96,11 +96,13 @@ func batch(id, status string, total, completed, failed int) answer {
 }
 
 type env struct {
-	clock   *clock
-	store   *storage.Store
-	tracker *tracker.Tracker
-	sweeper *sweep.Sweeper
-	api     *fakeOpenAI
+	// trackerMetrics is the tracker's registry.
+	trackerMetrics *prometheus.Registry
+	clock          *clock
+	store          *storage.Store
+	tracker        *tracker.Tracker
+	sweeper        *sweep.Sweeper
+	api            *fakeOpenAI
 }
 
 var rules = tracker.Rules{StaleAfter: 10 * time.Minute, MaxPollInterval: time.Hour, LostPollInterval: 6 * time.Hour, NotFoundLimit: 3, EnrichWait: 2 * time.Minute}
@@ -122,7 +124,8 @@ func setup(t *testing.T, store *storage.Store, api *fakeOpenAI, webhooks bool) *
 	if webhooks {
 		r.WebhookGrace = webhookGrace
 	}
-	tr := tracker.New(store, tracker.Options{Now: c.Now, Rules: func(string, tracker.Kind) tracker.Rules { return r }, Alerting: everyAlert})
+	reg := prometheus.NewRegistry()
+	tr := tracker.New(store, tracker.Options{Now: c.Now, Rules: func(string, tracker.Kind) tracker.Rules { return r }, Alerting: everyAlert, Registry: reg})
 	client := pollhttp.New(pollhttp.Config{Provider: "openai", Concurrency: 16, MaxRetryWait: 5 * time.Second, Retries: 3, Timeout: 20 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	sw := sweep.New(sweep.Options{
@@ -135,7 +138,7 @@ func setup(t *testing.T, store *storage.Store, api *fakeOpenAI, webhooks bool) *
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registry:    prometheus.NewRegistry(),
 	})
-	return &env{clock: c, store: store, tracker: tr, sweeper: sw, api: api}
+	return &env{trackerMetrics: reg, clock: c, store: store, tracker: tr, sweeper: sw, api: api}
 }
 
 func (e *env) track(t *testing.T, kind tracker.Kind, id string) {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/jobwatch/jobwatch/storage"
 	"github.com/jobwatch/jobwatch/storage/storagetest"
 	"github.com/jobwatch/jobwatch/tracker"
@@ -125,6 +127,9 @@ func TestOldEndMissedItsWebhookAtOnce(t *testing.T) {
 	if last := j.History[len(j.History)-1]; last.Type != tracker.TypeJobWebhookMissed || j.NextPollAt != nil {
 		t.Errorf("last event %q, next due %v; want job.webhook_missed, never due again", last.Type, j.NextPollAt)
 	}
+	if got := counter(t, e.trackerMetrics, "jobwatch_webhooks_missed_total"); got != 1 {
+		t.Errorf("jobwatch_webhooks_missed_total = %v, want 1", got)
+	}
 	// The end is alerted; the missed webhook is an event, not a page.
 	if got := types(e.alerts(t)); len(got) != 1 || got[0] != tracker.AlertJobSucceeded {
 		t.Errorf("alerts %v, want job.succeeded alone", got)
@@ -158,6 +163,24 @@ func (e *env) missEnds(t *testing.T, prefix string, n int) {
 	e.sweep(t)
 	e.clock.Advance(webhookGrace)
 	e.sweep(t)
+}
+
+// counter is the sum of a counter's series in reg.
+func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range families {
+		if f.GetName() == name {
+			for _, m := range f.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
 }
 
 func count(list []string, s string) int {
