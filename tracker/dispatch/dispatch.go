@@ -237,7 +237,7 @@ func (d *Dispatcher) send(ctx context.Context, name string, n notify.Notifier, a
 			wait = ne.RetryAfter
 		}
 		out.NextAttemptAt = now.Add(wait)
-		log.Warn("alert delivery failed; will retry, holding back the notifier's newer alerts", "attempts", out.Attempts, "retry_in", wait, "error", err)
+		log.Warn("alert delivery failed; will retry, holding back the notifier's newer alerts", "attempts", out.Attempts, "max_attempts", d.opts.MaxAttempts, "retry_in", wait, "error", err)
 	}
 	d.total.WithLabelValues(name, outcomeLabel(out.State)).Inc()
 	if err := d.opts.Store.FinishAlert(context.WithoutCancel(ctx), out); err != nil {
