@@ -156,7 +156,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, name string) (int, error) {
 	// The last moment a delivery may start and still end within the lease.
 	lastStart := claimed.Add(lease - d.opts.Timeout)
 	for i, a := range alerts {
-		if !waitToken(ctx, lim, d.opts.Now(), lastStart) {
+		if !waitTurn(ctx, lim, d.opts.Now(), lastStart) {
 			d.release(ctx, name, alerts[i:])
 			break
 		}
@@ -168,21 +168,26 @@ func (d *Dispatcher) Dispatch(ctx context.Context, name string) (int, error) {
 	return len(alerts), nil
 }
 
-// waitToken waits until lim allows one more delivery (at once when lim is
-// nil). It reports false, having waited for nothing, when that would be after
-// lastStart, or when ctx ends.
-func waitToken(ctx context.Context, lim *rate.Limiter, now, lastStart time.Time) bool {
-	if lim == nil {
-		return ctx.Err() == nil
+// waitTurn waits until lim allows one more delivery (at once when lim is
+// nil). It reports false, having waited for nothing, when that delivery
+// would start after lastStart, or when ctx ends.
+func waitTurn(ctx context.Context, lim *rate.Limiter, now, lastStart time.Time) bool {
+	var (
+		r     *rate.Reservation
+		delay time.Duration
+	)
+	if lim != nil {
+		r = lim.Reserve()
+		delay = r.Delay()
 	}
-	r := lim.Reserve()
-	delay := r.Delay()
-	if now.Add(delay).After(lastStart) {
-		r.Cancel()
+	if now.Add(delay).After(lastStart) || ctx.Err() != nil {
+		if r != nil {
+			r.Cancel()
+		}
 		return false
 	}
 	if delay == 0 {
-		return ctx.Err() == nil
+		return true
 	}
 	t := time.NewTimer(delay)
 	defer t.Stop()

@@ -339,29 +339,47 @@ func TestRateLimitSpacesDeliveries(t *testing.T) {
 	}
 }
 
-// A rate-limited batch that its lease would not cover is cut short, and the
-// alerts not tried are released, due at once, rather than left leased.
+// A batch that its lease would not cover, at the notifier's rate or at the
+// time its deliveries take, is cut short, and the alerts not tried are
+// released, due at once, rather than left leased.
 func TestBatchOutlastingItsLeaseIsReleased(t *testing.T) {
 	t.Parallel()
-	s := storagetest.Open(t, storage.DriverSQLite)
-	var rec recorder
-	// Lease 1s plus a token's 250ms, less the 500ms timeout: deliveries may
-	// start for 750ms, about four of them.
-	d := dispatch.New(dispatch.Options{Store: s, Notifiers: map[string]notify.Notifier{"slow": rec.notifier()},
-		RateLimits: map[string]float64{"slow": 4}, Lease: time.Second, Timeout: 500 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	for i := range 10 {
-		raise(t, s, string(rune('a'+i)), "slow")
-	}
-	ctx := context.Background()
-	if n, err := d.Dispatch(ctx, "slow"); err != nil || n != 10 {
-		t.Fatalf("Dispatch = %d, %v; want 10 claimed", n, err)
-	}
-	_, sent := rec.calls()
-	if len(sent) == 0 || len(sent) >= 10 {
-		t.Fatalf("%d of 10 sent in the first batch, want some but not all", len(sent))
-	}
-	if n, err := d.Dispatch(ctx, "slow"); err != nil || n != 10-len(sent) {
-		t.Fatalf("next Dispatch claimed %d, %v; want the %d released", n, err, 10-len(sent))
+	for name, tt := range map[string]struct {
+		rate  float64
+		delay time.Duration
+	}{
+		// Lease 1s plus a token's 250ms, less the 500ms timeout: deliveries
+		// may start for 750ms, about four of them.
+		"rate-limited": {rate: 4},
+		// Lease 1s less the timeout: deliveries of 300ms may start for
+		// 500ms, about two of them.
+		"slow": {delay: 300 * time.Millisecond},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := storagetest.Open(t, storage.DriverSQLite)
+			var rec recorder
+			slow := notifyFunc(func(ctx context.Context, a tracker.Alert) error {
+				time.Sleep(tt.delay)
+				return rec.notifier().Notify(ctx, a)
+			})
+			d := dispatch.New(dispatch.Options{Store: s, Notifiers: map[string]notify.Notifier{"n": slow},
+				RateLimits: map[string]float64{"n": tt.rate}, Lease: time.Second, Timeout: 500 * time.Millisecond,
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			for i := range 10 {
+				raise(t, s, string(rune('a'+i)), "n")
+			}
+			ctx := context.Background()
+			if n, err := d.Dispatch(ctx, "n"); err != nil || n != 10 {
+				t.Fatalf("Dispatch = %d, %v; want 10 claimed", n, err)
+			}
+			_, sent := rec.calls()
+			if len(sent) == 0 || len(sent) >= 10 {
+				t.Fatalf("%d of 10 sent in the first batch, want some but not all", len(sent))
+			}
+			if n, err := d.Dispatch(ctx, "n"); err != nil || n != 10-len(sent) {
+				t.Fatalf("next Dispatch claimed %d, %v; want the %d released", n, err, 10-len(sent))
+			}
+		})
 	}
 }
