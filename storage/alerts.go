@@ -289,35 +289,51 @@ func outboxAlerts(rows []alertRow) ([]tracker.OutboxAlert, error) {
 	return out, nil
 }
 
-const (
-	claimAlertsPostgres = `UPDATE alerts SET next_attempt_at = ?
+// claimAlerts leases, oldest first, the due pending alerts of a notifier
+// that come before its oldest pending alert not due (one waiting for a
+// retry, or leased by a claim still being sent): a notifier's alerts go out
+// in the order they were raised, and one waiting for a retry holds back the
+// newer ones.
+const claimAlerts = `UPDATE alerts SET next_attempt_at = ?
 WHERE id IN (
 	SELECT id FROM alerts
 	WHERE state = 'pending' AND notifier = ? AND next_attempt_at <= ?
-	ORDER BY next_attempt_at
-	LIMIT ?
-	FOR UPDATE SKIP LOCKED)
-RETURNING *`
-	claimAlertsSQLite = `UPDATE alerts SET next_attempt_at = ?
-WHERE id IN (
-	SELECT id FROM alerts
-	WHERE state = 'pending' AND notifier = ? AND next_attempt_at <= ?
-	ORDER BY next_attempt_at
+	AND id < (SELECT coalesce(min(id), 9223372036854775807) FROM alerts
+		WHERE state = 'pending' AND notifier = ? AND next_attempt_at > ?)
+	ORDER BY id
 	LIMIT ?)
 RETURNING *`
-)
+
+// alertClaimLock is the first key of the PostgreSQL advisory lock, taken
+// per notifier (the second key), that serialises claims of one notifier's
+// alerts across replicas: a claim that ran beside another would not see its
+// leases and could take the alerts after them.
+const alertClaimLock = 0x6a77616c // "jwal"
 
 // ClaimAlerts leases due alerts of one notifier; see tracker.Store.
 func (s *Store) ClaimAlerts(ctx context.Context, p tracker.ClaimAlertsParams) ([]tracker.OutboxAlert, error) {
-	q := claimAlertsSQLite
-	if s.postgres {
-		q = claimAlertsPostgres
-	}
 	var rows []alertRow
 	now := p.Now.UTC()
-	if err := s.db.NewRaw(q, now.Add(p.Lease), p.Notifier, now, p.Limit).Scan(ctx, &rows); err != nil {
+	claim := func(ctx context.Context, db bun.IDB) error {
+		return db.NewRaw(claimAlerts, now.Add(p.Lease), p.Notifier, now, p.Notifier, now, p.Limit).Scan(ctx, &rows)
+	}
+	var err error
+	if s.postgres {
+		err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			// Released at commit, once the leases are visible to the next claim.
+			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?, hashtext(?))", alertClaimLock, p.Notifier); err != nil {
+				return err
+			}
+			return claim(ctx, tx)
+		})
+	} else {
+		// SQLite's single writer runs the statement alone.
+		err = claim(ctx, s.db)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("claim alerts: %w", err)
 	}
+	slices.SortFunc(rows, func(a, b alertRow) int { return cmp.Compare(a.ID, b.ID) })
 	return outboxAlerts(rows)
 }
 

@@ -810,7 +810,8 @@ func TestOutboxLifecycle(t *testing.T) {
 			return got
 		}
 		a := claim("a", now)
-		if len(a) != 2 || a[0].Notifier != "a" || len(claim("a", now)) != 1 || len(claim("a", now)) != 0 {
+		// While the oldest are leased, the third waits behind them.
+		if len(a) != 2 || a[0].Notifier != "a" || len(claim("a", now)) != 0 {
 			t.Fatalf("claims of notifier a = %+v", a)
 		}
 		if err := s.FinishAlert(ctx, tracker.AlertOutcome{ID: a[0].ID, State: tracker.AlertSent, Attempts: 1, At: now}); err != nil {
@@ -832,6 +833,116 @@ func TestOutboxLifecycle(t *testing.T) {
 		// The claims of notifier a not finished come back after the lease, with the retried one.
 		if got := claim("a", now.Add(2*time.Minute)); len(got) != 2 {
 			t.Fatalf("after the lease and a retry: %d due, want 2", len(got))
+		}
+	})
+}
+
+func TestClaimAlertsKeepsANotifiersOrder(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		t.Parallel()
+		ctx := context.Background()
+		now := time.Now().UTC()
+		tr := alertingTracker(s, func() time.Time { return now }, &tracker.Alerting{Routes: []tracker.Route{{Events: []string{"*"}, Notifiers: []string{"a", "b"}}}})
+		for i := range 3 {
+			if _, err := tr.Observe(ctx, observation(fmt.Sprint(i), fmt.Sprint("e", i), tracker.StatusFailed, now)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		claim := func(n string, at time.Time, limit int) []int64 {
+			t.Helper()
+			got, err := s.ClaimAlerts(ctx, tracker.ClaimAlertsParams{Notifier: n, Now: at, Lease: time.Minute, Limit: limit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := make([]int64, len(got))
+			for i, a := range got {
+				ids[i] = a.ID
+			}
+			return ids
+		}
+		finish := func(o tracker.AlertOutcome) {
+			t.Helper()
+			if err := s.FinishAlert(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		all := claim("a", now, 10)
+		if len(all) != 3 || !slices.IsSorted(all) {
+			t.Fatalf("first claim = %v, want the three alerts oldest first", all)
+		}
+		// The oldest fails and waits a minute; the other two are released.
+		finish(tracker.AlertOutcome{ID: all[0], State: tracker.AlertPending, Attempts: 1, NextAttemptAt: now.Add(time.Minute), At: now})
+		for _, id := range all[1:] {
+			finish(tracker.AlertOutcome{ID: id, State: tracker.AlertPending, NextAttemptAt: now, At: now})
+		}
+		if got := claim("a", now.Add(time.Second), 10); len(got) != 0 {
+			t.Fatalf("claim while the oldest waits for its retry = %v, want none: newer alerts wait behind it", got)
+		}
+		if got := claim("b", now.Add(time.Second), 10); len(got) != 3 {
+			t.Fatalf("notifier b claimed %v, want its three: another notifier's retry holds it back", got)
+		}
+		if got := claim("a", now.Add(time.Minute), 10); !slices.Equal(got, all) {
+			t.Fatalf("claim at the retry = %v, want %v in order", got, all)
+		}
+		// A dead-lettered alert holds nothing back.
+		finish(tracker.AlertOutcome{ID: all[0], State: tracker.AlertDead, Attempts: 2, LastError: "gone", At: now})
+		for _, id := range all[1:] {
+			finish(tracker.AlertOutcome{ID: id, State: tracker.AlertPending, NextAttemptAt: now, At: now})
+		}
+		if got := claim("a", now.Add(time.Minute), 10); !slices.Equal(got, all[1:]) {
+			t.Fatalf("claim after the oldest died = %v, want %v", got, all[1:])
+		}
+	})
+}
+
+// Replicas claiming one notifier's alerts at once: one gets the oldest, the
+// others nothing, never the alerts after the ones being sent.
+func TestConcurrentAlertClaimsTakeTurns(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		t.Parallel()
+		ctx := context.Background()
+		now := time.Now().UTC()
+		tr := alertingTracker(s, func() time.Time { return now }, &tracker.Alerting{Routes: []tracker.Route{{Events: []string{"*"}, Notifiers: []string{"a"}}}})
+		for i := range 40 {
+			if _, err := tr.Observe(ctx, observation(fmt.Sprint(i), fmt.Sprint("e", i), tracker.StatusFailed, now)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for round := range 5 {
+			var (
+				mu     sync.Mutex
+				claims [][]int64
+				wg     sync.WaitGroup
+			)
+			at := now.Add(time.Duration(round) * 2 * time.Minute)
+			for range 4 {
+				wg.Go(func() {
+					got, err := s.ClaimAlerts(ctx, tracker.ClaimAlertsParams{Notifier: "a", Now: at, Lease: time.Minute, Limit: 4})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					if len(got) > 0 {
+						ids := make([]int64, len(got))
+						for i, a := range got {
+							ids[i] = a.ID
+						}
+						claims = append(claims, ids)
+					}
+				})
+			}
+			wg.Wait()
+			if len(claims) != 1 {
+				t.Fatalf("round %d: %d of 4 concurrent claims got alerts, want 1: %v", round, len(claims), claims)
+			}
+			// The winner sends the first alert; the lease of the others runs out.
+			if err := s.FinishAlert(ctx, tracker.AlertOutcome{ID: claims[0][0], State: tracker.AlertSent, Attempts: 1, At: at}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	})
 }

@@ -49,7 +49,11 @@ type Store interface {
 	// that has ended meanwhile is left alone.
 	Reschedule(ctx context.Context, jobID int64, next time.Time, quietPolls int) error
 	// ClaimAlerts leases up to p.Limit pending alerts of one notifier that
-	// are due, oldest first, moving their next attempt to p.Now+p.Lease.
+	// are due, oldest first, moving their next attempt to p.Now+p.Lease. It
+	// stops before the notifier's oldest pending alert that is not due (one
+	// waiting for a retry, or leased by another claim), so that a notifier
+	// delivers in order; claims of one notifier never run at once, across
+	// replicas too.
 	ClaimAlerts(ctx context.Context, p ClaimAlertsParams) ([]OutboxAlert, error)
 	// FinishAlert records the outcome of one delivery attempt.
 	FinishAlert(ctx context.Context, o AlertOutcome) error

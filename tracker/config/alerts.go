@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -48,9 +49,19 @@ type Notifier struct {
 	Password Secret   `toml:"password"`
 	From     string   `toml:"from"`
 	To       []string `toml:"to"`
+	// TLSCAFile is a PEM file of the CA certificates that the SMTP server's
+	// certificate must chain to, instead of the system's (a private CA of
+	// an internal relay); TLSServerName the name that certificate must
+	// carry, by default SMTPHost.
+	TLSCAFile     string `toml:"tls_ca_file"`
+	TLSServerName string `toml:"tls_server_name"`
 	// URL and Secret (whsec_…) configure a signed outbound webhook.
 	URL    Secret `toml:"url"`
 	Secret Secret `toml:"secret"`
+	// RateLimit caps the notifier's deliveries, in alerts per second,
+	// evenly spaced, in each replica; 0: no limit. Default 1 for slack
+	// (what Slack's incoming webhooks allow), 0 for the others.
+	RateLimit *float64 `toml:"rate_limit"`
 }
 
 // Route is one [[routes]] entry.
@@ -77,6 +88,10 @@ type Threshold struct {
 	Levels []float64 `toml:"levels"`
 }
 
+// DefaultSlackRateLimit is a slack notifier's default rate_limit, in alerts
+// per second: Slack's incoming webhooks allow about one message a second.
+const DefaultSlackRateLimit = 1.0
+
 // Notifier types.
 const (
 	NotifierSlack   = "slack"
@@ -102,6 +117,13 @@ func (c *Config) applyAlertDefaults() {
 		if n.Type == NotifierEmail {
 			setDefault(&n.SMTPPort, 587)
 			setDefault(&n.StartTLS, "required")
+		}
+		if n.RateLimit == nil {
+			r := 0.0
+			if n.Type == NotifierSlack {
+				r = DefaultSlackRateLimit
+			}
+			n.RateLimit = &r
 		}
 	}
 	for i := range c.Thresholds {
@@ -181,6 +203,9 @@ func (c *Config) validateAlerts(bad func(key, format string, args ...any)) {
 }
 
 func (n Notifier) validate(key string, bad func(key, format string, args ...any)) {
+	if r := n.RateLimit; r != nil && !(*r >= 0 && !math.IsInf(*r, 1)) {
+		bad(key+".rate_limit", "%g is not a rate (alerts per second, 0 for no limit)", *r)
+	}
 	var err error
 	switch n.Type {
 	case NotifierSlack:
@@ -206,7 +231,19 @@ func (n Notifier) SlackConfig() notify.SlackConfig {
 // EmailConfig is an email notifier's settings as package notify takes them.
 func (n Notifier) EmailConfig() notify.EmailConfig {
 	return notify.EmailConfig{Host: n.SMTPHost, Port: n.SMTPPort, StartTLS: n.StartTLS, Username: n.Username,
-		Password: n.Password.Reveal(), From: n.From, To: n.To}
+		Password: n.Password.Reveal(), From: n.From, To: n.To, TLSCAFile: n.TLSCAFile, TLSServerName: n.TLSServerName}
+}
+
+// RateLimits are the notifiers' rate limits by name, in alerts per second,
+// as package dispatch takes them; 0: none.
+func (c *Config) RateLimits() map[string]float64 {
+	out := map[string]float64{}
+	for _, n := range c.Notifiers {
+		if n.RateLimit != nil {
+			out[n.Name] = *n.RateLimit
+		}
+	}
+	return out
 }
 
 // WebhookConfig is a webhook notifier's settings as package notify takes them.

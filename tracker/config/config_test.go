@@ -147,3 +147,55 @@ func TestProviderErrorsNameTheKey(t *testing.T) {
 		}
 	}
 }
+
+func TestNotifierRateLimits(t *testing.T) {
+	t.Parallel()
+	c, err := config.Parse(`
+[[notifiers]]
+name = "slack"
+type = "slack"
+webhook_url = "https://hooks.slack.com/services/T0/B0/XYZ"
+[[notifiers]]
+name = "mattermost"
+type = "slack"
+webhook_url = "https://chat.example.com/hooks/XYZ"
+rate_limit = 0
+[[notifiers]]
+name = "log"
+type = "log"
+[[notifiers]]
+name = "slow-log"
+type = "log"
+rate_limit = 0.5
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{"slack": 1, "mattermost": 0, "log": 0, "slow-log": 0.5}
+	if got := c.RateLimits(); !reflect.DeepEqual(got, want) {
+		t.Errorf("RateLimits() = %v, want %v (slack 1/s by default, 0 kept as no limit)", got, want)
+	}
+	for _, bad := range []string{"-1", "nan", "inf"} {
+		_, err := config.Parse("[[notifiers]]\nname = \"l\"\ntype = \"log\"\nrate_limit = " + bad + "\n")
+		if err == nil || !strings.Contains(err.Error(), "notifiers[0].rate_limit: ") {
+			t.Errorf("rate_limit = %s: error %v, want one naming notifiers[0].rate_limit", bad, err)
+		}
+	}
+}
+
+func TestEmailTLSKeys(t *testing.T) {
+	t.Parallel()
+	email := "[[notifiers]]\nname = \"e\"\ntype = \"email\"\nsmtp_host = \"127.0.0.1\"\nfrom = \"a@example.com\"\nto = [\"b@example.com\"]\n"
+	missing := t.TempDir() + "/missing.pem"
+	if _, err := config.Parse(email + "tls_ca_file = \"" + missing + "\"\n"); err == nil ||
+		!strings.Contains(err.Error(), "notifiers[0].tls_ca_file: open "+missing) {
+		t.Errorf("a missing tls_ca_file: error %v, want one naming the key and the file", err)
+	}
+	c, err := config.Parse(email + "tls_server_name = \"relay.internal.example\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Notifiers[0].EmailConfig().TLSServerName; got != "relay.internal.example" {
+		t.Errorf("TLSServerName = %q", got)
+	}
+}

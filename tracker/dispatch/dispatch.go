@@ -1,10 +1,13 @@
 // Package dispatch delivers the alerts of the outbox. Each notifier has its
-// own loop that claims its due alerts (leased, SKIP LOCKED on PostgreSQL, so
-// replicas share the work) and sends them, so a slow or failing notifier
-// never delays another, nor ingest or sweeps. A failed delivery is retried
-// with exponential backoff (or when the receiver's Retry-After says);
-// permanent failures, and alerts past max_attempts or max_age, are
-// dead-lettered: kept, listed, retryable by hand.
+// own loop that claims its due alerts (leased, so that replicas share the
+// work) and sends them, so a slow or failing notifier never delays another,
+// nor ingest or sweeps. A notifier sends one alert at a time, oldest first,
+// within its rate limit. A failed delivery is retried with exponential
+// backoff (or when the receiver's Retry-After says), and the notifier's
+// newer alerts wait behind it: a Retry-After pauses the whole notifier, and
+// a retried alert never arrives after newer ones. Permanent failures, and
+// alerts past max_attempts or max_age, are dead-lettered: kept, listed,
+// retryable by hand, and no longer holding the others back.
 package dispatch
 
 import (
@@ -17,6 +20,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/jobwatch/jobwatch/tracker"
 	"github.com/jobwatch/jobwatch/tracker/notify"
@@ -34,14 +38,17 @@ type Options struct {
 	// Interval is how often each notifier looks for due alerts. Default 1s.
 	Interval time.Duration
 	// Lease keeps other replicas off claimed alerts while they are sent.
-	// Default 1m; it must outlast Timeout.
+	// Default 1m, and at least twice Timeout. A rate-limited notifier's
+	// claims add the wait for one token.
 	Lease time.Duration
 	// Timeout bounds one delivery. Default 30s.
 	Timeout time.Duration
 	// BatchSize is how many alerts one claim takes. Default 20.
 	BatchSize int
-	// Concurrency is how many alerts of one notifier are sent at once. Default 4.
-	Concurrency int
+	// RateLimits caps each notifier's deliveries, by notifier name, in
+	// alerts per second, evenly spaced (a token bucket of burst 1), in each
+	// replica. Absent or 0: no limit.
+	RateLimits map[string]float64
 	// Backoff is the first retry's wait, doubling per attempt up to
 	// MaxBackoff. Defaults 5s and 10m.
 	Backoff, MaxBackoff time.Duration
@@ -53,7 +60,10 @@ type Options struct {
 
 // Dispatcher sends outbox alerts.
 type Dispatcher struct {
-	opts     Options
+	opts Options
+	// limiters are the rate limits by notifier name; none for a notifier
+	// without one.
+	limiters map[string]*rate.Limiter
 	total    *prometheus.CounterVec
 	delivery *prometheus.HistogramVec
 	wg       sync.WaitGroup
@@ -65,16 +75,16 @@ func New(opts Options) *Dispatcher {
 	opts.MaxAge = cmp.Or(opts.MaxAge, 24*time.Hour)
 	opts.Interval = cmp.Or(opts.Interval, time.Second)
 	opts.Timeout = cmp.Or(opts.Timeout, 30*time.Second)
-	opts.Lease = cmp.Or(opts.Lease, max(time.Minute, 2*opts.Timeout))
+	opts.Lease = max(cmp.Or(opts.Lease, time.Minute), 2*opts.Timeout)
 	opts.BatchSize = cmp.Or(opts.BatchSize, 20)
-	opts.Concurrency = cmp.Or(opts.Concurrency, 4)
 	opts.Backoff = cmp.Or(opts.Backoff, 5*time.Second)
 	opts.MaxBackoff = cmp.Or(opts.MaxBackoff, 10*time.Minute)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	d := &Dispatcher{
-		opts: opts,
+		opts:     opts,
+		limiters: map[string]*rate.Limiter{},
 		total: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jobwatch_alerts_total",
 			Help: "Alert delivery attempts by notifier and outcome (sent, retry, dead).",
@@ -87,6 +97,11 @@ func New(opts Options) *Dispatcher {
 	}
 	if opts.Registry != nil {
 		opts.Registry.MustRegister(d.total, d.delivery)
+	}
+	for name, r := range opts.RateLimits {
+		if r > 0 {
+			d.limiters[name] = rate.NewLimiter(rate.Limit(r), 1)
+		}
 	}
 	return d
 }
@@ -121,29 +136,87 @@ func (d *Dispatcher) Start(ctx context.Context) {
 // Wait waits for the loops Start began to end.
 func (d *Dispatcher) Wait() { d.wg.Wait() }
 
-// Dispatch claims one batch of a notifier's due alerts and sends them. It
-// returns how many it claimed.
+// Dispatch claims one batch of a notifier's due alerts and sends them one
+// at a time, oldest first, within the notifier's rate limit. A failed
+// delivery that is to be retried ends the batch: the alerts after it are
+// released to wait behind it. So are those that the lease would not cover
+// any more. It returns how many alerts it claimed.
 func (d *Dispatcher) Dispatch(ctx context.Context, name string) (int, error) {
-	n := d.opts.Notifiers[name]
-	alerts, err := d.opts.Store.ClaimAlerts(ctx, tracker.ClaimAlertsParams{Notifier: name, Now: d.opts.Now(), Lease: d.opts.Lease, Limit: d.opts.BatchSize})
+	n, lim := d.opts.Notifiers[name], d.limiters[name]
+	lease := d.opts.Lease
+	if lim != nil {
+		// The first delivery may wait for a token.
+		lease += time.Duration(float64(time.Second) / float64(lim.Limit()))
+	}
+	claimed := d.opts.Now()
+	alerts, err := d.opts.Store.ClaimAlerts(ctx, tracker.ClaimAlertsParams{Notifier: name, Now: claimed, Lease: lease, Limit: d.opts.BatchSize})
 	if err != nil {
 		return 0, err
 	}
-	sem := make(chan struct{}, d.opts.Concurrency)
-	var wg sync.WaitGroup
-	for _, a := range alerts {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			d.send(ctx, name, n, a)
-		})
+	// The last moment a delivery may start and still end within the lease.
+	lastStart := claimed.Add(lease - d.opts.Timeout)
+	for i, a := range alerts {
+		if !waitTurn(ctx, lim, d.opts.Now(), lastStart) {
+			d.release(ctx, name, alerts[i:])
+			break
+		}
+		if !d.send(ctx, name, n, a) {
+			d.release(ctx, name, alerts[i+1:])
+			break
+		}
 	}
-	wg.Wait()
 	return len(alerts), nil
 }
 
-// send delivers one alert and records the outcome.
-func (d *Dispatcher) send(ctx context.Context, name string, n notify.Notifier, a tracker.OutboxAlert) {
+// waitTurn waits until lim allows one more delivery (at once when lim is
+// nil). It reports false, having waited for nothing, when that delivery
+// would start after lastStart, or when ctx ends.
+func waitTurn(ctx context.Context, lim *rate.Limiter, now, lastStart time.Time) bool {
+	var (
+		r     *rate.Reservation
+		delay time.Duration
+	)
+	if lim != nil {
+		r = lim.Reserve()
+		delay = r.Delay()
+	}
+	if now.Add(delay).After(lastStart) || ctx.Err() != nil {
+		if r != nil {
+			r.Cancel()
+		}
+		return false
+	}
+	if delay == 0 {
+		return true
+	}
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		r.Cancel()
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// release hands claimed alerts that were not tried back to the outbox, due
+// at once, behind any older alert of the notifier that waits for a retry.
+func (d *Dispatcher) release(ctx context.Context, name string, alerts []tracker.OutboxAlert) {
+	now := d.opts.Now()
+	for _, a := range alerts {
+		out := tracker.AlertOutcome{ID: a.ID, State: tracker.AlertPending, Attempts: a.Attempts, NextAttemptAt: now, LastError: a.LastError, At: now}
+		if err := d.opts.Store.FinishAlert(context.WithoutCancel(ctx), out); err != nil {
+			d.opts.Logger.Warn("release alert", "notifier", name, "alert_id", a.Alert.ID, "error", err)
+			return
+		}
+	}
+}
+
+// send delivers one alert and records the outcome. It reports whether the
+// notifier may go on to its next alert: the alert was sent or
+// dead-lettered, rather than left for a retry or cut short by shutdown.
+func (d *Dispatcher) send(ctx context.Context, name string, n notify.Notifier, a tracker.OutboxAlert) bool {
 	sctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
 	err := n.Notify(sctx, a.Alert)
 	cancel()
@@ -158,7 +231,7 @@ func (d *Dispatcher) send(ctx context.Context, name string, n notify.Notifier, a
 	case ctx.Err() != nil:
 		// Shutting down: the claim's lease runs out and the alert is sent
 		// by the next start or another replica. No attempt is counted.
-		return
+		return false
 	case errors.As(err, &ne) && ne.Permanent, out.Attempts >= d.opts.MaxAttempts, now.Sub(a.CreatedAt) >= d.opts.MaxAge:
 		out.State, out.LastError = tracker.AlertDead, err.Error()
 		log.Error("alert dead-lettered", "attempts", out.Attempts, "error", err)
@@ -169,12 +242,14 @@ func (d *Dispatcher) send(ctx context.Context, name string, n notify.Notifier, a
 			wait = ne.RetryAfter
 		}
 		out.NextAttemptAt = now.Add(wait)
-		log.Warn("alert delivery failed; will retry", "attempts", out.Attempts, "retry_in", wait, "error", err)
+		log.Warn("alert delivery failed; will retry, holding back the notifier's newer alerts", "attempts", out.Attempts, "max_attempts", d.opts.MaxAttempts, "retry_in", wait, "error", err)
 	}
 	d.total.WithLabelValues(name, outcomeLabel(out.State)).Inc()
 	if err := d.opts.Store.FinishAlert(context.WithoutCancel(ctx), out); err != nil {
 		log.Error("record alert delivery", "error", err)
+		return false
 	}
+	return out.State != tracker.AlertPending
 }
 
 func outcomeLabel(s tracker.AlertState) string {

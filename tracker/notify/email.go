@@ -3,12 +3,14 @@ package notify
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/mail"
 	"net/textproto"
+	"os"
 	"strings"
 	"time"
 
@@ -69,8 +71,16 @@ type EmailConfig struct {
 	// Timeout bounds the connection and each SMTP command. 0 means
 	// DefaultEmailTimeout (15s).
 	Timeout time.Duration
+	// TLSCAFile is a PEM file of the CA certificates the server's
+	// certificate must chain to, instead of the system's roots: a private
+	// CA of an internal relay. Read once, by NewEmail.
+	TLSCAFile string
+	// TLSServerName is the name the server's certificate must carry.
+	// Empty means Host.
+	TLSServerName string
 	// TLSConfig lets tests trust a test server's certificate; nil = system
-	// roots. Its ServerName defaults to Host.
+	// roots. TLSCAFile and TLSServerName, when set, replace its RootCAs and
+	// ServerName; its ServerName defaults to Host.
 	TLSConfig *tls.Config
 }
 
@@ -80,8 +90,8 @@ func (c EmailConfig) String() string {
 	if c.Password != "" {
 		pw = redacted
 	}
-	return fmt.Sprintf("{Host:%q Port:%d StartTLS:%q Username:%q Password:%s From:%q To:%q Timeout:%s}",
-		c.Host, c.Port, c.StartTLS, c.Username, pw, c.From, c.To, c.Timeout)
+	return fmt.Sprintf("{Host:%q Port:%d StartTLS:%q Username:%q Password:%s From:%q To:%q Timeout:%s TLSCAFile:%q TLSServerName:%q}",
+		c.Host, c.Port, c.StartTLS, c.Username, pw, c.From, c.To, c.Timeout, c.TLSCAFile, c.TLSServerName)
 }
 
 // GoString is String for the %#v verb.
@@ -105,8 +115,8 @@ type Email struct {
 var _ Notifier = (*Email)(nil)
 
 // NewEmail validates cfg and returns its notifier. Errors name the field
-// (smtp_host, smtp_port, starttls, username, password, from, to, timeout) and
-// never hold the password.
+// (smtp_host, smtp_port, starttls, username, password, from, to, timeout,
+// tls_ca_file, tls_server_name) and never hold the password.
 func NewEmail(cfg EmailConfig) (*Email, error) {
 	if cfg.Host == "" {
 		return nil, errors.New("smtp_host: required")
@@ -164,6 +174,22 @@ func NewEmail(cfg EmailConfig) (*Email, error) {
 	} else {
 		tlsConfig = &tls.Config{}
 	}
+	if policy == gomail.NoTLS && (cfg.TLSCAFile != "" || cfg.TLSServerName != "") {
+		return nil, errors.New(`tls_ca_file, tls_server_name: set, but starttls is "none"`)
+	}
+	if cfg.TLSCAFile != "" {
+		roots, err := readCAFile(cfg.TLSCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls_ca_file: %w", err)
+		}
+		tlsConfig.RootCAs = roots
+	}
+	if cfg.TLSServerName != "" {
+		if strings.ContainsAny(cfg.TLSServerName, "/:@ \t\r\n") {
+			return nil, fmt.Errorf("tls_server_name: %q is not a host name", cfg.TLSServerName)
+		}
+		tlsConfig.ServerName = cfg.TLSServerName
+	}
 	if tlsConfig.ServerName == "" {
 		tlsConfig.ServerName = cfg.Host
 	}
@@ -198,6 +224,19 @@ func NewEmail(cfg EmailConfig) (*Email, error) {
 		return nil, fmt.Errorf("from/to: %w", err)
 	}
 	return e, nil
+}
+
+// readCAFile reads a PEM file of CA certificates into a pool.
+func readCAFile(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return roots, nil
 }
 
 // client returns a new go-mail client: one per delivery, so that deliveries

@@ -10,6 +10,8 @@ import (
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -75,8 +77,12 @@ func TestEmailStartTLSRequiredDelivers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.ReplaceAll(string(body), "\r\n", "\n"); strings.TrimRight(got, "\n") != notify.Text(a) {
-		t.Errorf("body =\n%s\nwant\n%s", got, notify.Text(a))
+	text := strings.ReplaceAll(string(body), "\r\n", "\n")
+	if strings.TrimRight(text, "\n") != notify.Text(a) {
+		t.Errorf("body =\n%s\nwant\n%s", text, notify.Text(a))
+	}
+	if !strings.HasPrefix(text, "openai batch failed\n") {
+		t.Errorf("body starts %q, want the headline in plain text", strings.SplitN(text, "\n", 2)[0])
 	}
 }
 
@@ -110,6 +116,47 @@ func TestEmailUntrustedCertificateIsPermanent(t *testing.T) {
 	}
 	if srv.AuthAttempts() != 0 {
 		t.Error("credentials were sent to an untrusted server")
+	}
+}
+
+// An internal relay whose certificate a private CA issued, for a name that
+// is not the address dialled: tls_ca_file and tls_server_name.
+func TestEmailTrustsAPrivateCA(t *testing.T) {
+	t.Parallel()
+	ca := notifytest.NewCA(t)
+	cert := ca.Issue(t, "relay.internal.test")
+	srv := notifytest.NewSMTPServer(t, notifytest.SMTPOptions{StartTLS: true, RequireAuth: true, Certificate: &cert})
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, ca.PEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name              string
+		caFile, tlsServer string
+		wantErr           string // "": delivered
+	}{
+		{"system roots", "", "relay.internal.test", "certificate signed by unknown authority"},
+		{"the CA, the address's name", caFile, "", "for 127.0.0.1"},
+		{"the CA and the certificate's name", caFile, "relay.internal.test", ""},
+	} {
+		cfg := srv.Config("required")
+		cfg.TLSCAFile, cfg.TLSServerName = tt.caFile, tt.tlsServer
+		err := newEmail(t, cfg).Notify(context.Background(), failedBatch())
+		if tt.wantErr == "" {
+			if err != nil {
+				t.Errorf("%s: Notify: %v", tt.name, err)
+			}
+			continue
+		}
+		if e := notifyError(t, err); !e.Permanent || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%s: error %v, want a permanent one saying %q", tt.name, err, tt.wantErr)
+		}
+	}
+	if got := srv.Received(); len(got) != 1 || !got[0].TLS {
+		t.Fatalf("server got %+v, want the one message over TLS", got)
+	}
+	if n := srv.AuthAttempts(); n != 1 {
+		t.Errorf("%d AUTH exchanges, want 1: credentials go only to the trusted server", n)
 	}
 }
 
@@ -226,6 +273,10 @@ func TestNewEmailValidates(t *testing.T) {
 			From: "alerts@example.com", To: []string{"oncall@example.com"},
 		}
 	}
+	missing, notPEM := filepath.Join(t.TempDir(), "missing.pem"), filepath.Join(t.TempDir(), "key.txt")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		change func(*notify.EmailConfig)
 		want   string
@@ -241,6 +292,10 @@ func TestNewEmailValidates(t *testing.T) {
 		{func(c *notify.EmailConfig) { c.To = nil }, "to: at least one recipient"},
 		{func(c *notify.EmailConfig) { c.To = []string{"a@example.com", "bogus"} }, `to[1]: "bogus" is not an email address`},
 		{func(c *notify.EmailConfig) { c.Timeout = -time.Second }, "timeout: must not be negative, got -1s"},
+		{func(c *notify.EmailConfig) { c.TLSCAFile = missing }, "tls_ca_file: open " + missing + ": no such file or directory"},
+		{func(c *notify.EmailConfig) { c.TLSCAFile = notPEM }, "tls_ca_file: " + notPEM + " holds no PEM certificate"},
+		{func(c *notify.EmailConfig) { c.TLSServerName = "relay:25" }, `tls_server_name: "relay:25" is not a host name`},
+		{func(c *notify.EmailConfig) { c.StartTLS, c.TLSServerName = "none", "relay" }, `tls_ca_file, tls_server_name: set, but starttls is "none"`},
 	}
 	for _, tt := range tests {
 		cfg := base()

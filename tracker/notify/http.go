@@ -64,7 +64,7 @@ func newHTTPTarget(field, rawURL string, timeout, def time.Duration) (*httpTarge
 	if timeout == 0 {
 		timeout = def
 	}
-	secrets := []string{rawURL, u.String(), u.RawQuery, u.RawFragment, u.Fragment}
+	secrets := []string{u.RawQuery, u.RawFragment, u.Fragment}
 	if u.User != nil {
 		secrets = append(secrets, u.User.String())
 	}
@@ -73,11 +73,13 @@ func newHTTPTarget(field, rawURL string, timeout, def time.Duration) (*httpTarge
 			secrets = append(secrets, s)
 		}
 	}
+	shown := redactURL(u)
 	return &httpTarget{
-		url:    rawURL,
-		shown:  redactURL(u),
-		desc:   "POST " + redactURL(u),
-		redact: newRedactor(secrets...),
+		url:   rawURL,
+		shown: shown,
+		desc:  "POST " + shown,
+		// The whole URL, quoted in an answer, keeps its scheme and host.
+		redact: newRedactor(secrets...).with(shown, rawURL, u.String()),
 		client: &retryablehttp.Client{
 			HTTPClient: &http.Client{
 				Transport: http.DefaultTransport.(*http.Transport).Clone(),
@@ -164,10 +166,6 @@ func (t *httpTarget) post(ctx context.Context, body []byte, header http.Header) 
 	if excerpt := readExcerpt(resp.Body, t.redact); excerpt != "" {
 		msg += ": " + excerpt
 	}
-	var ae *attemptsError
-	if errors.As(err, &ae) && ae.attempts > 1 {
-		msg += fmt.Sprintf(" (after %d attempts)", ae.attempts)
-	}
 	permanent, after := classifyStatus(resp)
 	return &Error{Permanent: permanent, RetryAfter: after, Err: fmt.Errorf("%s: %s", t.desc, msg)}
 }
@@ -221,30 +219,13 @@ func backoff(minWait, maxWait time.Duration, attempt int, _ *http.Response) time
 
 // errorHandler is the retryablehttp.ErrorHandler of the HTTP notifiers,
 // called when the last attempt failed: it hands back the last answer as it
-// was, for post to classify, and an *attemptsError saying how many attempts
-// were made around the cause without the URL (retryablehttp's own error
-// quotes it).
-func errorHandler(resp *http.Response, err error, attempts int) (*http.Response, error) {
-	return resp, &attemptsError{attempts: attempts, err: stripURLError(err)}
+// was, for post to classify, and the last attempt's error without the URL
+// (retryablehttp's own error quotes it). How many attempts the call made is
+// not told: the outbox's log lines count the alert's attempts, and a count
+// of requests beside it would read as another.
+func errorHandler(resp *http.Response, err error, _ int) (*http.Response, error) {
+	return resp, stripURLError(err)
 }
-
-// attemptsError is the last of several failed attempts.
-type attemptsError struct {
-	attempts int
-	err      error // nil when the last attempt got an answer
-}
-
-func (e *attemptsError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("%d attempts failed", e.attempts)
-	}
-	if e.attempts == 1 {
-		return e.err.Error()
-	}
-	return fmt.Sprintf("%v (after %d attempts)", e.err, e.attempts)
-}
-
-func (e *attemptsError) Unwrap() error { return e.err }
 
 // stripURLError removes the *url.Error with which net/http and retryablehttp
 // wrap failures: its message quotes the whole URL. Only the cause survives.

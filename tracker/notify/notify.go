@@ -62,26 +62,35 @@ const MaxRetryAfter = time.Hour
 // redacted replaces a secret in messages.
 const redacted = "<redacted>"
 
-// redactor cuts secrets out of text. Secrets are replaced longest first, so
-// a secret containing another is replaced whole.
-type redactor []string
+// redactor cuts secrets out of text: each is replaced by what it is shown
+// as, "<redacted>" or, for a whole secret URL, "https://host/<redacted>".
+// Secrets are replaced longest first, so a secret containing another is
+// replaced whole.
+type redactor []redaction
+
+// redaction is one secret and what replaces it.
+type redaction struct{ secret, shownAs string }
 
 // newRedactor returns a redactor for the non-empty secrets.
-func newRedactor(secrets ...string) redactor {
-	var r redactor
+func newRedactor(secrets ...string) redactor { return redactor(nil).with(redacted, secrets...) }
+
+// with returns r and the non-empty secrets it does not hold yet, shown as
+// shownAs.
+func (r redactor) with(shownAs string, secrets ...string) redactor {
+	out := slices.Clone(r)
 	for _, s := range secrets {
-		if s != "" && !slices.Contains(r, s) {
-			r = append(r, s)
+		if s != "" && !slices.ContainsFunc(out, func(x redaction) bool { return x.secret == s }) {
+			out = append(out, redaction{secret: s, shownAs: shownAs})
 		}
 	}
-	slices.SortFunc(r, func(a, b string) int { return len(b) - len(a) })
-	return r
+	slices.SortStableFunc(out, func(a, b redaction) int { return len(b.secret) - len(a.secret) })
+	return out
 }
 
-// text returns s with every secret replaced by <redacted>.
+// text returns s with every secret replaced.
 func (r redactor) text(s string) string {
-	for _, secret := range r {
-		s = strings.ReplaceAll(s, secret, redacted)
+	for _, x := range r {
+		s = strings.ReplaceAll(s, x.secret, x.shownAs)
 	}
 	return s
 }

@@ -36,15 +36,16 @@ const (
 
 // Subject is a one-line summary of a for an email subject or a log line,
 // saying what happened and to what: "[jobwatch] openai batch batch_abc
-// failed", "[jobwatch] usage 80% of daily-tokens (4.1M/5M tokens, day
-// 2026-11-23)". It is at most 200 runes, without control characters.
+// failed", "[jobwatch] usage 80% of daily-tokens (4,100,000 of 5,000,000
+// tokens, day 2026-11-23)". Its figures read as in Text. It is at most 200
+// runes, without control characters.
 func Subject(a tracker.Alert) string {
 	var s string
 	switch {
 	case a.Threshold != nil:
 		t := a.Threshold
-		s = fmt.Sprintf("usage %s of %s (%s/%s %s, %s)", percent(t.Level), t.Name,
-			compact(t.Value), compact(t.Limit), metricNoun(t.Metric), windowLabel(t))
+		s = fmt.Sprintf("usage %s of %s (%s %s, %s)", percent(t.Level), t.Name,
+			usageOfLimit(t), metricNoun(t.Metric), windowLabel(t))
 	case a.Job != nil && isJobAlert(a.Type):
 		j := a.Job
 		s = fmt.Sprintf("%s %s %s", provider(a), kind(j), j.ExternalID)
@@ -61,9 +62,9 @@ func Subject(a tracker.Alert) string {
 	return subjectPrefix + oneLine(s, maxSubject-len(subjectPrefix))
 }
 
-// Text is a's full message for people, in Slack mrkdwn that reads as plain
-// text too: a *bold* headline, then one fact per short line (wrapped at
-// about 72 characters; only an id or a URL longer than that is not). Job
+// Text is a's full message for people, in plain text: a headline, then one
+// fact per short line (wrapped at about 72 characters; only an id or a URL
+// longer than that is not). Every count is exact, with thousands separators. Job
 // alerts show the job's id, status and provider status, labels, request
 // counts, token usage and details (error message, output and error files,
 // model); usage.threshold alerts the threshold, metric, value against limit
@@ -71,7 +72,7 @@ func Subject(a tracker.Alert) string {
 // payload (about 500 characters). It ends with the alert's id and time.
 func Text(a tracker.Alert) string {
 	var w textWriter
-	w.line("*" + oneLine(headline(a), maxSubject) + "*")
+	w.line(oneLine(headline(a), maxSubject))
 	if s := oneLine(a.Summary, maxValue); s != "" && s != headline(a) {
 		w.wrap("", s)
 	}
@@ -261,7 +262,7 @@ func (w *textWriter) job(a tracker.Alert) {
 		name string
 	}{{u.InputTokens, "in"}, {u.OutputTokens, "out"}, {u.TotalTokens, "total"}} {
 		if t.n > 0 {
-			tokens = append(tokens, compact(t.n)+" "+t.name)
+			tokens = append(tokens, group(t.n)+" "+t.name)
 		}
 	}
 	w.field("tokens", strings.Join(tokens, ", "))
@@ -269,7 +270,7 @@ func (w *textWriter) job(a tracker.Alert) {
 		w.field("usage", "unknown: the provider had not reported it when this was sent")
 	}
 	if u.TrainedTokens > 0 {
-		w.field("trained tokens", compact(u.TrainedTokens))
+		w.field("trained tokens", group(u.TrainedTokens))
 	}
 	known := map[string]bool{"request_failure": true}
 	for _, d := range detailLabels {
@@ -300,7 +301,7 @@ func (w *textWriter) job(a tracker.Alert) {
 func (w *textWriter) threshold(t *tracker.ThresholdCrossing) {
 	w.field("threshold", t.Name)
 	w.field("metric", metricNoun(t.Metric))
-	usage := fmt.Sprintf("%s of %s", group(t.Value), group(t.Limit))
+	usage := usageOfLimit(t)
 	if t.Limit > 0 {
 		usage += fmt.Sprintf(" (%s)", percent(float64(t.Value)/float64(t.Limit)))
 	}
@@ -468,19 +469,10 @@ func percent(f float64) string {
 	return strconv.FormatFloat(math.Round(f*1000)/10, 'f', -1, 64) + "%"
 }
 
-// compact shows a count short: 950, 1.2K, 4.1M, 5M, 1.5B.
-func compact(n int64) string {
-	if n > -1000 && n < 1000 {
-		return strconv.FormatInt(n, 10)
-	}
-	f := float64(n)
-	for _, unit := range []string{"K", "M", "B", "T"} {
-		f /= 1000
-		if r := math.Round(f*10) / 10; math.Abs(r) < 1000 || unit == "T" {
-			return strconv.FormatFloat(r, 'f', -1, 64) + unit
-		}
-	}
-	panic("unreachable")
+// usageOfLimit shows a threshold crossing's usage against its limit, in
+// Subject and Text alike: "4,100,000 of 5,000,000".
+func usageOfLimit(t *tracker.ThresholdCrossing) string {
+	return group(t.Value) + " of " + group(t.Limit)
 }
 
 // group shows a count exactly, with thousands separators: 1,000.

@@ -121,13 +121,13 @@ func TestSubjectAndText(t *testing.T) {
 			alert:   failedBatch(),
 			subject: "[jobwatch] openai batch batch_abc failed",
 			want: []string{
-				"*openai batch failed*\n",
+				"openai batch failed\n",
 				"\nopenai batch batch_abc failed: token limit exceeded\n",
 				"\njob: batch_abc\n",
 				"\nstatus: failed\n",
 				"\nlabels: env=prod, team=ml\n",
 				"\nrequests: 600 of 1,000 completed, 400 failed\n",
-				"\ntokens: 1.2M in, 340K out, 1.6M total\n",
+				"\ntokens: 1,234,567 in, 340,000 out, 1,574,567 total\n",
 				"\nerror: The batch could not be completed because the token limit for the\n  organization",
 				"\nerror code: token_limit_exceeded\n",
 				"\nerror file: file-err123\n",
@@ -140,7 +140,7 @@ func TestSubjectAndText(t *testing.T) {
 			alert:   partial,
 			subject: "[jobwatch] openai batch " + longID + ": 12 of 1,000 requests failed",
 			want: []string{
-				"*openai batch partly failed*\n",
+				"openai batch partly failed\n",
 				"\njob: " + longID + "\n",
 				"\nstatus: succeeded (provider: completed)\n",
 				"\nrequests: 988 of 1,000 completed, 12 failed\n",
@@ -153,14 +153,14 @@ func TestSubjectAndText(t *testing.T) {
 			name:    "total failure",
 			alert:   total,
 			subject: "[jobwatch] mythicdot batch batch_t: all 50 requests failed",
-			want:    []string{"*mythicdot batch: all requests failed*\n", "\nrequests: 0 of 50 completed, 50 failed\n"},
+			want:    []string{"mythicdot batch: all requests failed\n", "\nrequests: 0 of 50 completed, 50 failed\n"},
 		},
 		{
 			name:    "usage threshold",
 			alert:   threshold,
-			subject: "[jobwatch] usage 80% of daily-tokens (4.1M/5M tokens, day 2026-11-23)",
+			subject: "[jobwatch] usage 80% of daily-tokens (4,100,000 of 5,000,000 tokens, day 2026-11-23)",
 			want: []string{
-				"*usage at 80% of daily-tokens*\n",
+				"usage at 80% of daily-tokens\n",
 				"\nthreshold: daily-tokens\n",
 				"\nmetric: tokens\n",
 				"\nusage: 4,100,000 of 5,000,000 (82%)\n",
@@ -173,7 +173,7 @@ func TestSubjectAndText(t *testing.T) {
 		{
 			name:    "hourly threshold",
 			alert:   hourly,
-			subject: "[jobwatch] usage 100% of hourly-failures (200/200 failed requests, hour 2026-11-23 14:00 UTC)",
+			subject: "[jobwatch] usage 100% of hourly-failures (200 of 200 failed requests, hour 2026-11-23 14:00 UTC)",
 			want:    []string{"\nmetric: failed requests\n", "\nusage: 200 of 200 (100%)\n"},
 		},
 		{
@@ -181,7 +181,7 @@ func TestSubjectAndText(t *testing.T) {
 			alert:   event,
 			subject: "[jobwatch] llmtune model.deployed",
 			want: []string{
-				"*llmtune model.deployed*\n",
+				"llmtune model.deployed\n",
 				"\ntype: model.deployed\n",
 				"\nprovider: llmtune\n",
 				"\ndata:\n  type: model.deployed\n  deployment: {\"id\":\"dep_1\", \"model\":",
@@ -193,13 +193,13 @@ func TestSubjectAndText(t *testing.T) {
 			name:    "provider auth failed",
 			alert:   authFailed,
 			subject: "[jobwatch] anthropic refused our credentials (provider.auth_failed)",
-			want:    []string{"*anthropic refused our credentials (provider.auth_failed)*\n", "\ntype: provider.auth_failed\n"},
+			want:    []string{"anthropic refused our credentials (provider.auth_failed)\n", "\ntype: provider.auth_failed\n"},
 		},
 		{
 			name:    "lost job",
 			alert:   lost,
 			subject: "[jobwatch] anthropic batch msgbatch_01 lost",
-			want:    []string{"*anthropic batch lost*\n", "\nlast heard: 2026-11-22 08:00 UTC\n", "\nregistered: 2026-11-22 07:00 UTC\n"},
+			want:    []string{"anthropic batch lost\n", "\nlast heard: 2026-11-22 08:00 UTC\n", "\nregistered: 2026-11-22 07:00 UTC\n"},
 		},
 		{
 			name:    "control characters",
@@ -215,6 +215,9 @@ func TestSubjectAndText(t *testing.T) {
 				t.Errorf("Subject =\n%q\nwant\n%q", got, tt.subject)
 			}
 			text := notify.Text(tt.alert)
+			if strings.HasPrefix(text, "*") {
+				t.Errorf("Text has Slack markup: %q", strings.SplitN(text, "\n", 2)[0])
+			}
 			for _, w := range tt.want {
 				if !strings.Contains(text, w) {
 					t.Errorf("Text lacks %q; got:\n%s", w, text)

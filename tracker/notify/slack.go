@@ -37,7 +37,8 @@ func (c SlackConfig) GoString() string { return "notify.SlackConfig" + c.String(
 // LogValue is String for log/slog.
 func (c SlackConfig) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
-// Slack posts alerts to a Slack incoming webhook as mrkdwn text (Text).
+// Slack posts alerts to a Slack incoming webhook as mrkdwn text: Text with
+// its headline in bold.
 type Slack struct {
 	target *httpTarget
 }
@@ -67,7 +68,7 @@ type slackMessage struct {
 // errors and timeouts (after two quick retries within the call) are
 // retryable; any other answer is permanent.
 func (s *Slack) Notify(ctx context.Context, a tracker.Alert) error {
-	body, err := json.Marshal(slackMessage{Text: slackEscape(Text(a))})
+	body, err := json.Marshal(slackMessage{Text: slackText(a)})
 	if err != nil {
 		return &Error{Permanent: true, Err: fmt.Errorf("send slack alert %s: encode message: %w", a.ID, err)}
 	}
@@ -81,6 +82,16 @@ func (s *Slack) Notify(ctx context.Context, a tracker.Alert) error {
 
 // userAgent identifies jobwatch to HTTP receivers.
 const userAgent = "jobwatch"
+
+// slackText is Text in Slack's mrkdwn: escaped, its headline in bold.
+func slackText(a tracker.Alert) string {
+	head, rest, more := strings.Cut(slackEscape(Text(a)), "\n")
+	head = "*" + head + "*"
+	if !more {
+		return head
+	}
+	return head + "\n" + rest
+}
 
 // slackEscape escapes the three characters Slack's mrkdwn gives meaning to
 // as control sequences (&, <, >), so that text from a provider cannot

@@ -219,9 +219,26 @@ func TestSlackClassifiesFailures(t *testing.T) {
 			if msg := err.Error(); !strings.HasPrefix(msg, wantPrefix) || !strings.Contains(msg, tt.wantInErrMsg) {
 				t.Errorf("error = %q, want it to start %q and hold %q", msg, wantPrefix, tt.wantInErrMsg)
 			}
+			// The outbox logs the alert's attempts beside this error: a
+			// count of the call's own requests would read as another.
+			if msg := err.Error(); strings.Contains(msg, "attempt") {
+				t.Errorf("error = %q, counts the call's requests", msg)
+			}
 			assertNoSecret(t, err, "SECRETXYZ", "/services/")
 		})
 	}
+}
+
+func TestSlackErrorKeepsTheURLsSchemeAndHost(t *testing.T) {
+	t.Parallel()
+	recv := newSlackReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no_service: http://"+r.Host+r.URL.Path, http.StatusNotFound)
+	})
+	err := newSlack(t, recv.url()).Notify(context.Background(), failedBatch())
+	if want := "404 Not Found: no_service: " + recv.srv.URL + "/<redacted>"; err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("error = %v, want it to end %q", err, want)
+	}
+	assertNoSecret(t, err, "SECRETXYZ", "/services/")
 }
 
 func TestSlackConnectionFailureIsRetryable(t *testing.T) {

@@ -80,7 +80,7 @@ func NewWebhook(cfg WebhookConfig) (*Webhook, error) {
 	}
 	// The secret signs; it is not in the URL, but keep it out of any
 	// message all the same.
-	t.redact = newRedactor(append(t.redact, cfg.Secret, strings.TrimPrefix(cfg.Secret, webhookSecretPrefix))...)
+	t.redact = t.redact.with(redacted, cfg.Secret, strings.TrimPrefix(cfg.Secret, webhookSecretPrefix))
 	return &Webhook{target: t, signer: signer}, nil
 }
 

@@ -1,6 +1,7 @@
 // Package notifytest runs a real SMTP server (github.com/emersion/go-smtp)
 // on a loopback port for tests of email alerts: it can offer STARTTLS with a
-// self-signed certificate, require AUTH PLAIN, and reject recipients.
+// self-signed certificate or one a test CA issued, require AUTH PLAIN, and
+// reject recipients.
 package notifytest
 
 import (
@@ -10,6 +11,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
 	"math/big"
 	"net"
@@ -40,6 +42,9 @@ type SMTPOptions struct {
 	RequireAuth bool
 	// insecureAuth offers AUTH on a connection that is not encrypted.
 	InsecureAuth bool
+	// Certificate, with StartTLS, is the server's certificate instead of a
+	// self-signed one (Config then trusts the system's roots only).
+	Certificate *tls.Certificate
 }
 
 // SMTPServer is a real SMTP server (github.com/emersion/go-smtp) on a
@@ -73,9 +78,13 @@ func NewSMTPServer(t *testing.T, opts SMTPOptions) *SMTPServer {
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
 	if opts.StartTLS {
-		cert, roots := SelfSignedCert(t)
+		var cert tls.Certificate
+		if opts.Certificate != nil {
+			cert = *opts.Certificate
+		} else {
+			cert, s.roots = SelfSignedCert(t)
+		}
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		s.roots = roots
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -207,4 +216,63 @@ func SelfSignedCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+// CA is a test certificate authority, as an organisation's private CA that
+// its internal mail relay's certificate chains to.
+type CA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	// PEM is the CA's certificate, PEM-encoded, as a tls_ca_file holds it.
+	PEM []byte
+}
+
+// NewCA makes a CA valid for the next hour.
+func NewCA(t *testing.T) *CA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "jobwatch test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &CA{cert: cert, key: key, PEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+}
+
+// Issue makes a server certificate for the DNS names, signed by the CA.
+func (ca *CA) Issue(t *testing.T, dnsNames ...string) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: dnsNames[0]},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     dnsNames,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
