@@ -171,4 +171,12 @@ func TestClientMatchesTracker(t *testing.T) {
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != 401 {
 		t.Errorf("client without token = %v, want a 401 APIError", err)
 	}
+	// Bad input is the same ValidationError from both, and the client sends nothing.
+	bad := tracker.TrackRequest{Provider: "anthropic", Kind: tracker.KindBatch, ExternalID: "msgbatch_2", Metadata: []byte(`{"n":1e999}`)}
+	for _, api := range []tracker.API{tracker.NewClient("http://127.0.0.1:1"), inProc} {
+		var verr *tracker.ValidationError
+		if _, _, err := api.Track(ctx, bad); !errors.As(err, &verr) || verr.Field != "metadata" {
+			t.Errorf("%T Track(bad metadata) = %v, want a metadata ValidationError", api, err)
+		}
+	}
 }
