@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -83,24 +84,24 @@ func (s *Server) Handle(pattern string, h http.HandlerFunc, authenticated bool) 
 	s.mux.HandleFunc(pattern, checkURL(h))
 }
 
-// ServeHTTP serves the request and counts it by route (RouteLabel) and code.
+// ServeHTTP serves the request and counts it by route (routeLabel) and code.
 // The mux's own answers, 404 for no route and 405 for a method no route
 // of the path takes, are JSON errors like every other.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK, req: r}
 	s.mux.ServeHTTP(rec, r)
-	route := RouteLabel(r)
+	route := routeLabel(r)
 	s.requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
 	s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 }
 
-// RouteLabel is the metric label of a served request: its route's pattern
+// routeLabel is the metric label of a served request: its route's pattern
 // with the method first ("GET /v1/jobs/{provider}/{id}"). A route taking
 // any method ("/webhooks/{name}") is labelled with the request's method
 // when it is a standard one and OTHER when not, so the label set stays
 // bounded; a request no route matched is "unmatched".
-func RouteLabel(r *http.Request) string {
+func routeLabel(r *http.Request) string {
 	switch {
 	case r.Pattern == "":
 		return "unmatched"
@@ -134,11 +135,9 @@ func checkURL(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		for k, vs := range q {
-			for _, v := range append(vs, k) {
-				if !cleanText(v) {
-					WriteError(w, http.StatusBadRequest, fmt.Sprintf("query parameter %q: must be UTF-8 without NUL bytes", k))
-					return
-				}
+			if !cleanText(k) || slices.ContainsFunc(vs, func(v string) bool { return !cleanText(v) }) {
+				WriteError(w, http.StatusBadRequest, fmt.Sprintf("query parameter %q: must be UTF-8 without NUL bytes", k))
+				return
 			}
 		}
 		h(w, r)
@@ -190,6 +189,7 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
+// Write drops the body of the mux's plain-text errors, answered as JSON.
 func (r *statusRecorder) Write(b []byte) (int, error) {
 	if r.muxError {
 		return len(b), nil
