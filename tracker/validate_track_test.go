@@ -20,7 +20,7 @@ func TestCheckStorableJSON(t *testing.T) {
 		{`"\ude00"`, `lone UTF-16 surrogate \ude00`},
 		{`["x", 1e309]`, "number 1e309 is out of range"},
 		{`{"n": 1e-400}`, "number 1e-400 is out of range"},
-		{`-` + strings.Repeat("9", 400), "number -"+strings.Repeat("9", 39)+"... is out of range"},
+		{`-` + strings.Repeat("9", 400), "number -" + strings.Repeat("9", 39) + "... is out of range"},
 		{"\"\xff\"", "not UTF-8"},
 	} {
 		err := checkStorableJSON([]byte(tt.json))
