@@ -60,8 +60,13 @@ func (e *APIError) Unwrap() error {
 	return nil
 }
 
-// Track registers a job with the daemon; created is true on 201.
+// Track registers a job with the daemon; created is true on 201. A request
+// the daemon would refuse is a *ValidationError, as from Tracker.Track, and
+// is not sent.
 func (c *Client) Track(ctx context.Context, req TrackRequest) (Job, bool, error) {
+	if err := req.Validate(); err != nil {
+		return Job{}, false, err
+	}
 	var job Job
 	code, err := c.do(ctx, http.MethodPost, "/v1/jobs", req, &job)
 	if err != nil {

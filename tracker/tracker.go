@@ -168,9 +168,15 @@ func validateTrack(req TrackRequest) error {
 		if k == "" || len(k) > 128 || len(v) > 1024 {
 			return &ValidationError{"labels", fmt.Sprintf("label %q: keys must be 1 to 128 bytes, values at most 1024", k)}
 		}
+		if !validLabel(k) || !validLabel(v) {
+			return &ValidationError{"labels", fmt.Sprintf("label %q: keys and values must be UTF-8 without NUL bytes", k)}
+		}
 	}
 	if len(req.Metadata) > 0 && !json.Valid(req.Metadata) {
 		return &ValidationError{"metadata", "not valid JSON"}
+	}
+	if err := checkStorableJSON(req.Metadata); err != nil {
+		return &ValidationError{"metadata", err.Error()}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -67,7 +68,11 @@ func (f opsFlags) open(ctx context.Context) (ops, func(), error) {
 		return nil, nil, fmt.Errorf("give one of --server URL and --config FILE: %w", errMissingFlag)
 	}
 	if *f.server != "" {
-		return tracker.NewClient(*f.server, tracker.WithToken(*f.token)), func() {}, nil
+		base, err := serverURL(*f.server)
+		if err != nil {
+			return nil, nil, err
+		}
+		return tracker.NewClient(base, tracker.WithToken(*f.token)), func() {}, nil
 	}
 	cfg, err := loadConfig(*f.config)
 	if err != nil {
@@ -81,17 +86,44 @@ func (f opsFlags) open(ctx context.Context) (ops, func(), error) {
 }
 
 func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(stderr, usageLine("alerts"))
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || (args[0] != "list" && args[0] != "retry") {
-		fmt.Fprintln(stderr, "usage: jobwatch alerts list [--state pending|sent|dead] [--limit N] (--server URL | --config FILE)\n       jobwatch alerts retry ID (--server URL | --config FILE)")
-		return errUsage
+		return printUsage("alerts", stderr)
 	}
 	fs := newFlagSet("alerts "+args[0], stderr)
 	of := addOpsFlags(fs)
-	state := fs.String("state", "", "pending, sent or dead (default: any)")
-	limit := fs.Int("limit", 50, "how many, newest first")
+	var state *string
+	var limit *int
+	if args[0] == "list" {
+		state = fs.String("state", "", "pending, sent or dead (default: any)")
+		limit = fs.Int("limit", 50, fmt.Sprintf("how many, newest first (1 to %d)", tracker.MaxPageSize))
+	}
 	pos, err := parseFlags(fs, args[1:])
 	if err != nil {
 		return err
+	}
+	if args[0] == "retry" {
+		if len(pos) != 1 {
+			return printUsage("alerts", stderr)
+		}
+		if _, err := tracker.ParseAlertID(pos[0]); err != nil {
+			return flagError(err)
+		}
+	} else {
+		switch tracker.AlertState(*state) {
+		case "", tracker.AlertPending, tracker.AlertSent, tracker.AlertDead:
+		default:
+			return badUsage("--state: %q is not pending, sent or dead", *state)
+		}
+		if *limit < 1 || *limit > tracker.MaxPageSize {
+			return badUsage("--limit: must be 1 to %d", tracker.MaxPageSize)
+		}
+		if len(pos) > 0 {
+			return printUsage("alerts", stderr)
+		}
 	}
 	o, done, err := of.open(ctx)
 	if err != nil {
@@ -99,10 +131,6 @@ func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer done()
 	if args[0] == "retry" {
-		if len(pos) != 1 {
-			fmt.Fprintln(stderr, "usage: jobwatch alerts retry ID (--server URL | --config FILE)")
-			return errUsage
-		}
 		if err := o.RetryAlert(ctx, pos[0]); err != nil {
 			return err
 		}
@@ -126,11 +154,15 @@ func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	of := addOpsFlags(fs)
 	window := fs.String("window", "day", "hour, day or month (the current UTC one)")
 	provider := fs.String("provider", "", "only this provider")
-	if _, err := parseFlags(fs, args); err != nil {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
+	if len(pos) > 0 {
+		return printUsage("usage", stderr)
+	}
 	if !slices.Contains(tracker.Windows, *window) {
-		return fmt.Errorf("--window: %q is not hour, day or month", *window)
+		return badUsage("--window: %q is not hour, day or month", *window)
 	}
 	o, done, err := of.open(ctx)
 	if err != nil {

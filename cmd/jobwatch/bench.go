@@ -12,17 +12,15 @@ import (
 	"github.com/jobwatch/jobwatch/tracker/bench"
 )
 
-const benchUsage = "usage: jobwatch bench ingest|sweep [--storage sqlite|postgres] [--dsn DSN] [flags]"
-
 // runBench measures ingest or sweep throughput (package bench) and prints
 // the figures.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintln(stderr, usageLine("bench")+"\nRun 'jobwatch help bench ingest' or 'jobwatch help bench sweep' for their flags.")
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || (args[0] != "ingest" && args[0] != "sweep") {
-		fmt.Fprintln(stderr, benchUsage)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			return flag.ErrHelp
-		}
-		return errUsage
+		return printUsage("bench", stderr)
 	}
 	mode := args[0]
 	fs := newFlagSet("bench "+mode, stderr)
@@ -49,8 +47,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if len(pos) > 0 {
-		fmt.Fprintln(stderr, benchUsage)
-		return errUsage
+		return printUsage("bench", stderr)
 	}
 
 	var profile io.Writer

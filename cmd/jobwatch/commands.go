@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -84,16 +85,22 @@ func runTrack(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if len(pos) != 1 || (*server == "") == (*path == "") {
-		fmt.Fprintln(stderr, "usage: jobwatch track --provider P --kind K ID [--label k=v] (--server URL | --config FILE)")
-		return errUsage
+		return printUsage("track", stderr)
 	}
 	req := tracker.TrackRequest{Provider: *provider, Kind: tracker.Kind(*kind), ExternalID: pos[0], Labels: labels}
 	if *metadata != "" {
 		req.Metadata = json.RawMessage(*metadata)
 	}
+	if err := checkTrack(req); err != nil {
+		return err
+	}
 	var api tracker.API
 	if *server != "" {
-		api = tracker.NewClient(*server, tracker.WithToken(*token))
+		base, err := serverURL(*server)
+		if err != nil {
+			return err
+		}
+		api = tracker.NewClient(base, tracker.WithToken(*token))
 	} else {
 		cfg, err := loadConfig(*path)
 		if err != nil {
@@ -128,13 +135,22 @@ func runPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || *provider == "" || (*server == "") == (*path == "") {
-		fmt.Fprintln(stderr, "usage: jobwatch poll --provider P ID (--server URL | --config FILE)")
-		return errUsage
+	if len(pos) != 1 || (*server == "") == (*path == "") {
+		return printUsage("poll", stderr)
+	}
+	if *provider == "" {
+		return badUsage("--provider is required")
+	}
+	if err := errors.Join(tracker.ValidateProvider(*provider), tracker.ValidateExternalID(pos[0])); err != nil {
+		return flagError(err)
 	}
 	var job tracker.Job
 	if *server != "" {
-		job, err = tracker.NewClient(*server, tracker.WithToken(*token)).Poll(ctx, *provider, pos[0])
+		base, err := serverURL(*server)
+		if err != nil {
+			return err
+		}
+		job, err = tracker.NewClient(base, tracker.WithToken(*token)).Poll(ctx, *provider, pos[0])
 	} else {
 		job, err = pollInProcess(ctx, *path, *provider, pos[0], stderr)
 	}
@@ -143,6 +159,29 @@ func runPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "%s %s job %s: %s (provider status %q)\n", job.Provider, job.Kind, job.ExternalID, job.Status, job.ProviderStatus)
 	return nil
+}
+
+// checkTrack checks a job's provider, kind, id, labels and metadata as the
+// daemon would, before any request, naming the flag that is wrong.
+func checkTrack(req tracker.TrackRequest) error {
+	if req.Provider == "" {
+		return badUsage("--provider is required")
+	}
+	if req.Kind == "" {
+		return badUsage("--kind is required")
+	}
+	return flagError(req.Validate())
+}
+
+// flagError turns a tracker.ValidationError into a usage error naming the
+// flag or argument of its field.
+func flagError(err error) error {
+	var verr *tracker.ValidationError
+	if !errors.As(err, &verr) {
+		return err
+	}
+	arg := map[string]string{"id": "ID", "labels": "--label"}[verr.Field]
+	return badUsage("%s: %s", cmp.Or(arg, "--"+verr.Field), verr.Msg)
 }
 
 func pollInProcess(ctx context.Context, path, provider, id string, stderr io.Writer) (tracker.Job, error) {

@@ -40,6 +40,9 @@ type Server struct {
 	APIToken Secret `toml:"api_token"`
 	// MaxBodyBytes caps a request body, in bytes. Default 1 MiB.
 	MaxBodyBytes int64 `toml:"max_body_bytes"`
+	// MaxHeaderBytes caps a request's line and headers, in bytes (larger:
+	// 431). Default 64 KiB.
+	MaxHeaderBytes int `toml:"max_header_bytes"`
 	// ReadTimeout bounds reading one request. Default 10s.
 	ReadTimeout Duration `toml:"read_timeout"`
 	// WriteTimeout bounds handling and answering one request. Default 30s.
@@ -79,6 +82,7 @@ func Default() Config {
 func (c *Config) applyDefaults() {
 	setDefault(&c.Server.Listen, "127.0.0.1:8080")
 	setDefault(&c.Server.MaxBodyBytes, 1<<20)
+	setDefault(&c.Server.MaxHeaderBytes, 64<<10)
 	setDefault(&c.Server.ReadTimeout, Duration(10*time.Second))
 	setDefault(&c.Server.WriteTimeout, Duration(30*time.Second))
 	setDefault(&c.Server.ShutdownTimeout, Duration(30*time.Second))
@@ -159,6 +163,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.MaxBodyBytes < 1024 || c.Server.MaxBodyBytes > 64<<20 {
 		bad("server.max_body_bytes", "%d is out of range (1024 to 67108864)", c.Server.MaxBodyBytes)
+	}
+	if c.Server.MaxHeaderBytes < 4096 || c.Server.MaxHeaderBytes > 1<<20 {
+		bad("server.max_header_bytes", "%d is out of range (4096 to 1048576)", c.Server.MaxHeaderBytes)
 	}
 	for key, d := range map[string]Duration{"server.read_timeout": c.Server.ReadTimeout, "server.write_timeout": c.Server.WriteTimeout,
 		"server.shutdown_timeout": c.Server.ShutdownTimeout, "server.delivery_retention": c.Server.DeliveryRetention} {

@@ -37,6 +37,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"one connection", "[storage]\nmax_open_conns = 1\n", "storage.max_open_conns: 1 is out of range (2 to 1000)"},
 		{"bad level", "[log]\nlevel = \"loud\"\n", "log.level: "},
 		{"bad type", "[server]\nmax_body_bytes = \"big\"\n", "server.max_body_bytes"},
+		{"tiny header limit", "[server]\nmax_header_bytes = 100\n", "server.max_header_bytes: 100 is out of range (4096 to 1048576)"},
 		{"unset env", "[server]\napi_token = \"${JOBWATCH_TEST_UNSET_VAR}\"\n", "server.api_token: environment variable JOBWATCH_TEST_UNSET_VAR is not set"},
 		{"negative", "[server]\nshutdown_timeout = \"-1s\"\n", "server.shutdown_timeout: must not be negative"},
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -75,7 +74,7 @@ func (d *Daemon) listAlerts(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, http.StatusBadRequest, fmt.Sprintf("state: %q is not pending, sent or dead", state))
 		return
 	}
-	limit, ok := pageLimit(w, r)
+	limit, ok := httpapi.PageLimit(w, r)
 	if !ok {
 		return
 	}
@@ -128,19 +127,6 @@ func (d *Daemon) usage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"usage": out})
-}
-
-func pageLimit(w http.ResponseWriter, r *http.Request) (int, bool) {
-	l := r.URL.Query().Get("limit")
-	if l == "" {
-		return tracker.DefaultPageSize, true
-	}
-	n, err := strconv.Atoi(l)
-	if err != nil || n < 1 || n > tracker.MaxPageSize {
-		httpapi.WriteError(w, http.StatusBadRequest, fmt.Sprintf("limit: must be 1 to %d", tracker.MaxPageSize))
-		return 0, false
-	}
-	return n, true
 }
 
 func (d *Daemon) unavailable(w http.ResponseWriter, r *http.Request, err error) {

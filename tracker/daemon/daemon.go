@@ -135,10 +135,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		ReadHeaderTimeout: d.cfg.Server.ReadTimeout.D(),
 		ReadTimeout:       d.cfg.Server.ReadTimeout.D(),
 		WriteTimeout:      d.cfg.Server.WriteTimeout.D(),
+		MaxHeaderBytes:    d.cfg.Server.MaxHeaderBytes,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
 	}
 	d.log.Info("jobwatch started", "listen", d.ln.Addr().String(), "storage", d.cfg.Storage.Driver)
+	logProviders(d.log, d.cfg)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(d.ln) }()
 	bg, stopBG := context.WithCancel(ctx)

@@ -13,9 +13,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -61,46 +64,137 @@ func New(opts Options) *Server {
 	}, []string{"route"})
 	opts.Registry.MustRegister(s.requests, s.latency)
 
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}))
-	s.mux.HandleFunc("POST /v1/jobs", s.auth(s.trackJob))
-	s.mux.HandleFunc("GET /v1/jobs", s.auth(s.listJobs))
-	s.mux.HandleFunc("GET /v1/jobs/{provider}/{id}", s.auth(s.getJob))
-	s.mux.HandleFunc("GET /v1/deliveries", s.auth(s.listDeliveries))
+	s.Handle("GET /healthz", s.healthz, false)
+	s.Handle("GET /readyz", s.readyz, false)
+	s.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}).ServeHTTP, false)
+	s.Handle("POST /v1/jobs", s.trackJob, true)
+	s.Handle("GET /v1/jobs", s.listJobs, true)
+	s.Handle("GET /v1/jobs/{provider}/{id}", s.getJob, true)
+	s.Handle("GET /v1/deliveries", s.listDeliveries, true)
 	return s
 }
 
 // Handle adds a route; later features (webhooks, alerts) plug in here. When
-// authenticated, the route requires the API token like the jobs API.
+// authenticated, the route requires the API token like the jobs API. Every
+// route refuses a path or query that is not clean text (checkURL).
 func (s *Server) Handle(pattern string, h http.HandlerFunc, authenticated bool) {
 	if authenticated {
 		h = s.auth(h)
 	}
-	s.mux.HandleFunc(pattern, h)
+	s.mux.HandleFunc(pattern, checkURL(h))
 }
 
-// ServeHTTP serves the request and counts it by route pattern and code.
+// ServeHTTP serves the request and counts it by route (routeLabel) and code.
+// The mux's own answers, 404 for no route and 405 for a method no route
+// of the path takes, are JSON errors like every other.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK, req: r}
 	s.mux.ServeHTTP(rec, r)
-	route := r.Pattern
-	if route == "" {
-		route = "unmatched"
-	}
+	route := routeLabel(r)
 	s.requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
 	s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 }
 
+// routeLabel is the metric label of a served request: its route's pattern
+// with the method first ("GET /v1/jobs/{provider}/{id}"). A route taking
+// any method ("/webhooks/{name}") is labelled with the request's method
+// when it is a standard one and OTHER when not, so the label set stays
+// bounded; a request no route matched is "unmatched".
+func routeLabel(r *http.Request) string {
+	switch {
+	case r.Pattern == "":
+		return "unmatched"
+	case strings.HasPrefix(r.Pattern, "/"):
+		return standardMethod(r.Method) + " " + r.Pattern
+	}
+	return r.Pattern
+}
+
+func standardMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
+}
+
+// checkURL answers 400 to a request whose query string is malformed, or
+// whose path or query holds a NUL byte or bytes that are not UTF-8 (which
+// PostgreSQL refuses), before h sees it.
+func checkURL(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !cleanText(r.URL.Path) {
+			WriteError(w, http.StatusBadRequest, "path: must be UTF-8 without NUL bytes")
+			return
+		}
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			WriteError(w, http.StatusBadRequest, "malformed query string: "+strings.TrimPrefix(err.Error(), "invalid URL escape "))
+			return
+		}
+		for k, vs := range q {
+			if !cleanText(k) || slices.ContainsFunc(vs, func(v string) bool { return !cleanText(v) }) {
+				WriteError(w, http.StatusBadRequest, fmt.Sprintf("query parameter %q: must be UTF-8 without NUL bytes", k))
+				return
+			}
+		}
+		h(w, r)
+	}
+}
+
+func cleanText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+// PageLimit reads a list route's limit query parameter: DefaultPageSize
+// when absent, else 1 to MaxPageSize. On a bad value it answers 400 itself
+// and returns false.
+func PageLimit(w http.ResponseWriter, r *http.Request) (int, bool) {
+	l := r.URL.Query().Get("limit")
+	if l == "" {
+		return tracker.DefaultPageSize, true
+	}
+	n, err := strconv.Atoi(l)
+	if err != nil || n < 1 || n > tracker.MaxPageSize {
+		WriteError(w, http.StatusBadRequest, fmt.Sprintf("limit: must be 1 to %d", tracker.MaxPageSize))
+		return 0, false
+	}
+	return n, true
+}
+
+// statusRecorder records the answer's status code, and turns the mux's own
+// plain-text errors (404, 405: written while req has no pattern) into JSON.
 type statusRecorder struct {
 	http.ResponseWriter
 	code int
+	req  *http.Request
+	// muxError is set while the mux's plain-text body is being discarded.
+	muxError bool
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
 	r.code = code
+	if r.req.Pattern == "" && code >= 400 {
+		r.muxError = true
+		msg := http.StatusText(code)
+		switch code {
+		case http.StatusNotFound:
+			msg = "no such route"
+		case http.StatusMethodNotAllowed:
+			msg = "method not allowed; allowed: " + r.Header().Get("Allow")
+		}
+		WriteError(r.ResponseWriter, code, msg)
+		return
+	}
 	r.ResponseWriter.WriteHeader(code)
+}
+
+// Write drops the body of the mux's plain-text errors, answered as JSON.
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.muxError {
+		return len(b), nil
+	}
+	return r.ResponseWriter.Write(b)
 }
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
@@ -166,19 +260,16 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	limit, ok := PageLimit(w, r)
+	if !ok {
+		return
+	}
 	f := tracker.Filter{
 		Provider: q.Get("provider"),
 		Kind:     tracker.Kind(q.Get("kind")),
 		Status:   tracker.Status(q.Get("status")),
 		Cursor:   q.Get("cursor"),
-	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil {
-			WriteError(w, http.StatusBadRequest, "limit: not a number")
-			return
-		}
-		f.Limit = n
+		Limit:    limit,
 	}
 	for _, l := range q["label"] {
 		k, v, ok := strings.Cut(l, "=")
@@ -203,16 +294,12 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	f := tracker.DeliveryFilter{Provider: q.Get("provider"), Outcome: tracker.Outcome(q.Get("outcome")), Limit: tracker.DefaultPageSize}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > tracker.MaxPageSize {
-			WriteError(w, http.StatusBadRequest, fmt.Sprintf("limit: must be 1 to %d", tracker.MaxPageSize))
-			return
-		}
-		f.Limit = n
+	limit, ok := PageLimit(w, r)
+	if !ok {
+		return
 	}
+	q := r.URL.Query()
+	f := tracker.DeliveryFilter{Provider: q.Get("provider"), Outcome: tracker.Outcome(q.Get("outcome")), Limit: limit}
 	ds, err := s.opts.Tracker.Store().ListDeliveries(r.Context(), f)
 	if err != nil {
 		s.fail(w, r, err)

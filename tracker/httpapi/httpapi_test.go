@@ -21,16 +21,33 @@ import (
 func setup(t *testing.T, token string) (*httptest.Server, *storage.Store) {
 	t.Helper()
 	store := storagetest.Open(t, storage.DriverSQLite)
+	return serve(t, store, token), store
+}
+
+// serve serves the API over store.
+func serve(t *testing.T, store *storage.Store, token string) *httptest.Server {
+	t.Helper()
+	srv, _ := serveAPI(t, store, token)
+	return srv
+}
+
+// serveAPI serves the API over store and returns its metrics registry too.
+func serveAPI(t *testing.T, store *storage.Store, token string) (*httptest.Server, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
 	api := httpapi.New(httpapi.Options{
 		Tracker:      tracker.New(store, tracker.Options{}),
 		APIToken:     token,
 		MaxBodyBytes: 4096,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Registry:     prometheus.NewRegistry(),
+		Registry:     reg,
 	})
+	api.Handle("/webhooks/{name}", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "accepted"})
+	}, false)
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return srv, store
+	return srv, reg
 }
 
 func do(t *testing.T, method, url, token, body string) (int, string) {
@@ -153,5 +170,13 @@ func TestClientMatchesTracker(t *testing.T) {
 	var apiErr *tracker.APIError
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != 401 {
 		t.Errorf("client without token = %v, want a 401 APIError", err)
+	}
+	// Bad input is the same ValidationError from both, and the client sends nothing.
+	bad := tracker.TrackRequest{Provider: "anthropic", Kind: tracker.KindBatch, ExternalID: "msgbatch_2", Metadata: []byte(`{"n":1e999}`)}
+	for _, api := range []tracker.API{tracker.NewClient("http://127.0.0.1:1"), inProc} {
+		var verr *tracker.ValidationError
+		if _, _, err := api.Track(ctx, bad); !errors.As(err, &verr) || verr.Field != "metadata" {
+			t.Errorf("%T Track(bad metadata) = %v, want a metadata ValidationError", api, err)
+		}
 	}
 }

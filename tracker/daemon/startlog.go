@@ -1,0 +1,47 @@
+package daemon
+
+import (
+	"log/slog"
+
+	"github.com/jobwatch/jobwatch/tracker/config"
+)
+
+// logProviders logs, at start, each configured provider and whether its
+// webhooks and its polls are on, saying why when one is off: the first
+// thing to check when a provider's jobs do not move.
+func logProviders(log *slog.Logger, cfg config.Config) {
+	if len(cfg.Providers) == 0 {
+		log.Info("no providers configured: nothing is polled, and /webhooks/{name} answers 404")
+		return
+	}
+	for _, p := range cfg.Providers {
+		log.Info("provider "+p.Name+": "+webhookState(p)+", "+pollState(p),
+			"provider", p.Name, "type", p.Type, "webhooks", p.Webhook != nil, "polling", p.Polls())
+	}
+}
+
+// webhookState says whether POST /webhooks/{name} takes the provider's events.
+func webhookState(p config.Provider) string {
+	switch {
+	case p.Webhook == nil && p.Type == config.TypeAnthropic:
+		return "webhooks off (anthropic sends none)"
+	case p.Webhook == nil:
+		return "webhooks off (no [providers.webhook] table)"
+	case p.Webhook.InsecureSkipVerify:
+		return "webhooks on, signatures NOT verified (insecure_skip_verify)"
+	}
+	return "webhooks on"
+}
+
+// pollState says whether sweeps poll the provider's API.
+func pollState(p config.Provider) string {
+	switch {
+	case p.Polls():
+		return "polling on"
+	case p.Type == config.TypeLLMTune:
+		return "polling off (llmtune has no polling API)"
+	case p.Type == config.TypeGeneric:
+		return "polling off (no poll.url)"
+	}
+	return "polling off (no api_key)"
+}
