@@ -109,6 +109,16 @@ func TestSubjectAndText(t *testing.T) {
 		},
 	}
 
+	silentSince := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	silent := tracker.Alert{ID: "alrt_21", Type: tracker.AlertWebhooksSilent, Provider: "openai",
+		Silence: &tracker.WebhookSilence{Missed: 3, Since: silentSince}}
+	silent.Summary = tracker.Summary(silent)
+	resumed := tracker.Alert{ID: "alrt_22", Type: tracker.AlertWebhooksResumed, Provider: "openai",
+		Silence: &tracker.WebhookSilence{Missed: 4, Since: silentSince}}
+	unknown := tracker.Alert{ID: "alrt_23", Type: tracker.AlertJobSucceeded, Provider: "openai", UsageUnknown: true,
+		Job: &tracker.Job{Provider: "openai", Kind: tracker.KindBatch, ExternalID: "batch_u", Status: tracker.StatusSucceeded}}
+	unknown.Summary = tracker.Summary(unknown)
+
 	tests := []struct {
 		name    string
 		alert   tracker.Alert
@@ -200,6 +210,27 @@ func TestSubjectAndText(t *testing.T) {
 			alert:   lost,
 			subject: "[jobwatch] anthropic batch msgbatch_01 lost",
 			want:    []string{"anthropic batch lost\n", "\nlast heard: 2026-11-22 08:00 UTC\n", "\nregistered: 2026-11-22 07:00 UTC\n"},
+		},
+		{
+			name:    "webhooks silent",
+			alert:   silent,
+			subject: "[jobwatch] openai webhooks are not arriving (provider.webhooks_silent)",
+			want: []string{
+				"\nopenai webhooks are not arriving: the last 3 job ends were learned by\n  polling, with no webhook\n",
+				"\nmissed in a row: 3\n", "\nsilent since: 2026-11-23 09:00 UTC\n",
+			},
+		},
+		{
+			name:    "webhooks resumed",
+			alert:   resumed,
+			subject: "[jobwatch] openai webhooks are arriving again (provider.webhooks_resumed)",
+			want:    []string{"\nsilent since: 2026-11-23 09:00 UTC\n"},
+		},
+		{
+			name:    "usage unknown",
+			alert:   unknown,
+			subject: "[jobwatch] openai batch batch_u succeeded",
+			want:    []string{"usage unknown", "\nusage: unknown: the provider had not reported it when this was sent\n"},
 		},
 		{
 			name:    "control characters",
