@@ -101,8 +101,9 @@ type ApplyItem struct {
 	// otherwise the observation is recorded without a job.
 	Adopt bool
 	// Delivery, when not nil, is logged in the same transaction. An
-	// accepted delivery's outcome becomes OutcomeDuplicate or
-	// OutcomeRecorded when that is what the observation turned out to be.
+	// accepted delivery's outcome becomes the observation's
+	// Result.DeliveryOutcome: OutcomeDuplicate or OutcomeRecorded when
+	// that is what the observation turned out to be.
 	Delivery *Delivery
 }
 
