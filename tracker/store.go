@@ -35,6 +35,9 @@ type Store interface {
 	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
 	// PruneDeliveries deletes deliveries received before t and says how many.
 	PruneDeliveries(ctx context.Context, before time.Time) (int64, error)
+	// TrimDeliveries deletes all but the newest keep deliveries and says
+	// how many.
+	TrimDeliveries(ctx context.Context, keep int) (int64, error)
 	// ClaimDue leases up to p.Limit jobs whose next poll is due at p.Now,
 	// soonest due first, until p.Now+p.Lease, so that no other sweep (on any
 	// replica) takes them before the lease ends, and returns them with only
