@@ -91,20 +91,22 @@ func TestForgedFloodCostsBoundedWrites(t *testing.T) {
 				return resp.StatusCode
 			}
 			const forged, signed = 20000, 200
+			// A forger's request: well-formed, signed with a guessed key.
+			body := openaiEvent("evt_forged", "batch.completed", "batch_forged", clock.Now())
+			forgedOpenAI := signOpenAI(t, "wh_forged", body, clock.Now())
+			forgedOpenAI.Set("Webhook-Signature", "v1,"+strings.Repeat("A", 43)+"=")
+			forgedMythic := http.Header{"X-Mythicdot-Signature": {hexHMAC("guess", body)}}
 			var wg sync.WaitGroup
 			var next atomic.Int64
 			for range 16 {
 				wg.Go(func() {
 					for i := next.Add(1) - 1; i < forged; i = next.Add(1) - 1 {
-						body := openaiEvent(fmt.Sprintf("evt_forged_%d", i), "batch.completed", "batch_forged", clock.Now())
 						var code, want int
 						switch i % 3 {
 						case 0:
-							h := signOpenAI(t, "wh_forged", body, clock.Now())
-							h.Set("Webhook-Signature", "v1,"+strings.Repeat("A", 43)+"=")
-							code, want = post("/webhooks/openai", h, body), 401
+							code, want = post("/webhooks/openai", forgedOpenAI, body), 401
 						case 1:
-							code, want = post("/webhooks/mythicdot", http.Header{"X-Mythicdot-Signature": {hexHMAC("guess", body)}}, body), 401
+							code, want = post("/webhooks/mythicdot", forgedMythic, body), 401
 						case 2:
 							code, want = post(fmt.Sprintf("/webhooks/nobody-%d", i), nil, body), 404
 						}
