@@ -165,11 +165,8 @@ func (s *Store) applyBatch(ctx context.Context, db bun.IDB, st *statements, p tr
 		}
 		if d := item.Delivery; d != nil {
 			logged := *d
-			switch {
-			case r.Duplicate:
-				logged.Outcome = tracker.OutcomeDuplicate
-			case item.Observation != nil && r.Job == nil:
-				logged.Outcome = tracker.OutcomeRecorded
+			if item.Observation != nil && d.Outcome == tracker.OutcomeAccepted {
+				logged.Outcome = r.DeliveryOutcome()
 			}
 			rows.deliveries = append(rows.deliveries, toDeliveryRow(logged))
 		}

@@ -489,6 +489,41 @@ func TestPruneDeliveriesWalksTheLog(t *testing.T) {
 	})
 }
 
+// TestTrimDeliveriesKeepsTheNewest: the size bound of the delivery log
+// deletes the oldest rows beyond it, however many chunks they fill, and
+// keeps the newest.
+func TestTrimDeliveriesKeepsTheNewest(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		t.Parallel()
+		ctx := context.Background()
+		now := time.Now()
+		for batch := range 5 {
+			items := make([]tracker.ApplyItem, 500)
+			for i := range items {
+				items[i] = tracker.ApplyItem{Delivery: &tracker.Delivery{Provider: "mythicdot", ReceivedAt: now, Outcome: tracker.OutcomeBadSignature,
+					StatusCode: 401, Reason: fmt.Sprint(batch*500 + i)}}
+			}
+			if _, err := s.Apply(ctx, tracker.ApplyParams{Now: now, Items: items, Rules: func(string, tracker.Kind) tracker.Rules { return tracker.Rules{} }}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, err := s.TrimDeliveries(ctx, 2600); err != nil || n != 0 {
+			t.Errorf("TrimDeliveries(2600) of 2,500 = %d, %v; want nothing to do", n, err)
+		}
+		if n, err := s.TrimDeliveries(ctx, 300); err != nil || n != 2200 {
+			t.Errorf("TrimDeliveries(300) = %d, %v; want the 2,200 oldest", n, err)
+		}
+		left, err := s.ListDeliveries(ctx, tracker.DeliveryFilter{Limit: 1000})
+		if err != nil || len(left) != 300 || left[0].Reason != "2499" || left[299].Reason != "2200" {
+			t.Fatalf("%d deliveries left (%v), want the newest 300, 2499 down to 2200", len(left), err)
+		}
+		if n, err := s.TrimDeliveries(ctx, 0); err != nil || n != 300 {
+			t.Errorf("TrimDeliveries(0) = %d, %v; want the 300 left", n, err)
+		}
+	})
+}
+
 // seedDue registers n jobs that are due for a poll at now.
 func seedDue(t *testing.T, s *storage.Store, n int, now time.Time) {
 	t.Helper()

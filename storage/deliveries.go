@@ -100,3 +100,37 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) (int64, e
 		after = last
 	}
 }
+
+// TrimDeliveries deletes all but the newest keep deliveries (in id order,
+// the order of receipt) and says how many it deleted: the delivery log's
+// size bound. It finds the newest row to delete with one walk of keep
+// entries down the primary key, then deletes up to it chunk by chunk, in
+// id order, so that each write is short.
+func (s *Store) TrimDeliveries(ctx context.Context, keep int) (int64, error) {
+	if keep < 0 {
+		return 0, fmt.Errorf("trim deliveries: keep %d is negative", keep)
+	}
+	var cut []int64
+	err := s.db.NewRaw("SELECT id FROM deliveries ORDER BY id DESC LIMIT 1 OFFSET ?", keep).Scan(ctx, &cut)
+	if err != nil {
+		return 0, fmt.Errorf("trim deliveries: find the newest to delete: %w", err)
+	}
+	if len(cut) == 0 {
+		return 0, nil
+	}
+	var deleted int64
+	for {
+		res, err := s.db.NewRaw("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE id <= ? ORDER BY id LIMIT ?)", cut[0], pruneChunk).Exec(ctx)
+		if err != nil {
+			return deleted, fmt.Errorf("trim deliveries: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return deleted, fmt.Errorf("trim deliveries: %w", err)
+		}
+		deleted += n
+		if n < pruneChunk {
+			return deleted, nil
+		}
+	}
+}

@@ -13,7 +13,8 @@ const (
 	OutcomeDuplicate Outcome = "duplicate"
 	// OutcomeRecorded: verified and stored, but about no tracked job (a
 	// provider event, an unknown event type, or an unknown job the
-	// provider's policy does not adopt).
+	// provider's policy does not adopt), or changing nothing: older than
+	// the job's newest observation, or conflicting with its end.
 	OutcomeRecorded Outcome = "recorded"
 	// OutcomeBadSignature: missing or wrong signature, or a timestamp outside
 	// the tolerance (401).
@@ -37,6 +38,21 @@ func (o Outcome) Rejected() bool {
 		return false
 	}
 	return true
+}
+
+// DeliveryOutcome is the outcome of a webhook delivery whose observation
+// had result r: duplicate for an event seen before, accepted when it was
+// applied to its job, and recorded when it was only stored: about no
+// tracked job, or changing nothing (older than the job's newest, or
+// conflicting with its end).
+func (r Result) DeliveryOutcome() Outcome {
+	switch {
+	case r.Duplicate:
+		return OutcomeDuplicate
+	case r.Job == nil || r.Effect != EffectApplied:
+		return OutcomeRecorded
+	}
+	return OutcomeAccepted
 }
 
 // Delivery is one request to /webhooks/{provider} as the delivery log keeps

@@ -35,6 +35,9 @@ type Store interface {
 	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
 	// PruneDeliveries deletes deliveries received before t and says how many.
 	PruneDeliveries(ctx context.Context, before time.Time) (int64, error)
+	// TrimDeliveries deletes all but the newest keep deliveries and says
+	// how many.
+	TrimDeliveries(ctx context.Context, keep int) (int64, error)
 	// ClaimDue leases up to p.Limit jobs whose next poll is due at p.Now,
 	// soonest due first, until p.Now+p.Lease, so that no other sweep (on any
 	// replica) takes them before the lease ends, and returns them with only
@@ -111,8 +114,9 @@ type ApplyItem struct {
 	// otherwise the observation is recorded without a job.
 	Adopt bool
 	// Delivery, when not nil, is logged in the same transaction. An
-	// accepted delivery's outcome becomes OutcomeDuplicate or
-	// OutcomeRecorded when that is what the observation turned out to be.
+	// accepted delivery's outcome becomes the observation's
+	// Result.DeliveryOutcome: OutcomeDuplicate or OutcomeRecorded when
+	// that is what the observation turned out to be.
 	Delivery *Delivery
 }
 

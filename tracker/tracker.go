@@ -289,6 +289,9 @@ func validateItem(it *ApplyItem) error {
 	if err := ValidateProvider(o.Provider); err != nil {
 		return err
 	}
+	if err := validateObservationText(o); err != nil {
+		return err
+	}
 	if o.ExternalID != "" {
 		if err := ValidateExternalID(o.ExternalID); err != nil {
 			return err

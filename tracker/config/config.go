@@ -51,6 +51,9 @@ type Server struct {
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 	// DeliveryRetention is how long the webhook delivery log is kept. Default 168h.
 	DeliveryRetention Duration `toml:"delivery_retention"`
+	// DeliveryMaxRows bounds the webhook delivery log besides its age, in
+	// rows: the oldest beyond it are deleted. Default 100000.
+	DeliveryMaxRows int `toml:"delivery_max_rows"`
 }
 
 // Storage says where jobs are kept.
@@ -87,6 +90,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Server.WriteTimeout, Duration(30*time.Second))
 	setDefault(&c.Server.ShutdownTimeout, Duration(30*time.Second))
 	setDefault(&c.Server.DeliveryRetention, Duration(7*24*time.Hour))
+	setDefault(&c.Server.DeliveryMaxRows, 100000)
 	setDefault(&c.Storage.Driver, "sqlite")
 	if c.Storage.Driver == "sqlite" {
 		setDefault(&c.Storage.DSN, "jobwatch.db")
@@ -172,6 +176,9 @@ func (c *Config) Validate() error {
 		if d < 0 {
 			bad(key, "must not be negative")
 		}
+	}
+	if c.Server.DeliveryMaxRows < 0 {
+		bad("server.delivery_max_rows", "must not be negative")
 	}
 	switch c.Storage.Driver {
 	case "sqlite", "postgres":

@@ -40,6 +40,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"tiny header limit", "[server]\nmax_header_bytes = 100\n", "server.max_header_bytes: 100 is out of range (4096 to 1048576)"},
 		{"unset env", "[server]\napi_token = \"${JOBWATCH_TEST_UNSET_VAR}\"\n", "server.api_token: environment variable JOBWATCH_TEST_UNSET_VAR is not set"},
 		{"negative", "[server]\nshutdown_timeout = \"-1s\"\n", "server.shutdown_timeout: must not be negative"},
+		{"negative log bound", "[server]\ndelivery_max_rows = -1\n", "server.delivery_max_rows: must not be negative"},
 	}
 	for _, tt := range tests {
 		_, err := config.Parse(tt.text)

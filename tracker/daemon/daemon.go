@@ -36,6 +36,7 @@ type Daemon struct {
 	api      *httpapi.Server
 	sweeper  *sweep.Sweeper
 	alerts   *dispatch.Dispatcher
+	hooks    *ingest.Handler
 	ln       net.Listener
 }
 
@@ -82,12 +83,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		newJobsCollector(store, log),
 		newAlertCollector(store, thresholds, log),
 	)
+	outage := httpapi.NewOutage(log)
 	d.api = httpapi.New(httpapi.Options{
 		Tracker:      d.tracker,
 		APIToken:     cfg.Server.APIToken.Reveal(),
 		MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Logger:       log,
 		Registry:     d.registry,
+		Outage:       outage,
 	})
 	hooks, err := webhookProviders(cfg, log)
 	if err != nil {
@@ -106,13 +109,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 	d.api.Handle("GET /v1/alerts", d.listAlerts, true)
 	d.api.Handle("POST /v1/alerts/{id}/retry", d.retryAlert, true)
 	d.api.Handle("GET /v1/usage", d.usage, true)
-	d.api.Handle("/webhooks/{name}", ingest.New(ingest.Options{
+	d.hooks = ingest.New(ingest.Options{
 		Tracker:      d.tracker,
 		Providers:    hooks,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Logger:       log,
 		Registry:     d.registry,
-	}).ServeHTTP, false)
+		Outage:       outage,
+	})
+	d.api.Handle("/webhooks/{name}", d.hooks.ServeHTTP, false)
 	d.ln, err = net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		store.Close()
@@ -146,6 +151,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 	go d.pruneDeliveries(bg)
+	summarized := make(chan struct{})
+	go func() {
+		defer close(summarized)
+		d.hooks.Run(bg)
+	}()
 	schedule, _ := config.ParseSchedule(d.cfg.Sweep.Schedule) // validated with the config
 	d.sweeper.Start(bg, schedule)
 	d.alerts.Start(bg)
@@ -161,6 +171,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	stopBG()
 	d.sweeper.Stop()
 	d.alerts.Wait()
+	<-summarized
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -208,10 +219,16 @@ func (d *Daemon) pollJob(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// pruneDeliveries deletes delivery log rows older than the retention, at
-// start and hourly.
+// pruneEvery is how often the delivery log is pruned to its retention and
+// its size bound: often enough that a flood cannot grow it far past the
+// bound, and cheap, as each check walks one chunk or the bound's rows of an
+// index.
+const pruneEvery = time.Minute
+
+// pruneDeliveries deletes delivery log rows older than the retention or
+// beyond server.delivery_max_rows, at start and every pruneEvery.
 func (d *Daemon) pruneDeliveries(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
+	t := time.NewTicker(pruneEvery)
 	defer t.Stop()
 	for {
 		n, err := d.store.PruneDeliveries(ctx, time.Now().Add(-d.cfg.Server.DeliveryRetention.D()))
@@ -220,6 +237,13 @@ func (d *Daemon) pruneDeliveries(ctx context.Context) {
 			d.log.Warn("prune webhook delivery log", "error", err)
 		case n > 0:
 			d.log.Info("pruned webhook delivery log", "deleted", n)
+		}
+		n, err = d.store.TrimDeliveries(ctx, d.cfg.Server.DeliveryMaxRows)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			d.log.Warn("trim webhook delivery log to server.delivery_max_rows", "error", err)
+		case n > 0:
+			d.log.Info("trimmed webhook delivery log to server.delivery_max_rows", "deleted", n, "kept", d.cfg.Server.DeliveryMaxRows)
 		}
 		select {
 		case <-ctx.Done():

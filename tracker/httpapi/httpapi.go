@@ -36,6 +36,9 @@ type Options struct {
 	Logger       *slog.Logger
 	// Registry receives the API's metrics and is served on /metrics.
 	Registry *prometheus.Registry
+	// Outage logs storage outages once, not per request; nil: one of the
+	// API's own. Share it with the webhook ingest.
+	Outage *Outage
 }
 
 // Server is the API's http.Handler.
@@ -49,6 +52,9 @@ type Server struct {
 
 // New builds the API.
 func New(opts Options) *Server {
+	if opts.Outage == nil {
+		opts.Outage = NewOutage(opts.Logger)
+	}
 	s := &Server{opts: opts, mux: http.NewServeMux()}
 	if opts.APIToken != "" {
 		s.tokenHash = sha256.Sum256([]byte(opts.APIToken))
@@ -94,6 +100,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	route := routeLabel(r)
 	s.requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
 	s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	if rec.code < 300 && strings.HasPrefix(r.URL.Path, "/v1/") {
+		s.opts.Outage.Served() // every /v1/ success was served by storage
+	}
 }
 
 // routeLabel is the metric label of a served request: its route's pattern
@@ -364,7 +373,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, context.Canceled):
 		// The client went away; nothing to answer.
 	default:
-		s.opts.Logger.Error("request failed", "route", r.Pattern, "error", err)
+		s.opts.Outage.Failed(r.Pattern, err)
 		WriteError(w, http.StatusServiceUnavailable, "storage unavailable, retry later")
 	}
 }

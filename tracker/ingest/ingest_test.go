@@ -45,6 +45,8 @@ type env struct {
 	srv   *httptest.Server
 	store *storage.Store
 	tr    *tracker.Tracker
+	h     *ingest.Handler
+	reg   *prometheus.Registry
 }
 
 func mustVerifier(t *testing.T, cfg signature.Config) signature.Verifier {
@@ -58,8 +60,31 @@ func mustVerifier(t *testing.T, cfg signature.Config) signature.Verifier {
 
 func setup(t *testing.T, driver string) *env {
 	t.Helper()
+	return setupWith(t, driver, options{})
+}
+
+// options vary setup: zero values keep its defaults.
+type options struct {
+	// now is the handler's clock; nil: time.Now.
+	now func() time.Time
+	// logger is the handler's log; nil: discarded.
+	logger *slog.Logger
+	// store wraps the test's store; nil: none.
+	store func(*storage.Store) tracker.Store
+}
+
+func setupWith(t *testing.T, driver string, o options) *env {
+	t.Helper()
 	store := storagetest.Open(t, driver)
-	tr := tracker.New(store, tracker.Options{MaxConcurrentCommits: 2})
+	var ts tracker.Store = store
+	if o.store != nil {
+		ts = o.store(store)
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	reg := prometheus.NewRegistry()
+	tr := tracker.New(ts, tracker.Options{MaxConcurrentCommits: 2})
 	gen, err := generic.New(generic.Config{
 		EventID: "id", EventType: "type", JobID: "data.batch_id", Status: "data.status", OccurredAt: "created_at",
 		Kind:      tracker.KindBatch,
@@ -83,14 +108,15 @@ func setup(t *testing.T, driver string) *env {
 			{Name: "limited", Adopt: true, Parser: openai.WebhookParser{}, Limiter: rate.NewLimiter(rate.Every(time.Hour), 1)},
 		},
 		MaxBodyBytes: 64 << 10,
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Registry:     prometheus.NewRegistry(),
+		Logger:       o.logger,
+		Registry:     reg,
+		Now:          o.now,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/{name}", h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{srv: srv, store: store, tr: tr}
+	return &env{srv: srv, store: store, tr: tr, h: h, reg: reg}
 }
 
 // signOpenAI signs body with the Standard Webhooks reference library, not
@@ -379,17 +405,29 @@ func TestOutOfOrderDeliveries(t *testing.T) {
 			}
 			done, dh := ev("evt_done", "completed", 2000)
 			late, lh := ev("evt_late", "in_progress", 1000)
+			conflict, ch := ev("evt_conflict", "failed", 3000)
+			// Only the first changes the job: the late and the conflicting
+			// ones are recorded, not accepted (which says applied).
 			for _, d := range []struct {
-				b []byte
-				h http.Header
-			}{{done, dh}, {late, lh}} {
-				if code, resp := e.post(t, "mythicdot", d.h, d.b); code != 200 {
-					t.Fatalf("%d %s", code, resp)
+				b      []byte
+				h      http.Header
+				answer string
+			}{{done, dh, "accepted"}, {late, lh, "recorded"}, {conflict, ch, "recorded"}} {
+				if code, resp := e.post(t, "mythicdot", d.h, d.b); code != 200 || !strings.Contains(resp, `"`+d.answer+`"`) {
+					t.Fatalf("%d %s, want 200 %s", code, resp, d.answer)
 				}
 			}
 			j, _ := e.job(t, "mythicdot", "batch_o")
 			if j.Status != tracker.StatusSucceeded || j.ProviderStatus != "completed" {
 				t.Fatalf("after a late in_progress the job is %s/%s, want succeeded/completed", j.Status, j.ProviderStatus)
+			}
+			ds, _ := e.store.ListDeliveries(context.Background(), tracker.DeliveryFilter{Limit: 10})
+			var got []string
+			for _, d := range ds {
+				got = append(got, string(d.Outcome))
+			}
+			if strings.Join(got, ",") != "recorded,recorded,accepted" {
+				t.Errorf("delivery log = %v, want the answers", got)
 			}
 		})
 	}
