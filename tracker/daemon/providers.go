@@ -116,14 +116,17 @@ func sweepProviders(cfg config.Config, log *slog.Logger) (map[string]sweep.Provi
 }
 
 // TrackerOptions are the tracker's options from the config: the transition
-// rules per provider and kind.
+// rules per provider and kind, and the configured providers, the only ones
+// Track accepts.
 func TrackerOptions(cfg config.Config) tracker.Options {
 	byName := map[string]config.Provider{}
+	names := make([]string, 0, len(cfg.Providers))
 	for _, p := range cfg.Providers {
 		byName[p.Name] = p
+		names = append(names, p.Name)
 	}
 	sw := cfg.Sweep
-	return tracker.Options{Alerting: cfg.Alerting(), Rules: func(provider string, kind tracker.Kind) tracker.Rules {
+	return tracker.Options{Alerting: cfg.Alerting(), Providers: names, Rules: func(provider string, kind tracker.Kind) tracker.Rules {
 		stale := sw.StaleAfter.D()
 		if p, ok := byName[provider]; ok {
 			stale = p.StaleAfterFor(kind, sw)
