@@ -180,7 +180,7 @@ func Account(before, after Job, counted Usage) (UsageDelta, Usage) {
 // job as it was (zero when the observation created it or names no job).
 func AlertTypes(before Job, res Result, obs Observation) []string {
 	after := res.Job
-	if res.Duplicate {
+	if res.Duplicate || obs.Type == TypeUsageDropped {
 		return nil
 	}
 	if after == nil {

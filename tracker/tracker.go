@@ -261,9 +261,15 @@ func decodeCursor(s string) (int64, error) {
 // through Transition. The items are committed together, in one transaction
 // that concurrent calls share (a group commit); Observe returns once that
 // transaction has committed, with results in the order of items.
+//
+// Usage figures that cannot be counts (negative ones here, and those a
+// parser put in DroppedUsage) are left out of the observation, which
+// applies without them, and noted in a TypeUsageDropped event after it,
+// committed with it.
 func (t *Tracker) Observe(ctx context.Context, items ...ApplyItem) ([]Result, error) {
-	own := make([]ApplyItem, len(items))
-	for i, it := range items {
+	own := make([]ApplyItem, 0, len(items))
+	var notes []int // indexes in own of the TypeUsageDropped notes
+	for _, it := range items {
 		if it.Observation != nil {
 			o := *it.Observation
 			it.Observation = &o
@@ -275,11 +281,20 @@ func (t *Tracker) Observe(ctx context.Context, items ...ApplyItem) ([]Result, er
 		if err := validateItem(&it); err != nil {
 			return nil, err
 		}
-		own[i] = it
+		own = append(own, it)
+		if it.Observation != nil {
+			if note := usageDroppedNote(it.Observation); note != nil {
+				notes = append(notes, len(own))
+				own = append(own, ApplyItem{Observation: note})
+			}
+		}
 	}
 	res, err := t.committer.apply(ctx, own)
 	if err != nil {
 		return nil, fmt.Errorf("apply %d observations: %w", len(items), err)
+	}
+	for i := len(notes) - 1; i >= 0; i-- {
+		res = slices.Delete(res, notes[i], notes[i]+1)
 	}
 	t.metrics.observe(res)
 	return res, nil
@@ -312,6 +327,7 @@ func validateItem(it *ApplyItem) error {
 	if o.Status != "" && !o.Status.Valid() {
 		return &ValidationError{"status", fmt.Sprintf("unknown status %q", o.Status)}
 	}
+	dropNegativeUsage(o)
 	o.OccurredAt = o.OccurredAt.UTC()
 	return nil
 }
