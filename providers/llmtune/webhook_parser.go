@@ -56,8 +56,8 @@ type training struct {
 	BaseModel string `json:"baseModel"`
 	Artifact  string `json:"artifact"`
 	Metrics   *struct {
-		TotalTokens *int64 `json:"totalTokens"`
-		Tokens      *int64 `json:"tokens"`
+		TotalTokens generic.Count `json:"totalTokens"`
+		Tokens      generic.Count `json:"tokens"`
 	} `json:"metrics"`
 	CreatedAt   string `json:"createdAt"`
 	CompletedAt string `json:"completedAt"`
@@ -114,13 +114,13 @@ func (WebhookParser) ParseEvent(body []byte) (tracker.Observation, error) {
 		obs.ProviderStatus = d.Status
 	}
 	if m := d.Metrics; m != nil {
-		tokens := m.TotalTokens
-		if tokens == nil {
-			tokens = m.Tokens
+		tokens, path := m.TotalTokens, "data.metrics.totalTokens"
+		if tokens.IsZero() {
+			tokens, path = m.Tokens, "data.metrics.tokens"
 		}
-		if tokens != nil && *tokens != 0 {
-			obs.Usage = &tracker.Usage{TrainedTokens: *tokens}
-		}
+		var f generic.Figures
+		f.Take("trained_tokens", path, tokens)
+		f.Observe(&obs)
 	}
 	if d.Artifact != "" || d.BaseModel != "" {
 		obs.Details = map[string]string{}

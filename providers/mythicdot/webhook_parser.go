@@ -79,6 +79,9 @@ func (WebhookParser) ParseEvent(body []byte) (tracker.Observation, error) {
 		if err != nil {
 			return tracker.Observation{}, generic.Nest("data.object", err)
 		}
+		for i := range obs.DroppedUsage {
+			obs.DroppedUsage[i].Path = "data.object." + obs.DroppedUsage[i].Path
+		}
 		if obs.ProviderStatus == "" {
 			obs.ProviderStatus, obs.Status = word, k.status(word)
 			if word == "created" {

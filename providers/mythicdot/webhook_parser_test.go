@@ -255,3 +255,15 @@ func TestWebhookParserErrors(t *testing.T) {
 		})
 	}
 }
+
+// A figure of the embedded object that is no count fails nothing: it is
+// left out and noted with its path in the whole event.
+func TestParseEventDropsFiguresThatAreNoCounts(t *testing.T) {
+	t.Parallel()
+	obs, err := mythicdot.WebhookParser{}.ParseEvent([]byte(`{"id":"evt_1","type":"batch.completed","created":1706140800,"data":{"object":` +
+		`{"id":"batch_1","status":"completed","request_counts":{"total":1000,"completed":998,"failed":2},"usage":{"total_tokens":-96087485}}}}`))
+	want := []tracker.DroppedFigure{{Field: "total_tokens", Path: "data.object.usage.total_tokens", Value: "-96087485", Reason: tracker.DropNegative}}
+	if err != nil || obs.Usage == nil || *obs.Usage != (tracker.Usage{RequestsTotal: 1000, RequestsCompleted: 998, RequestsFailed: 2}) || !reflect.DeepEqual(obs.DroppedUsage, want) {
+		t.Errorf("ParseEvent = %+v, %v (usage %+v); want the request counts kept and %+v dropped", obs, err, obs.Usage, want)
+	}
+}
