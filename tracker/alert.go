@@ -56,3 +56,11 @@ type ThresholdCrossing struct {
 	// Level is the fraction of Limit crossed (0.8, 1.0).
 	Level float64 `json:"level"`
 }
+
+// JobwatchAlertTypes are the alert types jobwatch raises itself, as routes
+// name them; providers' events add their own types. Config checks route
+// events against it, so a type added here is routable at once.
+var JobwatchAlertTypes = []string{
+	AlertJobSucceeded, AlertJobFailed, AlertJobCancelled, AlertJobExpired, AlertJobPartialFailure,
+	AlertJobLost, AlertJobStale, AlertUsageThreshold, TypeProviderAuthFailed,
+}

@@ -37,6 +37,14 @@ type WebhookParser struct{}
 
 var _ providers.Parser = WebhookParser{}
 
+// EventTypes are the event types LLMTune sends, as its webhook
+// documentation lists them: training (job) events, and provider events.
+var EventTypes = []string{
+	"training.started", "training.completed", "training.failed",
+	"model.deployed", "deployment.created", "deployment.paused", "deployment.deleted",
+	"usage.threshold_reached",
+}
+
 // trainingEvents are the event types about a job, with the job's status.
 var trainingEvents = map[string]tracker.Status{
 	"training.started":   tracker.StatusRunning,

@@ -315,3 +315,16 @@ func TestParseEventDropsTokensThatAreNoCount(t *testing.T) {
 		t.Errorf("ParseEvent = %+v, %v; want succeeded with %+v dropped", obs, err, want)
 	}
 }
+
+// Every type of EventTypes is one the parser knows: a training event with
+// the job's status, or a provider event.
+func TestEventTypesAreTheParsers(t *testing.T) {
+	t.Parallel()
+	for _, typ := range llmtune.EventTypes {
+		obs, err := llmtune.WebhookParser{}.ParseEvent([]byte(`{"event":"` + typ + `","data":{"jobId":"job-1"},"deliveredAt":"2025-11-08T14:22:31Z"}`))
+		job := strings.HasPrefix(typ, "training.")
+		if err != nil || job != (obs.ExternalID == "job-1" && obs.Status != "") || obs.Type != typ {
+			t.Errorf("%s: %+v, %v; want a job event: %v", typ, obs, err, job)
+		}
+	}
+}
