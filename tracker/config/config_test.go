@@ -147,3 +147,33 @@ func TestProviderErrorsNameTheKey(t *testing.T) {
 		}
 	}
 }
+
+// A route's events must name alerts jobwatch can raise: its own types, a
+// provider type's event types, or patterns; a typo is an error listing them.
+func TestRouteEventsNameKnownAlertTypes(t *testing.T) {
+	t.Parallel()
+	route := func(events string) string {
+		return "[[notifiers]]\nname = \"log\"\ntype = \"log\"\n[[routes]]\nnotifiers = [\"log\"]\nevents = " + events + "\n"
+	}
+	generic := "[[providers]]\nname = \"tasks\"\ntype = \"generic\"\n[providers.generic]\njob_id = \"id\"\nstatus = \"s\"\n"
+	ok := []string{
+		route(`["job.failed", "job.partial_failure", "usage.threshold", "provider.auth_failed", "job.*", "*", "usage.threshold.reached", "model.deployed", "deployment.paused", "usage.threshold_reached"]`),
+		route(`["task.usage_warning"]`) + generic,
+	}
+	for _, text := range ok {
+		if _, err := config.Parse(text); err != nil {
+			t.Errorf("%s: %v", text, err)
+		}
+	}
+	bad := []struct{ text, want string }{
+		{route(`["job.failed", "job.faild"]`), `routes[0].events[1]: "job.faild" is no alert type (jobwatch raises job.succeeded, job.failed, `},
+		{route(`["modle.deployed"]`), `routes[0].events[0]: "modle.deployed" is no alert type (`},
+		{route(`["job.faild"]`) + generic, `routes[0].events[0]: "job.faild" is no alert type (`},
+	}
+	for _, tt := range bad {
+		_, err := config.Parse(tt.text)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "llmtune sends training.started") {
+			t.Errorf("%s: error %v, want it to contain %q and the providers' types", tt.text, err, tt.want)
+		}
+	}
+}
