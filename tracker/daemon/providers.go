@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -52,10 +53,16 @@ func webhookProviders(cfg config.Config, log *slog.Logger) ([]ingest.Provider, e
 			return nil, err
 		}
 		ip := ingest.Provider{Name: p.Name, Parser: parser, Adopt: w.UnknownJobs == config.UnknownJobsAdopt}
-		if w.InsecureSkipVerify {
+		switch {
+		case w.InsecureSkipVerify:
 			log.Warn("webhook signatures are NOT verified for this provider: anyone who can reach /webhooks/"+p.Name+" can change its jobs (insecure_skip_verify = true)", "provider", p.Name)
-		} else if ip.Verifier, err = signature.New(w.SignatureConfig()); err != nil {
-			return nil, fmt.Errorf("provider %s webhook: %w", p.Name, err)
+		case !p.WebhooksOn():
+			ip.Verifier = noSecret{}
+			log.Warn("webhooks are off for this provider: no signing secret is configured, so /webhooks/"+p.Name+" refuses every delivery (401) until [providers.webhook] secrets holds one", "provider", p.Name)
+		default:
+			if ip.Verifier, err = signature.New(w.SignatureConfig()); err != nil {
+				return nil, fmt.Errorf("provider %s webhook: %w", p.Name, err)
+			}
 		}
 		if w.RateLimit > 0 {
 			ip.Limiter = rate.NewLimiter(rate.Limit(w.RateLimit), w.Burst)
@@ -63,6 +70,14 @@ func webhookProviders(cfg config.Config, log *slog.Logger) ([]ingest.Provider, e
 		out = append(out, ip)
 	}
 	return out, nil
+}
+
+// noSecret is the verifier of a webhook endpoint with no signing secret:
+// it refuses every delivery, signed or not, saying why.
+type noSecret struct{}
+
+func (noSecret) Verify(http.Header, []byte, time.Time) error {
+	return errors.New("no signing secret is configured for this provider, so its webhooks are off: set one in its [providers.webhook] secrets")
 }
 
 // Poller returns the poller of a provider that is polled (config.Provider.Polls).
@@ -102,7 +117,7 @@ func Poller(p config.Provider, log *slog.Logger) (providers.Poller, error) {
 func sweepProviders(cfg config.Config, log *slog.Logger) (map[string]sweep.Provider, error) {
 	out := map[string]sweep.Provider{}
 	for _, p := range cfg.Providers {
-		sp := sweep.Provider{Webhooks: p.Webhook != nil}
+		sp := sweep.Provider{Webhooks: p.WebhooksOn()}
 		if p.Polls() {
 			poller, err := Poller(p, log)
 			if err != nil {
