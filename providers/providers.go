@@ -18,7 +18,9 @@ import (
 // parser does not know: those are recorded, never rejected); Status empty
 // when the provider's status has no normalized equivalent (the job keeps its
 // status, ProviderStatus is kept verbatim); OccurredAt zero when the payload
-// carries no time. The caller fills Provider, Source and Payload.
+// carries no time. A usage figure that is no count (negative, fractional,
+// beyond int64) is left out of Usage and listed in DroppedUsage, never an
+// error (see generic.Figures). The caller fills Provider, Source and Payload.
 type Parser interface {
 	ParseEvent(body []byte) (tracker.Observation, error)
 }

@@ -79,3 +79,11 @@ type WebhookSilence struct {
 	// Since is when the silence was declared.
 	Since time.Time `json:"since"`
 }
+
+// JobwatchAlertTypes are the alert types jobwatch raises itself, as routes
+// name them; providers' events add their own types. Config checks route
+// events against it, so a type added here is routable at once.
+var JobwatchAlertTypes = []string{
+	AlertJobSucceeded, AlertJobFailed, AlertJobCancelled, AlertJobExpired, AlertJobPartialFailure,
+	AlertJobLost, AlertUsageThreshold, AlertWebhooksSilent, AlertWebhooksResumed, TypeProviderAuthFailed,
+}

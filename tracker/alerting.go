@@ -203,7 +203,7 @@ func Account(before, after Job, counted Usage) (UsageDelta, Usage) {
 // job.partial_failure then.
 func AlertTypes(before Job, res Result, obs Observation) []string {
 	after := res.Job
-	if res.Duplicate {
+	if res.Duplicate || obs.Type == TypeUsageDropped {
 		return nil
 	}
 	if after == nil {

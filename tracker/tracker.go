@@ -6,7 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,6 +82,11 @@ type Options struct {
 	// Alerting, when set, raises alerts and accounts usage as observations
 	// apply (see Alerting).
 	Alerting *Alerting
+	// Providers, when not nil, are the only provider names Track accepts:
+	// the configured ones, so that a misspelt name is refused instead of
+	// stored and never heard of again. Nil accepts any valid name (a
+	// library user without a config); empty accepts none.
+	Providers []string
 }
 
 // Tracker applies registrations and observations to a Store. It is safe for
@@ -90,6 +97,8 @@ type Tracker struct {
 	now       func() time.Time
 	committer *committer
 	metrics   *metrics
+	// providers is Options.Providers, sorted; nil accepts any name.
+	providers []string
 }
 
 var _ API = (*Tracker)(nil)
@@ -105,7 +114,10 @@ func New(store Store, opts Options) *Tracker {
 	if now == nil {
 		now = time.Now
 	}
-	return &Tracker{store: store, rules: rules, now: now, metrics: newMetrics(opts.Registry), committer: &committer{
+	// Clone keeps an empty list empty rather than nil.
+	known := slices.Clone(opts.Providers)
+	slices.Sort(known)
+	return &Tracker{store: store, rules: rules, now: now, metrics: newMetrics(opts.Registry), providers: known, committer: &committer{
 		store:      store,
 		rules:      rules,
 		now:        now,
@@ -128,6 +140,9 @@ func (t *Tracker) Store() Store { return t.store }
 // id: a second call returns the existing job with created false.
 func (t *Tracker) Track(ctx context.Context, req TrackRequest) (Job, bool, error) {
 	if err := validateTrack(req); err != nil {
+		return Job{}, false, err
+	}
+	if err := t.checkConfigured(req.Provider); err != nil {
 		return Job{}, false, err
 	}
 	now := t.now().UTC()
@@ -179,6 +194,18 @@ func validateTrack(req TrackRequest) error {
 		return &ValidationError{"metadata", err.Error()}
 	}
 	return nil
+}
+
+// checkConfigured refuses a provider the tracker was not told of: nothing
+// would ever poll its jobs or receive their webhooks.
+func (t *Tracker) checkConfigured(provider string) error {
+	switch {
+	case t.providers == nil || slices.Contains(t.providers, provider):
+		return nil
+	case len(t.providers) == 0:
+		return &ValidationError{"provider", fmt.Sprintf("%q is not configured: no providers are (add a [[providers]] entry)", provider)}
+	}
+	return &ValidationError{"provider", fmt.Sprintf("%q is not configured (configured: %s)", provider, strings.Join(t.providers, ", "))}
 }
 
 // Job returns a job with its history, or ErrNotFound.
@@ -251,9 +278,15 @@ func (t *Tracker) EndWebhookSilences(ctx context.Context) ([]string, error) {
 // through Transition. The items are committed together, in one transaction
 // that concurrent calls share (a group commit); Observe returns once that
 // transaction has committed, with results in the order of items.
+//
+// Usage figures that cannot be counts (negative ones here, and those a
+// parser put in DroppedUsage) are left out of the observation, which
+// applies without them, and noted in a TypeUsageDropped event after it,
+// committed with it.
 func (t *Tracker) Observe(ctx context.Context, items ...ApplyItem) ([]Result, error) {
-	own := make([]ApplyItem, len(items))
-	for i, it := range items {
+	own := make([]ApplyItem, 0, len(items))
+	var notes []int // indexes in own of the TypeUsageDropped notes
+	for _, it := range items {
 		if it.Observation != nil {
 			o := *it.Observation
 			it.Observation = &o
@@ -265,13 +298,22 @@ func (t *Tracker) Observe(ctx context.Context, items ...ApplyItem) ([]Result, er
 		if err := validateItem(&it); err != nil {
 			return nil, err
 		}
-		own[i] = it
+		own = append(own, it)
+		if it.Observation != nil {
+			if note := usageDroppedNote(it.Observation); note != nil {
+				notes = append(notes, len(own))
+				own = append(own, ApplyItem{Observation: note})
+			}
+		}
 	}
 	res, err := t.committer.apply(ctx, own)
 	if err != nil {
 		return nil, fmt.Errorf("apply %d observations: %w", len(items), err)
 	}
 	t.metrics.observe(own, res)
+	for i := len(notes) - 1; i >= 0; i-- {
+		res = slices.Delete(res, notes[i], notes[i]+1)
+	}
 	return res, nil
 }
 
@@ -305,6 +347,7 @@ func validateItem(it *ApplyItem) error {
 	if o.Status != "" && !o.Status.Valid() {
 		return &ValidationError{"status", fmt.Sprintf("unknown status %q", o.Status)}
 	}
+	dropNegativeUsage(o)
 	o.OccurredAt = o.OccurredAt.UTC()
 	return nil
 }

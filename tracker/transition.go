@@ -23,6 +23,11 @@ type Observation struct {
 	// Usage, when not nil, replaces the job's figures field by field (only the
 	// non-zero ones: providers report absolute totals).
 	Usage *Usage
+	// DroppedUsage are figures the provider reported that are no counts
+	// (a fraction, a number beyond int64), left out of Usage by the parser;
+	// Observe adds Usage's negative ones and notes them all in the job's
+	// history (TypeUsageDropped).
+	DroppedUsage []DroppedFigure
 	// Details are merged into the job's details.
 	Details map[string]string
 	// OccurredAt is when the observation was true: the provider's event time
@@ -126,6 +131,9 @@ func Transition(job Job, obs Observation, now time.Time, rules Rules) (Job, Effe
 	switch {
 	case obs.Source == SourceSweep:
 		return sweepVerdict(job, obs, now, rules)
+	case obs.Type == TypeUsageDropped:
+		// A note about the observation before it, which did the applying.
+		return job, EffectRecorded
 	case obs.Type == TypePollNotFound:
 		return notFound(job, now, rules)
 	}

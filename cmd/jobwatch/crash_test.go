@@ -26,7 +26,7 @@ func TestRegistrationsSurviveKill9(t *testing.T) {
 	for _, driver := range storagetest.Backends {
 		t.Run(driver, func(t *testing.T) {
 			t.Parallel()
-			path, url := writeConfig(t, storagetest.Config(t, driver), "")
+			path, url := writeConfig(t, storagetest.Config(t, driver), "[[providers]]\nname = \"openai\"\ntype = \"openai\"\n")
 			d := startDaemon(t, path, url)
 
 			const total = 1000

@@ -38,6 +38,12 @@ name = "anthropic"
 type = "anthropic"
 base_url = %q
 api_key = "sk-ant-test"
+
+[[providers]]
+name = "llmtune"
+type = "llmtune"
+[providers.webhook]
+secrets = ["llm-secret"]
 `, anthropic.URL))
 	startDaemon(t, path, url)
 	client := tracker.NewClient(url)
@@ -47,7 +53,7 @@ api_key = "sk-ant-test"
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := client.Track(ctx, tracker.TrackRequest{Provider: "unconfigured", Kind: tracker.KindBatch, ExternalID: "x"}); err != nil {
+	if _, _, err := client.Track(ctx, tracker.TrackRequest{Provider: "llmtune", Kind: tracker.KindFineTuning, ExternalID: "x"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -67,7 +73,7 @@ api_key = "sk-ant-test"
 		code int
 	}{
 		{"/v1/jobs/anthropic/nope/poll", 404},
-		{"/v1/jobs/unconfigured/x/poll", 409},
+		{"/v1/jobs/llmtune/x/poll", 409},
 		{"/v1/jobs/anthropic/msgbatch_gone/poll", 502},
 	} {
 		resp, err := http.Post(url+tt.path, "application/json", nil)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,7 +25,7 @@ func runSendTestEvent(ctx context.Context, args []string, stdout, stderr io.Writ
 	fs := newFlagSet("send-test-event", stderr)
 	path := fs.String("config", "", "config file (TOML) naming the provider")
 	name := fs.String("provider", "", "provider name from the config (required)")
-	typ := fs.String("type", "", "event type, e.g. batch.completed, fine_tuning.job.succeeded, training.completed (required)")
+	typ := fs.String("type", "", "event type the provider sends, e.g. batch.completed, fine_tuning.job.succeeded, training.completed (required)")
 	job := fs.String("job", "", "the provider's job id the event is about (required)")
 	url := fs.String("url", "", "where to post (default: the configured listen address, /webhooks/{provider})")
 	if _, err := parseFlags(fs, args); err != nil {
@@ -44,6 +45,9 @@ func runSendTestEvent(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	if p.Webhook == nil {
 		return fmt.Errorf("provider %s has no [providers.webhook] table", p.Name)
+	}
+	if types, known := config.EventTypes(p.Type); known && !slices.Contains(types, *typ) {
+		return fmt.Errorf("provider %s (type %s) does not send %q events; it sends %s", p.Name, p.Type, *typ, strings.Join(types, ", "))
 	}
 	now := time.Now().UTC()
 	body, err := testEvent(p, *typ, *job, now)

@@ -75,3 +75,22 @@ completed = "succeeded"
 		t.Errorf("unknown provider: exit %d, %s", code, stderr.String())
 	}
 }
+
+// --type must be a type the provider sends; the error lists those it does.
+// A generic provider's types are its own: any is posted.
+func TestSendTestEventRefusesATypeTheProviderDoesNotSend(t *testing.T) {
+	t.Parallel()
+	path, _ := writeConfig(t, storagetest.Config(t, storage.DriverSQLite), `
+[[providers]]
+name = "llmtune"
+type = "llmtune"
+[providers.webhook]
+secrets = ["llm-secret"]
+`)
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"send-test-event", "--config", path, "--provider", "llmtune", "--type", "training.complete", "--job", "job-1"}, &stdout, &stderr)
+	want := `provider llmtune (type llmtune) does not send "training.complete" events; it sends training.started, training.completed, training.failed, model.deployed, deployment.created, deployment.paused, deployment.deleted, usage.threshold_reached`
+	if code != 1 || !strings.Contains(stderr.String(), want) || strings.Contains(stdout.String(), "POST") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 with %q and nothing posted", code, stdout.String(), stderr.String(), want)
+	}
+}

@@ -4,7 +4,7 @@ package anthropic
 
 import (
 	"fmt"
-	"math"
+	"math/big"
 
 	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/providers/generic"
@@ -18,11 +18,11 @@ type messageBatch struct {
 	Type             string `json:"type"`
 	ProcessingStatus string `json:"processing_status"`
 	RequestCounts    *struct {
-		Processing int64 `json:"processing"`
-		Succeeded  int64 `json:"succeeded"`
-		Errored    int64 `json:"errored"`
-		Canceled   int64 `json:"canceled"`
-		Expired    int64 `json:"expired"`
+		Processing generic.Count `json:"processing"`
+		Succeeded  generic.Count `json:"succeeded"`
+		Errored    generic.Count `json:"errored"`
+		Canceled   generic.Count `json:"canceled"`
+		Expired    generic.Count `json:"expired"`
 	} `json:"request_counts"`
 	ResultsURL string `json:"results_url"`
 	// CancelInitiatedAt is an RFC 3339 time, set once someone asked for
@@ -54,7 +54,9 @@ func batchStatus(processingStatus string, cancelInitiated bool) tracker.Status {
 // cancel_initiated_at is set, else succeeded; "" for any other word (the job
 // keeps its status). Usage counts requests only (Anthropic reports no token
 // totals): RequestsTotal is the sum of request_counts, RequestsCompleted the
-// succeeded ones, RequestsFailed the errored and expired ones. OccurredAt is
+// succeeded ones, RequestsFailed the errored and expired ones; when a count
+// is no count (negative, fractional, beyond int64), or their sum is beyond
+// int64, the request figures are left out and noted in DroppedUsage. OccurredAt is
 // left zero: a poll's time is the caller's. A malformed body is a
 // *providers.PayloadError.
 //
@@ -84,34 +86,45 @@ func BatchObservation(body []byte) (tracker.Observation, error) {
 		d["results_url"] = b.ResultsURL
 	}
 	if c := b.RequestCounts; c != nil {
-		var total int64
-		for _, f := range []struct {
-			name string
-			n    int64
+		var f generic.Figures
+		parts := []struct {
+			name, figure string
+			c            generic.Count
 		}{
-			{"processing", c.Processing}, {"succeeded", c.Succeeded}, {"errored", c.Errored},
-			{"canceled", c.Canceled}, {"expired", c.Expired},
-		} {
-			if f.n < 0 {
-				return tracker.Observation{}, &providers.PayloadError{Field: "request_counts." + f.name, Msg: fmt.Sprintf("want a non-negative integer, got %d", f.n)}
-			}
-			if f.n > math.MaxInt64-total {
-				return tracker.Observation{}, &providers.PayloadError{Field: "request_counts", Msg: "counts overflow"}
-			}
-			total += f.n
+			{"processing", "requests_total", c.Processing}, {"succeeded", "requests_completed", c.Succeeded},
+			{"errored", "requests_failed", c.Errored}, {"canceled", "requests_total", c.Canceled}, {"expired", "requests_failed", c.Expired},
 		}
-		failed := c.Errored + c.Expired
-		if u := (tracker.Usage{RequestsTotal: total, RequestsCompleted: c.Succeeded, RequestsFailed: failed}); !u.IsZero() {
-			obs.Usage = &u
+		n := make(map[string]int64, len(parts))
+		valid := true
+		for _, p := range parts {
+			v, ok := f.Read(p.figure, "request_counts."+p.name, p.c)
+			n[p.name], valid = v, valid && ok
 		}
-		if b.ProcessingStatus == "ended" {
-			switch {
-			case failed > 0 && failed == total:
-				d["request_failure"] = openai.RequestFailureTotal
-			case failed > 0:
-				d["request_failure"] = openai.RequestFailurePartial
+		total := new(big.Int)
+		for _, v := range n {
+			total.Add(total, big.NewInt(v))
+		}
+		if valid && !total.IsInt64() {
+			f.Drop("requests_total", "request_counts", total.String(), tracker.DropTooLarge)
+			valid = false
+		}
+		// The figures are one breakdown: with a part that is no count, none
+		// of them is kept (the bad parts are noted).
+		if valid {
+			failed := n["errored"] + n["expired"]
+			f.Set("requests_total", total.Int64())
+			f.Set("requests_completed", n["succeeded"])
+			f.Set("requests_failed", failed)
+			if b.ProcessingStatus == "ended" {
+				switch {
+				case failed > 0 && failed == total.Int64():
+					d["request_failure"] = openai.RequestFailureTotal
+				case failed > 0:
+					d["request_failure"] = openai.RequestFailurePartial
+				}
 			}
 		}
+		f.Observe(&obs)
 	}
 	if len(d) > 0 {
 		obs.Details = d

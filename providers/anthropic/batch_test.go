@@ -122,8 +122,6 @@ func TestBatchObservationErrors(t *testing.T) {
 		{`{"id":"a/b","processing_status":"ended"}`, "id"},
 		{`{"id":"msgbatch_1","type":"message"}`, "type"},
 		{`{"id":"msgbatch_1","processing_status":3}`, "processing_status"},
-		{`{"id":"msgbatch_1","request_counts":{"errored":-1}}`, "request_counts.errored"},
-		{`{"id":"msgbatch_1","request_counts":{"processing":9223372036854775807,"expired":1}}`, "request_counts"},
 		{`{"id":"msgbatch_1","request_counts":{"succeeded":"5"}}`, "request_counts.succeeded"},
 		{`{"id":"msgbatch_1","cancel_initiated_at":true}`, "cancel_initiated_at"},
 	}
@@ -136,6 +134,30 @@ func TestBatchObservationErrors(t *testing.T) {
 		}
 		if pe.Field != tt.field {
 			t.Errorf("%s: error %v names %q, want %q", tt.body, err, pe.Field, tt.field)
+		}
+	}
+}
+
+// Request counts that are no counts fail nothing: the request figures are
+// left out and each bad one is noted, for the job's history.
+func TestBatchObservationDropsCountsThatAreNoCounts(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		body string
+		want []tracker.DroppedFigure
+	}{
+		{`{"id":"msgbatch_1","processing_status":"ended","request_counts":{"succeeded":5,"errored":-1}}`,
+			[]tracker.DroppedFigure{{Field: "requests_failed", Path: "request_counts.errored", Value: "-1", Reason: tracker.DropNegative}}},
+		{`{"id":"msgbatch_1","processing_status":"ended","request_counts":{"succeeded":2.5,"expired":1e30}}`,
+			[]tracker.DroppedFigure{{Field: "requests_completed", Path: "request_counts.succeeded", Value: "2.5", Reason: tracker.DropNotInteger},
+				{Field: "requests_failed", Path: "request_counts.expired", Value: "1e30", Reason: tracker.DropTooLarge}}},
+		{`{"id":"msgbatch_1","processing_status":"ended","request_counts":{"processing":9223372036854775807,"expired":1}}`,
+			[]tracker.DroppedFigure{{Field: "requests_total", Path: "request_counts", Value: "9223372036854775808", Reason: tracker.DropTooLarge}}},
+	}
+	for _, tt := range tests {
+		obs, err := anthropic.BatchObservation([]byte(tt.body))
+		if err != nil || obs.Status != tracker.StatusSucceeded || obs.Usage != nil || obs.Details["request_failure"] != "" || !reflect.DeepEqual(obs.DroppedUsage, tt.want) {
+			t.Errorf("%s:\n got %+v, %v (usage %+v)\nwant succeeded, no usage, dropped %+v", tt.body, obs, err, obs.Usage, tt.want)
 		}
 	}
 }

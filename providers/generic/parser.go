@@ -51,39 +51,17 @@ type Config struct {
 	// Usage maps a usage field name (input_tokens, output_tokens,
 	// total_tokens, trained_tokens, requests_total, requests_completed,
 	// requests_failed: the tracker.Usage fields) to the path of a
-	// non-negative integer. An absent or null value leaves the figure out.
+	// non-negative integer. An absent or null value leaves the figure out; a
+	// number that is no count (negative, fractional, beyond int64) is left
+	// out too, and noted in the observation's DroppedUsage.
 	Usage map[string]string `toml:"usage"`
-}
-
-// usageFields are the names Config.Usage accepts, in tracker.Usage order.
-var usageFields = []string{"input_tokens", "output_tokens", "total_tokens", "trained_tokens", "requests_total", "requests_completed", "requests_failed"}
-
-// usageTarget points a usage field name at its tracker.Usage field.
-func usageTarget(u *tracker.Usage, name string) *int64 {
-	switch name {
-	case "input_tokens":
-		return &u.InputTokens
-	case "output_tokens":
-		return &u.OutputTokens
-	case "total_tokens":
-		return &u.TotalTokens
-	case "trained_tokens":
-		return &u.TrainedTokens
-	case "requests_total":
-		return &u.RequestsTotal
-	case "requests_completed":
-		return &u.RequestsCompleted
-	case "requests_failed":
-		return &u.RequestsFailed
-	}
-	return nil
 }
 
 // Parser is a providers.Parser built from a Config. It holds no mutable state
 // and is safe for concurrent use.
 type Parser struct {
 	cfg Config
-	// usage is Config.Usage in usageFields order: name, path pairs.
+	// usage is Config.Usage in tracker.UsageFields order: name, path pairs.
 	usage [][2]string
 }
 
@@ -127,8 +105,8 @@ func New(cfg Config) (*Parser, error) {
 	}
 	for name, path := range cfg.Usage {
 		switch {
-		case !slices.Contains(usageFields, name):
-			bad("usage."+name, "unknown usage field (want %s)", strings.Join(usageFields, ", "))
+		case !slices.Contains(tracker.UsageFields, name):
+			bad("usage."+name, "unknown usage field (want %s)", strings.Join(tracker.UsageFields, ", "))
 		case !validPath(path):
 			bad("usage."+name, "%q is not a path (dot-separated object keys, none empty)", path)
 		}
@@ -139,7 +117,7 @@ func New(cfg Config) (*Parser, error) {
 		return nil, errors.Join(errs...)
 	}
 	p := &Parser{}
-	for _, name := range usageFields {
+	for _, name := range tracker.UsageFields {
 		if path, ok := cfg.Usage[name]; ok {
 			p.usage = append(p.usage, [2]string{name, path})
 		}
@@ -231,24 +209,18 @@ func (p *Parser) observe(v any) (tracker.Observation, error) {
 		Status:         p.cfg.StatusMap[word],
 		ProviderStatus: word,
 	}
-	var u tracker.Usage
+	var figures Figures
 	for _, f := range p.usage {
 		name, path := f[0], f[1]
 		switch n := lookupNonNull(v, path).(type) {
 		case nil:
 		case json.Number:
-			count, ok := count(n)
-			if !ok {
-				return tracker.Observation{}, wrongType(path, "a non-negative integer", n)
-			}
-			*usageTarget(&u, name) = count
+			figures.Take(name, path, Count{n.String()})
 		default:
-			return tracker.Observation{}, wrongType(path, "a non-negative integer", n)
+			return tracker.Observation{}, wrongType(path, "a number", n)
 		}
 	}
-	if !u.IsZero() {
-		obs.Usage = &u
-	}
+	figures.Observe(&obs)
 	return obs, nil
 }
 
@@ -349,19 +321,6 @@ func integerString(n json.Number) (string, bool) {
 		return "", false
 	}
 	return strconv.FormatInt(int64(f), 10), true
-}
-
-// count reads a usage figure: a non-negative integer, "1e6" and "1000.0"
-// included.
-func count(n json.Number) (int64, bool) {
-	if i, err := n.Int64(); err == nil {
-		return i, i >= 0
-	}
-	f, err := n.Float64()
-	if err != nil || f < 0 || f != math.Trunc(f) || f > maxExactFloat {
-		return 0, false
-	}
-	return int64(f), true
 }
 
 // wrongType is the error for a value of the wrong JSON type at path.

@@ -330,9 +330,6 @@ func TestParseErrors(t *testing.T) {
 		{"time out of range", batchConfig(), `{"id":"e","created_at":1e300,"data":{"batch_id":"b","status":"completed"}}`, "created_at", ""},
 		{"negative time", batchConfig(), `{"id":"e","created_at":-1.5,"data":{"batch_id":"b","status":"completed"}}`, "created_at", ""},
 		{"usage a string", batchConfig(), batch(`{"batch_id":"b","status":"completed","total_requests":"1000"}`), "data.total_requests", ""},
-		{"usage negative", batchConfig(), batch(`{"batch_id":"b","status":"completed","failed":-5}`), "data.failed", ""},
-		{"usage fractional", batchConfig(), batch(`{"batch_id":"b","status":"completed","completed":99.5}`), "data.completed", ""},
-		{"usage too large", batchConfig(), batch(`{"batch_id":"b","status":"completed","completed":1e30}`), "data.completed", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -362,5 +359,32 @@ func TestEventWithoutJobIsAProviderEvent(t *testing.T) {
 		if obs.ExternalID != "" || obs.Status != "" || obs.EventID != "evt_w" || obs.Type != "usage.limit_warning" || obs.OccurredAt.IsZero() {
 			t.Errorf("%s: observation %+v, want a provider event", data, obs)
 		}
+	}
+}
+
+// Usage figures that are no counts fail nothing: they are left out of Usage
+// and noted, for the job's history; the other figures are kept.
+func TestParseDropsFiguresThatAreNoCounts(t *testing.T) {
+	t.Parallel()
+	batch := func(data string) string {
+		return `{"id":"evt_1","type":"batch.completed","created_at":"2025-01-15T12:45:00Z","data":` + data + `}`
+	}
+	obs, err := mustNew(t, batchConfig()).ParseEvent([]byte(batch(`{"batch_id":"b","status":"completed","total_requests":1000,"completed":99.5,"failed":-5}`)))
+	want := []tracker.DroppedFigure{
+		{Field: "requests_completed", Path: "data.completed", Value: "99.5", Reason: tracker.DropNotInteger},
+		{Field: "requests_failed", Path: "data.failed", Value: "-5", Reason: tracker.DropNegative},
+	}
+	if err != nil || obs.Usage == nil || *obs.Usage != (tracker.Usage{RequestsTotal: 1000}) || !reflect.DeepEqual(obs.DroppedUsage, want) {
+		t.Fatalf("ParseEvent = %+v, %v (usage %+v)\nwant requests_total 1000 kept and dropped %+v", obs, err, obs.Usage, want)
+	}
+	for _, n := range []string{"1e30", "9223372036854775808", "-99999999999999999999", "1e-7"} {
+		obs, err := mustNew(t, batchConfig()).ParseEvent([]byte(batch(`{"batch_id":"b","status":"completed","completed":` + n + `}`)))
+		if err != nil || obs.Usage != nil || len(obs.DroppedUsage) != 1 || obs.DroppedUsage[0].Value != n {
+			t.Errorf("completed %s: ParseEvent = %+v, %v; want it dropped", n, obs, err)
+		}
+	}
+	obs, err = mustNew(t, batchConfig()).ParseEvent([]byte(batch(`{"batch_id":"b","status":"completed","completed":1e17,"failed":5.0}`)))
+	if err != nil || obs.Usage == nil || *obs.Usage != (tracker.Usage{RequestsCompleted: 1e17, RequestsFailed: 5}) || obs.DroppedUsage != nil {
+		t.Errorf("integers written as floats: ParseEvent = %+v, %v (usage %+v)", obs, err, obs.Usage)
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -110,6 +112,110 @@ func ParseTime(field, s string) (time.Time, error) {
 func DerivedEventID(prefix string, content []byte) string {
 	sum := sha256.Sum256(content)
 	return prefix + hex.EncodeToString(sum[:16])
+}
+
+// Count is a usage figure in a provider's JSON, decoded so that a number
+// that is no count (negative, fractional, beyond int64) does not fail the
+// whole event: Figures drops it with a note instead. Absent and null are
+// the zero Count; any other JSON value than a number is a type error, as
+// for an int64.
+type Count struct {
+	// text is the number as written; "" when absent or null.
+	text string
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (c *Count) UnmarshalJSON(b []byte) error {
+	switch {
+	case string(b) == "null":
+		*c = Count{}
+	case b[0] == '-' || '0' <= b[0] && b[0] <= '9':
+		c.text = string(b)
+	default:
+		kinds := map[byte]string{'"': "string", '{': "object", '[': "array", 't': "bool", 'f': "bool"}
+		return &json.UnmarshalTypeError{Value: kinds[b[0]], Type: reflect.TypeFor[int64]()}
+	}
+	return nil
+}
+
+// IsZero reports whether the figure is absent (or null).
+func (c Count) IsZero() bool { return c.text == "" }
+
+// countOf reads a figure's number text as a count: a non-negative integer
+// within int64, written as an integer or not ("1e6", "1000.0"). Otherwise
+// reason says why it is none.
+func countOf(text string) (n int64, reason string) {
+	if i, err := strconv.ParseInt(text, 10, 64); err == nil {
+		if i < 0 {
+			return 0, tracker.DropNegative
+		}
+		return i, ""
+	}
+	// Out of int64's range, or not written as an integer. ParseFloat
+	// saturates at ±Inf, which the checks below sort too.
+	f, _ := strconv.ParseFloat(text, 64)
+	switch {
+	case f < 0:
+		return 0, tracker.DropNegative
+	case f != math.Trunc(f):
+		return 0, tracker.DropNotInteger
+	case f >= math.MaxInt64:
+		return 0, tracker.DropTooLarge
+	}
+	return int64(f), ""
+}
+
+// Figures collects the usage figures of an observation as a parser reads
+// them, leaving out (and noting, for the job's history) those that are no
+// counts. The zero value is empty and ready to use.
+type Figures struct {
+	usage   tracker.Usage
+	dropped []tracker.DroppedFigure
+}
+
+// Take sets the usage figure name (one of tracker.UsageFields) to c, found
+// at path in the payload, and returns it. A c that is no count is dropped
+// instead, with ok false; an absent one sets nothing and reads as 0.
+func (f *Figures) Take(name, path string, c Count) (n int64, ok bool) {
+	n, ok = f.Read(name, path, c)
+	if ok && !c.IsZero() {
+		*f.usage.Figure(name) = n
+	}
+	return n, ok
+}
+
+// Read is Take without setting the figure: for a figure that is a part of
+// one the caller sets (Set), such as a sum. A c that is no count is noted
+// as a dropped figure name.
+func (f *Figures) Read(name, path string, c Count) (n int64, ok bool) {
+	if c.IsZero() {
+		return 0, true
+	}
+	n, reason := countOf(c.text)
+	if reason != "" {
+		f.Drop(name, path, c.text, reason)
+		return 0, false
+	}
+	return n, true
+}
+
+// Drop notes a figure the caller found to be no count: name, at path,
+// value as reported, and why.
+func (f *Figures) Drop(name, path, value, reason string) {
+	f.dropped = append(f.dropped, tracker.DroppedFigure{Field: name, Path: path, Value: clip(value), Reason: reason})
+}
+
+// Set sets the usage figure name (one of tracker.UsageFields) to n.
+func (f *Figures) Set(name string, n int64) { *f.usage.Figure(name) = n }
+
+// Observe puts the figures on obs: Usage (nil when there are none) and
+// DroppedUsage.
+func (f *Figures) Observe(obs *tracker.Observation) {
+	if !f.usage.IsZero() {
+		u := f.usage
+		obs.Usage = &u
+	}
+	obs.DroppedUsage = f.dropped
 }
 
 // typeName says in words what a Go decoding target wants.

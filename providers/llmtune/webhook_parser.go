@@ -37,6 +37,14 @@ type WebhookParser struct{}
 
 var _ providers.Parser = WebhookParser{}
 
+// EventTypes are the event types LLMTune sends, as its webhook
+// documentation lists them: training (job) events, and provider events.
+var EventTypes = []string{
+	"training.started", "training.completed", "training.failed",
+	"model.deployed", "deployment.created", "deployment.paused", "deployment.deleted",
+	"usage.threshold_reached",
+}
+
 // trainingEvents are the event types about a job, with the job's status.
 var trainingEvents = map[string]tracker.Status{
 	"training.started":   tracker.StatusRunning,
@@ -56,8 +64,8 @@ type training struct {
 	BaseModel string `json:"baseModel"`
 	Artifact  string `json:"artifact"`
 	Metrics   *struct {
-		TotalTokens *int64 `json:"totalTokens"`
-		Tokens      *int64 `json:"tokens"`
+		TotalTokens generic.Count `json:"totalTokens"`
+		Tokens      generic.Count `json:"tokens"`
 	} `json:"metrics"`
 	CreatedAt   string `json:"createdAt"`
 	CompletedAt string `json:"completedAt"`
@@ -114,13 +122,13 @@ func (WebhookParser) ParseEvent(body []byte) (tracker.Observation, error) {
 		obs.ProviderStatus = d.Status
 	}
 	if m := d.Metrics; m != nil {
-		tokens := m.TotalTokens
-		if tokens == nil {
-			tokens = m.Tokens
+		tokens, path := m.TotalTokens, "data.metrics.totalTokens"
+		if tokens.IsZero() {
+			tokens, path = m.Tokens, "data.metrics.tokens"
 		}
-		if tokens != nil && *tokens != 0 {
-			obs.Usage = &tracker.Usage{TrainedTokens: *tokens}
-		}
+		var f generic.Figures
+		f.Take("trained_tokens", path, tokens)
+		f.Observe(&obs)
 	}
 	if d.Artifact != "" || d.BaseModel != "" {
 		obs.Details = map[string]string{}

@@ -284,7 +284,6 @@ func TestWebhookParserErrors(t *testing.T) {
 		{"numeric jobId", `{"event":"training.failed","data":{"jobId":42}}`, "data.jobId", ""},
 		{"jobId with a space", `{"event":"training.failed","data":{"jobId":"job uuid"}}`, "data.jobId", ""},
 		{"tokens not a number", `{"event":"training.completed","data":{"jobId":"job-uuid","metrics":{"totalTokens":"3250000"}}}`, "data.metrics.totalTokens", ""},
-		{"fractional tokens", `{"event":"training.completed","data":{"jobId":"job-uuid","metrics":{"tokens":3250000.5}}}`, "data.metrics.tokens", ""},
 		{"bad completedAt", `{"event":"training.completed","data":{"jobId":"job-uuid","completedAt":"yesterday"}}`, "data.completedAt", ""},
 		{"bad createdAt", `{"event":"training.started","data":{"jobId":"job-uuid","createdAt":"2025-11-01 15:23:54"}}`, "data.createdAt", ""},
 		{"bad deliveredAt", `{"event":"training.completed","data":{"jobId":"job-uuid"},"deliveredAt":"1762611751"}`, "deliveredAt", ""},
@@ -303,5 +302,29 @@ func TestWebhookParserErrors(t *testing.T) {
 				t.Errorf("error = %q (field %q), want field %q, message %q", pe, pe.Field, tt.field, tt.msg)
 			}
 		})
+	}
+}
+
+// A token count that is no count fails nothing: the job's event applies
+// without it, and it is noted for the job's history.
+func TestParseEventDropsTokensThatAreNoCount(t *testing.T) {
+	t.Parallel()
+	obs, err := llmtune.WebhookParser{}.ParseEvent([]byte(`{"event":"training.completed","data":{"jobId":"job-uuid","metrics":{"tokens":3250000.5}}}`))
+	want := []tracker.DroppedFigure{{Field: "trained_tokens", Path: "data.metrics.tokens", Value: "3250000.5", Reason: tracker.DropNotInteger}}
+	if err != nil || obs.Status != tracker.StatusSucceeded || obs.Usage != nil || !reflect.DeepEqual(obs.DroppedUsage, want) {
+		t.Errorf("ParseEvent = %+v, %v; want succeeded with %+v dropped", obs, err, want)
+	}
+}
+
+// Every type of EventTypes is one the parser knows: a training event with
+// the job's status, or a provider event.
+func TestEventTypesAreTheParsers(t *testing.T) {
+	t.Parallel()
+	for _, typ := range llmtune.EventTypes {
+		obs, err := llmtune.WebhookParser{}.ParseEvent([]byte(`{"event":"` + typ + `","data":{"jobId":"job-1"},"deliveredAt":"2025-11-08T14:22:31Z"}`))
+		job := strings.HasPrefix(typ, "training.")
+		if err != nil || job != (obs.ExternalID == "job-1" && obs.Status != "") || obs.Type != typ {
+			t.Errorf("%s: %+v, %v; want a job event: %v", typ, obs, err, job)
+		}
 	}
 }

@@ -33,6 +33,15 @@ type WebhookParser struct{}
 
 var _ providers.Parser = WebhookParser{}
 
+// EventTypes are the event types MythicDot sends, as its webhook
+// documentation lists them: job events, and usage.threshold.reached, a
+// provider event.
+var EventTypes = []string{
+	"batch.completed", "batch.failed",
+	"fine_tuning.job.created", "fine_tuning.job.succeeded", "fine_tuning.job.failed",
+	"usage.threshold.reached",
+}
+
 // jobKinds maps an event type prefix to the kind of the object it carries and
 // that kind's status words.
 var jobKinds = []struct {
@@ -78,6 +87,9 @@ func (WebhookParser) ParseEvent(body []byte) (tracker.Observation, error) {
 		obs, err := openai.ObjectObservation(k.kind, obj)
 		if err != nil {
 			return tracker.Observation{}, generic.Nest("data.object", err)
+		}
+		for i := range obs.DroppedUsage {
+			obs.DroppedUsage[i].Path = "data.object." + obs.DroppedUsage[i].Path
 		}
 		if obs.ProviderStatus == "" {
 			obs.ProviderStatus, obs.Status = word, k.status(word)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -253,5 +254,31 @@ func TestWebhookParserErrors(t *testing.T) {
 				t.Errorf("error = %q (field %q), want field %q, message %q", pe, pe.Field, tt.field, tt.msg)
 			}
 		})
+	}
+}
+
+// A figure of the embedded object that is no count fails nothing: it is
+// left out and noted with its path in the whole event.
+func TestParseEventDropsFiguresThatAreNoCounts(t *testing.T) {
+	t.Parallel()
+	obs, err := mythicdot.WebhookParser{}.ParseEvent([]byte(`{"id":"evt_1","type":"batch.completed","created":1706140800,"data":{"object":` +
+		`{"id":"batch_1","status":"completed","request_counts":{"total":1000,"completed":998,"failed":2},"usage":{"total_tokens":-96087485}}}}`))
+	want := []tracker.DroppedFigure{{Field: "total_tokens", Path: "data.object.usage.total_tokens", Value: "-96087485", Reason: tracker.DropNegative}}
+	if err != nil || obs.Usage == nil || *obs.Usage != (tracker.Usage{RequestsTotal: 1000, RequestsCompleted: 998, RequestsFailed: 2}) || !reflect.DeepEqual(obs.DroppedUsage, want) {
+		t.Errorf("ParseEvent = %+v, %v (usage %+v); want the request counts kept and %+v dropped", obs, err, obs.Usage, want)
+	}
+}
+
+// Every type of EventTypes is one the parser knows: a job event with the
+// job's status, or usage.threshold.reached, a provider event.
+func TestEventTypesAreTheParsers(t *testing.T) {
+	t.Parallel()
+	for _, typ := range mythicdot.EventTypes {
+		object := map[bool]string{true: `{"id":"x_1","object":"batch"}`, false: `{"id":"x_1","object":"fine_tuning.job"}`}[strings.HasPrefix(typ, "batch.")]
+		obs, err := mythicdot.WebhookParser{}.ParseEvent([]byte(`{"id":"evt_1","type":"` + typ + `","created":1706140800,"data":{"object":` + object + `}}`))
+		job := typ != "usage.threshold.reached"
+		if err != nil || job != (obs.ExternalID == "x_1" && obs.Status != "") || obs.Type != typ {
+			t.Errorf("%s: %+v, %v; want a job event: %v", typ, obs, err, job)
+		}
 	}
 }

@@ -87,7 +87,8 @@ const (
 // OpenAI-compatible providers embed it in their webhooks) to an observation:
 // ExternalID, Kind, Status (through BatchStatus, FineTuningStatus or
 // ResponseStatus), ProviderStatus verbatim, Usage (nil when the object reports
-// none) and Details. A missing status leaves Status and ProviderStatus empty.
+// none; figures that are no counts are left out, in DroppedUsage) and
+// Details. A missing status leaves Status and ProviderStatus empty.
 // OccurredAt is left zero: a poll's time is the caller's. Null fields are
 // absent fields; any other failure is a *providers.PayloadError whose Field is
 // a path within obj.
@@ -117,9 +118,19 @@ type apiError struct {
 
 // tokenUsage is the usage object of batches and responses.
 type tokenUsage struct {
-	InputTokens  int64 `json:"input_tokens"`
-	OutputTokens int64 `json:"output_tokens"`
-	TotalTokens  int64 `json:"total_tokens"`
+	InputTokens  generic.Count `json:"input_tokens"`
+	OutputTokens generic.Count `json:"output_tokens"`
+	TotalTokens  generic.Count `json:"total_tokens"`
+}
+
+// take reads t, the usage object at "usage", into f.
+func (t *tokenUsage) take(f *generic.Figures) {
+	if t == nil {
+		return
+	}
+	f.Take("input_tokens", "usage.input_tokens", t.InputTokens)
+	f.Take("output_tokens", "usage.output_tokens", t.OutputTokens)
+	f.Take("total_tokens", "usage.total_tokens", t.TotalTokens)
 }
 
 // header is what every object has: its type, id and status.
@@ -153,9 +164,9 @@ type batchObject struct {
 		Message string `json:"message"`
 	} `json:"errors"`
 	RequestCounts *struct {
-		Total     int64 `json:"total"`
-		Completed int64 `json:"completed"`
-		Failed    int64 `json:"failed"`
+		Total     generic.Count `json:"total"`
+		Completed generic.Count `json:"completed"`
+		Failed    generic.Count `json:"failed"`
 	} `json:"request_counts"`
 	Usage *tokenUsage `json:"usage"`
 	// The time of each end, in unix seconds; the one matching the status
@@ -175,7 +186,7 @@ func batchObservation(obj []byte) (tracker.Observation, error) {
 	if err != nil {
 		return tracker.Observation{}, err
 	}
-	var u tracker.Usage
+	var f generic.Figures
 	d := details{}
 	d.set("output_file_id", b.OutputFileID)
 	d.set("error_file_id", b.ErrorFileID)
@@ -187,20 +198,21 @@ func batchObservation(obj []byte) (tracker.Observation, error) {
 		d.setError(first)
 	}
 	if c := b.RequestCounts; c != nil {
-		u.RequestsTotal, u.RequestsCompleted, u.RequestsFailed = c.Total, c.Completed, c.Failed
-		if b.Status == "completed" {
+		total, totalOK := f.Take("requests_total", "request_counts.total", c.Total)
+		f.Take("requests_completed", "request_counts.completed", c.Completed)
+		failed, failedOK := f.Take("requests_failed", "request_counts.failed", c.Failed)
+		if b.Status == "completed" && totalOK && failedOK {
 			switch {
-			case c.Total > 0 && c.Failed >= c.Total:
+			case total > 0 && failed >= total:
 				d.set("request_failure", RequestFailureTotal)
-			case c.Failed > 0 && c.Failed < c.Total:
+			case failed > 0 && failed < total:
 				d.set("request_failure", RequestFailurePartial)
 			}
 		}
 	}
-	if t := b.Usage; t != nil {
-		u.InputTokens, u.OutputTokens, u.TotalTokens = t.InputTokens, t.OutputTokens, t.TotalTokens
-	}
-	obs.Usage, obs.Details = usage(u), d.result()
+	b.Usage.take(&f)
+	f.Observe(&obs)
+	obs.Details = d.result()
 	switch obs.Status {
 	case tracker.StatusSucceeded:
 		obs.EndedAt = unixTime(b.CompletedAt)
@@ -231,12 +243,12 @@ func unixTime(raw json.RawMessage) *time.Time {
 const maxUnixSeconds = 253402300799
 
 type fineTuningObject struct {
-	Object         string    `json:"object"`
-	ID             string    `json:"id"`
-	Status         string    `json:"status"`
-	FineTunedModel string    `json:"fine_tuned_model"`
-	TrainedTokens  int64     `json:"trained_tokens"`
-	Error          *apiError `json:"error"`
+	Object         string        `json:"object"`
+	ID             string        `json:"id"`
+	Status         string        `json:"status"`
+	FineTunedModel string        `json:"fine_tuned_model"`
+	TrainedTokens  generic.Count `json:"trained_tokens"`
+	Error          *apiError     `json:"error"`
 	// FinishedAt is when the job ended, in unix seconds.
 	FinishedAt json.RawMessage `json:"finished_at"`
 }
@@ -255,7 +267,10 @@ func fineTuningObservation(obj []byte) (tracker.Observation, error) {
 	if f.Error != nil {
 		d.setError(*f.Error)
 	}
-	obs.Usage, obs.Details = usage(tracker.Usage{TrainedTokens: f.TrainedTokens}), d.result()
+	var figures generic.Figures
+	figures.Take("trained_tokens", "trained_tokens", f.TrainedTokens)
+	figures.Observe(&obs)
+	obs.Details = d.result()
 	if obs.Status.Terminal() {
 		obs.EndedAt = unixTime(f.FinishedAt)
 	}
@@ -289,20 +304,11 @@ func responseObservation(obj []byte) (tracker.Observation, error) {
 	if r.IncompleteDetails != nil {
 		d.set("incomplete_reason", r.IncompleteDetails.Reason)
 	}
-	var u tracker.Usage
-	if t := r.Usage; t != nil {
-		u.InputTokens, u.OutputTokens, u.TotalTokens = t.InputTokens, t.OutputTokens, t.TotalTokens
-	}
-	obs.Usage, obs.Details = usage(u), d.result()
+	var f generic.Figures
+	r.Usage.take(&f)
+	f.Observe(&obs)
+	obs.Details = d.result()
 	return obs, nil
-}
-
-// usage is u, or nil when it carries no figures.
-func usage(u tracker.Usage) *tracker.Usage {
-	if u.IsZero() {
-		return nil
-	}
-	return &u
 }
 
 // details collects an observation's details, leaving out empty values.

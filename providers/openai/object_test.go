@@ -3,6 +3,7 @@ package openai_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -270,11 +271,9 @@ func TestObjectObservationErrors(t *testing.T) {
 		{"status not a string", tracker.KindBatch, `{"id":"batch_1","status":3}`, "status"},
 		{"object of another kind", tracker.KindBatch, `{"id":"resp_1","object":"response","status":"completed"}`, "object"},
 		{"request count not a number", tracker.KindBatch, `{"id":"batch_1","status":"completed","request_counts":{"total":"100"}}`, "request_counts.total"},
-		{"request count fractional", tracker.KindBatch, `{"id":"batch_1","status":"completed","request_counts":{"failed":1.5}}`, "request_counts.failed"},
 		{"errors not an object", tracker.KindBatch, `{"id":"batch_1","status":"failed","errors":"boom"}`, "errors"},
 		{"error code not a string", tracker.KindFineTuning, `{"id":"ft_1","status":"failed","error":{"code":400}}`, "error.code"},
 		{"trained_tokens not a number", tracker.KindFineTuning, `{"id":"ft_1","status":"succeeded","trained_tokens":"5768"}`, "trained_tokens"},
-		{"usage overflows", tracker.KindResponse, `{"id":"resp_1","status":"completed","usage":{"total_tokens":99999999999999999999}}`, "usage.total_tokens"},
 		{"incomplete reason not a string", tracker.KindResponse, `{"id":"resp_1","status":"incomplete","incomplete_details":{"reason":true}}`, "incomplete_details.reason"},
 	}
 	for _, tt := range tests {
@@ -286,5 +285,33 @@ func TestObjectObservationErrors(t *testing.T) {
 			}
 			checkPayloadError(t, err, tt.field)
 		})
+	}
+}
+
+// Figures that are no counts (Prism's negative total_tokens, a fraction, a
+// number beyond int64) fail nothing: they are left out of Usage and noted,
+// for the job's history; the object's other figures are kept.
+func TestObjectObservationDropsFiguresThatAreNoCounts(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		kind  tracker.Kind
+		obj   string
+		usage *tracker.Usage
+		want  []tracker.DroppedFigure
+	}{
+		{tracker.KindBatch, `{"id":"batch_1","status":"completed","request_counts":{"total":10,"completed":9,"failed":1.5},"usage":{"input_tokens":1500,"output_tokens":700,"total_tokens":-96087485}}`,
+			&tracker.Usage{RequestsTotal: 10, RequestsCompleted: 9, InputTokens: 1500, OutputTokens: 700},
+			[]tracker.DroppedFigure{{Field: "requests_failed", Path: "request_counts.failed", Value: "1.5", Reason: tracker.DropNotInteger},
+				{Field: "total_tokens", Path: "usage.total_tokens", Value: "-96087485", Reason: tracker.DropNegative}}},
+		{tracker.KindResponse, `{"id":"resp_1","status":"completed","usage":{"total_tokens":99999999999999999999}}`, nil,
+			[]tracker.DroppedFigure{{Field: "total_tokens", Path: "usage.total_tokens", Value: "99999999999999999999", Reason: tracker.DropTooLarge}}},
+		{tracker.KindFineTuning, `{"id":"ft_1","status":"succeeded","trained_tokens":1e300}`, nil,
+			[]tracker.DroppedFigure{{Field: "trained_tokens", Path: "trained_tokens", Value: "1e300", Reason: tracker.DropTooLarge}}},
+	}
+	for _, tt := range tests {
+		obs, err := openai.ObjectObservation(tt.kind, []byte(tt.obj))
+		if err != nil || !reflect.DeepEqual(obs.Usage, tt.usage) || !reflect.DeepEqual(obs.DroppedUsage, tt.want) || obs.Details["request_failure"] != "" {
+			t.Errorf("%s:\n got %+v, %v (usage %+v)\nwant usage %+v, dropped %+v", tt.obj, obs, err, obs.Usage, tt.usage, tt.want)
+		}
 	}
 }

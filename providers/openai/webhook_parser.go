@@ -31,6 +31,17 @@ type WebhookParser struct{}
 
 var _ providers.Parser = WebhookParser{}
 
+// EventTypes are the event types OpenAI sends, as its webhook documentation
+// lists them: the job events below and realtime.call.incoming, a provider
+// event. OpenAI adds types over time; those are recorded as provider events.
+var EventTypes = []string{
+	"batch.completed", "batch.failed", "batch.expired", "batch.cancelled",
+	"fine_tuning.job.succeeded", "fine_tuning.job.failed", "fine_tuning.job.cancelled",
+	"response.completed", "response.failed", "response.cancelled", "response.incomplete",
+	"eval.run.succeeded", "eval.run.failed", "eval.run.canceled",
+	"realtime.call.incoming",
+}
+
 // jobEvent is what a job event type means.
 type jobEvent struct {
 	kind   tracker.Kind

@@ -193,3 +193,16 @@ func TestWebhookParserErrors(t *testing.T) {
 		})
 	}
 }
+
+// Every type of EventTypes is one the parser knows: a job event with the
+// job's status, or realtime.call.incoming, a provider event.
+func TestEventTypesAreTheParsers(t *testing.T) {
+	t.Parallel()
+	for _, typ := range openai.EventTypes {
+		obs, err := openai.WebhookParser{}.ParseEvent([]byte(`{"id":"evt_1","object":"event","created_at":1719168000,"type":"` + typ + `","data":{"id":"x_1"}}`))
+		job := typ != "realtime.call.incoming"
+		if err != nil || job != (obs.ExternalID == "x_1" && obs.Status != "") || obs.Type != typ {
+			t.Errorf("%s: %+v, %v; want a job event: %v", typ, obs, err, job)
+		}
+	}
+}

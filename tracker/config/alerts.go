@@ -162,8 +162,11 @@ func (c *Config) validateAlerts(bad func(key, format string, args ...any)) {
 			bad(key+".events", "at least one event type or pattern (\"job.*\", \"*\")")
 		}
 		for j, e := range r.Events {
-			if e == "" || strings.Contains(strings.TrimSuffix(e, "*"), "*") {
+			switch {
+			case e == "" || strings.Contains(strings.TrimSuffix(e, "*"), "*"):
 				bad(fmt.Sprintf("%s.events[%d]", key, j), "%q is not an event type or a pattern ending in *", e)
+			case !strings.HasSuffix(e, "*") && !c.routeEventKnown(e):
+				bad(fmt.Sprintf("%s.events[%d]", key, j), "%q is no alert type (%s)", e, alertTypesHelp())
 			}
 		}
 		if len(r.Notifiers) == 0 {

@@ -13,6 +13,8 @@ import (
 )
 
 func TestExampleFileParsesWithNoEnvironment(t *testing.T) {
+	t.Setenv("OPENAI_API_KEY", "")
+	t.Setenv("OPENAI_WEBHOOK_SECRET", "")
 	c, err := config.Load("../../config.example.toml")
 	if err != nil {
 		t.Fatalf("config.example.toml: %v", err)
@@ -21,7 +23,12 @@ func TestExampleFileParsesWithNoEnvironment(t *testing.T) {
 	if len(c.Notifiers) != 1 || c.Notifiers[0].Type != config.NotifierLog || len(c.Routes) != 1 || c.Routes[0].Events[0] != "*" {
 		t.Errorf("config.example.toml's default route: %+v %+v", c.Notifiers, c.Routes)
 	}
-	c.Notifiers, c.Routes = nil, nil
+	// and its openai provider, on with its polls and webhooks off until
+	// their secrets are set.
+	if len(c.Providers) != 1 || c.Providers[0].Name != "openai" || c.Providers[0].Polls() || c.Providers[0].WebhooksOn() || c.Providers[0].Webhook == nil {
+		t.Errorf("config.example.toml's providers: %+v", c.Providers)
+	}
+	c.Notifiers, c.Routes, c.Providers = nil, nil, nil
 	if !reflect.DeepEqual(c, config.Default()) {
 		t.Errorf("config.example.toml differs from the defaults:\n%+v\n%+v", c, config.Default())
 	}
@@ -117,7 +124,6 @@ func TestProviderErrorsNameTheKey(t *testing.T) {
 		{"bad type", "[[providers]]\nname = \"x\"\ntype = \"acme\"\n", "providers[0].type: \"acme\" is not a provider type"},
 		{"bad name", "[[providers]]\nname = \"Open AI\"\ntype = \"openai\"\n", "providers[0].name:"},
 		{"duplicate", "[[providers]]\nname = \"a\"\ntype = \"openai\"\n[[providers]]\nname = \"a\"\ntype = \"openai\"\n", "providers[1].name: \"a\" is used by an earlier provider"},
-		{"no secrets", "[[providers]]\nname = \"a\"\ntype = \"openai\"\n[providers.webhook]\n", "providers[0].webhook.secrets: at least one secret is required"},
 		{"short whsec", "[[providers]]\nname = \"a\"\ntype = \"openai\"\n[providers.webhook]\nsecrets = [\"${SHORT_SECRET}\"]\n", "providers[0].webhook.secrets[0]: whsec_ secret decodes to 5 bytes"},
 		{"bad scheme", "[[providers]]\nname = \"a\"\ntype = \"generic\"\n[providers.webhook]\nscheme = \"md5\"\nsecrets = [\"s\"]\n[providers.generic]\njob_id = \"id\"\nstatus = \"s\"\n", "providers[0].webhook.scheme: unknown scheme \"md5\""},
 		{"bad policy", "[[providers]]\nname = \"a\"\ntype = \"mythicdot\"\n[providers.webhook]\nsecrets = [\"s\"]\nunknown_jobs = \"ignore\"\n", "providers[0].webhook.unknown_jobs: \"ignore\" is not a policy"},
@@ -199,5 +205,61 @@ func TestEmailTLSKeys(t *testing.T) {
 	}
 	if got := c.Notifiers[0].EmailConfig().TLSServerName; got != "relay.internal.example" {
 		t.Errorf("TLSServerName = %q", got)
+	}
+}
+
+// A route's events must name alerts jobwatch can raise: its own types, a
+// provider type's event types, or patterns; a typo is an error listing them.
+func TestRouteEventsNameKnownAlertTypes(t *testing.T) {
+	t.Parallel()
+	route := func(events string) string {
+		return "[[notifiers]]\nname = \"log\"\ntype = \"log\"\n[[routes]]\nnotifiers = [\"log\"]\nevents = " + events + "\n"
+	}
+	generic := "[[providers]]\nname = \"tasks\"\ntype = \"generic\"\n[providers.generic]\njob_id = \"id\"\nstatus = \"s\"\n"
+	ok := []string{
+		route(`["job.failed", "job.partial_failure", "usage.threshold", "provider.auth_failed", "job.*", "*", "usage.threshold.reached", "model.deployed", "deployment.paused", "usage.threshold_reached"]`),
+		route(`["task.usage_warning"]`) + generic,
+	}
+	for _, text := range ok {
+		if _, err := config.Parse(text); err != nil {
+			t.Errorf("%s: %v", text, err)
+		}
+	}
+	bad := []struct{ text, want string }{
+		{route(`["job.failed", "job.faild"]`), `routes[0].events[1]: "job.faild" is no alert type (jobwatch raises job.succeeded, job.failed, `},
+		{route(`["modle.deployed"]`), `routes[0].events[0]: "modle.deployed" is no alert type (`},
+		{route(`["job.faild"]`) + generic, `routes[0].events[0]: "job.faild" is no alert type (`},
+	}
+	for _, tt := range bad {
+		_, err := config.Parse(tt.text)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "llmtune sends training.started") {
+			t.Errorf("%s: error %v, want it to contain %q and the providers' types", tt.text, err, tt.want)
+		}
+	}
+}
+
+// A webhook table without a secret (an unset "${VAR:-}") is valid with its
+// webhooks off, and an empty api_key is polling off; the rest of the scheme
+// is still checked.
+func TestEmptySecretsTurnWebhooksAndPollsOff(t *testing.T) {
+	t.Parallel()
+	c, err := config.Parse("[[providers]]\nname = \"a\"\ntype = \"openai\"\napi_key = \"${JOBWATCH_TEST_UNSET_VAR:-}\"\n[providers.webhook]\nsecrets = [\"${JOBWATCH_TEST_UNSET_VAR:-}\"]\n" +
+		"[[providers]]\nname = \"b\"\ntype = \"mythicdot\"\n[providers.webhook]\n" +
+		"[[providers]]\nname = \"c\"\ntype = \"llmtune\"\n[providers.webhook]\nsecrets = [\"s\"]\n" +
+		"[[providers]]\nname = \"d\"\ntype = \"generic\"\n[providers.webhook]\nscheme = \"hmac-sha256-hex\"\nsignature_header = \"X-Sig\"\ninsecure_skip_verify = true\n[providers.generic]\njob_id = \"id\"\nstatus = \"s\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{false, false, true, true} {
+		if p := c.Providers[i]; p.WebhooksOn() != want || p.Polls() {
+			t.Errorf("provider %s: WebhooksOn %v, Polls %v; want %v, false", p.Name, p.WebhooksOn(), p.Polls(), want)
+		}
+	}
+	if len(c.Providers[0].Webhook.Secrets) != 0 {
+		t.Errorf("secrets = %v, want the empty one dropped", c.Providers[0].Webhook.Secrets)
+	}
+	_, err = config.Parse("[[providers]]\nname = \"a\"\ntype = \"generic\"\n[providers.webhook]\nsecrets = [\"${JOBWATCH_TEST_UNSET_VAR:-}\"]\n[providers.generic]\njob_id = \"id\"\nstatus = \"s\"\n")
+	if err == nil || !strings.Contains(err.Error(), "providers[0].webhook.scheme: required") {
+		t.Errorf("a generic webhook with no secret and no scheme: %v, want the scheme required", err)
 	}
 }

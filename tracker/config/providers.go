@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,6 +52,8 @@ type Webhook struct {
 	// mythicdot, llmtune: hmac-sha256-hex); required for generic.
 	Scheme string `toml:"scheme"`
 	// Secrets are the signing secrets; a signature matching any is accepted.
+	// Empty ones are dropped; with none the endpoint refuses every delivery
+	// (see Provider.WebhooksOn).
 	Secrets []Secret `toml:"secrets"`
 	// Tolerance is how far a signed timestamp may be from now, either way.
 	// Default 5m.
@@ -126,6 +129,8 @@ func (p *Provider) applyDefaults() {
 		p.Poll.applyDefaults()
 	}
 	if w := p.Webhook; w != nil {
+		// An empty secret is none: "${OPENAI_WEBHOOK_SECRET:-}" unset.
+		w.Secrets = slices.DeleteFunc(w.Secrets, func(s Secret) bool { return s == "" })
 		if d, ok := defaultSchemes[p.Type]; ok && w.Scheme == "" {
 			w.Scheme = d.scheme
 			if w.SignatureHeader == "" {
@@ -213,9 +218,29 @@ func (p *Provider) validate(key string, bad func(key, format string, args ...any
 	if w.InsecureSkipVerify && len(w.Secrets) == 0 {
 		return
 	}
-	if _, err := signature.New(w.SignatureConfig()); err != nil {
+	sc := w.SignatureConfig()
+	if len(sc.Secrets) == 0 {
+		// Webhooks off until a secret is set (WebhooksOn); the rest of the
+		// scheme must be right for that day, so check it with a stand-in.
+		sc.Secrets = []string{schemeCheckSecret}
+	}
+	if _, err := signature.New(sc); err != nil {
 		reportPrefixed(wkey, err, bad)
 	}
+}
+
+// schemeCheckSecret is a secret every scheme accepts (standard-webhooks'
+// whsec_ form of 24 bytes), to validate a scheme configured without one.
+const schemeCheckSecret = "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+// WebhooksOn reports whether the provider's webhook endpoint accepts
+// deliveries: it has a signing secret, or insecure_skip_verify. A
+// [providers.webhook] table with no secret (or only empty ones, as an unset
+// "${VAR:-}" gives) keeps its endpoint, which refuses every delivery until
+// a secret is set.
+func (p *Provider) WebhooksOn() bool {
+	w := p.Webhook
+	return w != nil && (len(w.Secrets) > 0 || w.InsecureSkipVerify)
 }
 
 // reportPrefixed reports each line of err under key; the errors of packages

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -52,10 +53,16 @@ func webhookProviders(cfg config.Config, log *slog.Logger) ([]ingest.Provider, e
 			return nil, err
 		}
 		ip := ingest.Provider{Name: p.Name, Parser: parser, Adopt: w.UnknownJobs == config.UnknownJobsAdopt}
-		if w.InsecureSkipVerify {
+		switch {
+		case w.InsecureSkipVerify:
 			log.Warn("webhook signatures are NOT verified for this provider: anyone who can reach /webhooks/"+p.Name+" can change its jobs (insecure_skip_verify = true)", "provider", p.Name)
-		} else if ip.Verifier, err = signature.New(w.SignatureConfig()); err != nil {
-			return nil, fmt.Errorf("provider %s webhook: %w", p.Name, err)
+		case !p.WebhooksOn():
+			ip.Verifier = noSecret{}
+			log.Warn("webhooks are off for this provider: no signing secret is configured, so /webhooks/"+p.Name+" refuses every delivery (401) until [providers.webhook] secrets holds one", "provider", p.Name)
+		default:
+			if ip.Verifier, err = signature.New(w.SignatureConfig()); err != nil {
+				return nil, fmt.Errorf("provider %s webhook: %w", p.Name, err)
+			}
 		}
 		if w.RateLimit > 0 {
 			ip.Limiter = rate.NewLimiter(rate.Limit(w.RateLimit), w.Burst)
@@ -63,6 +70,14 @@ func webhookProviders(cfg config.Config, log *slog.Logger) ([]ingest.Provider, e
 		out = append(out, ip)
 	}
 	return out, nil
+}
+
+// noSecret is the verifier of a webhook endpoint with no signing secret:
+// it refuses every delivery, signed or not, saying why.
+type noSecret struct{}
+
+func (noSecret) Verify(http.Header, []byte, time.Time) error {
+	return errors.New("no signing secret is configured for this provider, so its webhooks are off: set one in its [providers.webhook] secrets")
 }
 
 // Poller returns the poller of a provider that is polled (config.Provider.Polls).
@@ -116,16 +131,19 @@ func sweepProviders(cfg config.Config, log *slog.Logger) (map[string]sweep.Provi
 }
 
 // TrackerOptions are the tracker's options from the config: the transition
-// rules per provider and kind (a provider with a webhook endpoint awaits the
+// rules per provider and kind (a provider with webhooks on awaits the
 // webhooks of the ends its polls learn; one that is polled holds the alerts
-// of thin ends for the enrichment poll), and the alerting policy.
+// of thin ends for the enrichment poll), the alerting policy, and the
+// configured providers, the only ones Track accepts.
 func TrackerOptions(cfg config.Config) tracker.Options {
 	byName := map[string]config.Provider{}
+	names := make([]string, 0, len(cfg.Providers))
 	for _, p := range cfg.Providers {
 		byName[p.Name] = p
+		names = append(names, p.Name)
 	}
 	sw := cfg.Sweep
-	return tracker.Options{Alerting: cfg.Alerting(), Rules: func(provider string, kind tracker.Kind) tracker.Rules {
+	return tracker.Options{Alerting: cfg.Alerting(), Providers: names, Rules: func(provider string, kind tracker.Kind) tracker.Rules {
 		r := tracker.Rules{
 			StaleAfter:       sw.StaleAfter.D(),
 			MaxPollInterval:  sw.MaxPollInterval.D(),
@@ -135,7 +153,7 @@ func TrackerOptions(cfg config.Config) tracker.Options {
 		}
 		if p, ok := byName[provider]; ok {
 			r.StaleAfter = p.StaleAfterFor(kind, sw)
-			if p.Webhook != nil {
+			if p.WebhooksOn() {
 				r.WebhookGrace = p.Webhook.Grace.D()
 			}
 			if p.Polls() {

@@ -16,7 +16,7 @@ func logProviders(log *slog.Logger, cfg config.Config) {
 	}
 	for _, p := range cfg.Providers {
 		log.Info("provider "+p.Name+": "+webhookState(p)+", "+pollState(p),
-			"provider", p.Name, "type", p.Type, "webhooks", p.Webhook != nil, "polling", p.Polls())
+			"provider", p.Name, "type", p.Type, "webhooks", p.WebhooksOn(), "polling", p.Polls())
 	}
 }
 
@@ -29,6 +29,8 @@ func webhookState(p config.Provider) string {
 		return "webhooks off (no [providers.webhook] table)"
 	case p.Webhook.InsecureSkipVerify:
 		return "webhooks on, signatures NOT verified (insecure_skip_verify)"
+	case !p.WebhooksOn():
+		return "webhooks off (no secret)"
 	}
 	return "webhooks on"
 }

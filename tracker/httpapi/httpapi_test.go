@@ -180,3 +180,27 @@ func TestClientMatchesTracker(t *testing.T) {
 		}
 	}
 }
+
+// POST /v1/jobs with a provider the daemon does not have is a 400 naming
+// the ones it has, and registers nothing.
+func TestTrackRefusesAProviderNotConfigured(t *testing.T) {
+	t.Parallel()
+	store := storagetest.Open(t, storage.DriverSQLite)
+	srv := httptest.NewServer(httpapi.New(httpapi.Options{
+		Tracker:      tracker.New(store, tracker.Options{Providers: []string{"openai", "anthropic"}}),
+		MaxBodyBytes: 4096,
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Registry:     prometheus.NewRegistry(),
+	}))
+	t.Cleanup(srv.Close)
+	code, body := do(t, "POST", srv.URL+"/v1/jobs", "", `{"provider":"opneai","kind":"batch","id":"batch_1"}`)
+	if want := `provider: \"opneai\" is not configured (configured: anthropic, openai)`; code != 400 || !strings.Contains(body, want) {
+		t.Errorf("POST /v1/jobs opneai = %d %s, want 400 containing %s", code, body, want)
+	}
+	if code, body := do(t, "GET", srv.URL+"/v1/jobs?provider=opneai", "", ""); code != 200 || strings.Contains(body, "batch_1") {
+		t.Errorf("the refused job is listed: %d %s", code, body)
+	}
+	if code, body := do(t, "POST", srv.URL+"/v1/jobs", "", `{"provider":"openai","kind":"batch","id":"batch_1"}`); code != 201 {
+		t.Errorf("POST /v1/jobs openai = %d %s, want 201", code, body)
+	}
+}

@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -76,6 +78,10 @@ type Result struct {
 	Failed int
 	// ClaimDurations are how long each claim query took.
 	ClaimDurations []time.Duration
+	// NotConfigured counts, by provider, the claimed jobs of providers not
+	// in Options.Providers (removed from the config since they were
+	// registered): never polled, only checked for the lost threshold.
+	NotConfigured map[string]int
 }
 
 // New returns a Sweeper.
@@ -124,6 +130,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 	defer func() {
 		s.m.sweepDuration.Observe(time.Since(start).Seconds())
 		s.m.claimed.Set(float64(res.Claimed))
+		s.warnNotConfigured(res.NotConfigured)
 	}()
 	for ctx.Err() == nil {
 		t := time.Now()
@@ -135,6 +142,14 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 		res.Claimed += len(jobs)
 		if len(jobs) == 0 {
 			break
+		}
+		for _, j := range jobs {
+			if _, ok := s.opts.Providers[j.Provider]; !ok {
+				if res.NotConfigured == nil {
+					res.NotConfigured = map[string]int{}
+				}
+				res.NotConfigured[j.Provider]++
+			}
 		}
 		polled, failed := s.handleBatch(ctx, jobs)
 		res.Polled += polled
@@ -148,6 +163,22 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 		s.log.Info("webhooks are arriving again; their silence has ended", "provider", provider)
 	}
 	return res, err
+}
+
+// warnNotConfigured logs, once per sweep, how many due jobs of each
+// provider missing from the config it could not poll: one line however
+// many jobs, so that a provider removed with thousands of live jobs does not
+// flood the log, and none when there are none.
+func (s *Sweeper) warnNotConfigured(counts map[string]int) {
+	if len(counts) == 0 {
+		return
+	}
+	attrs := make([]any, 0, len(counts))
+	for _, name := range slices.Sorted(maps.Keys(counts)) {
+		attrs = append(attrs, slog.Int(name, counts[name]))
+	}
+	s.log.Warn("due jobs of providers that are not configured were not polled: configure the provider again, or they go lost at their deadline",
+		slog.Group("jobs_by_provider", attrs...))
 }
 
 // handleBatch handles claimed jobs, each provider's with its own concurrency,
