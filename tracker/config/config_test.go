@@ -204,3 +204,29 @@ notifiers = ["log"]
 		t.Errorf("%d errors, want %d (each bad key once):\n%v", len(lines), len(want), err)
 	}
 }
+
+// A base_url (or a generic poll URL) with credentials is refused, and no
+// error quotes them, nor a URL that does not parse.
+func TestURLCredentialsAreRefusedUnquoted(t *testing.T) {
+	t.Parallel()
+	const secret = "Zq7secretPW"
+	tests := []struct{ text, want string }{
+		{"[[providers]]\nname = \"m\"\ntype = \"mythicdot\"\napi_key = \"k\"\nbase_url = \"https://u:" + secret + "@api.example.com/v1\"\n",
+			"providers[0].base_url: must not hold credentials (https://api.example.com/v1)"},
+		{"[[providers]]\nname = \"m\"\ntype = \"mythicdot\"\napi_key = \"k\"\nbase_url = \"https://" + secret + "@api.example.com/v1\"\n",
+			"providers[0].base_url: must not hold credentials"},
+		{"[[providers]]\nname = \"m\"\ntype = \"mythicdot\"\napi_key = \"k\"\nbase_url = \"https://u:" + secret + "@api.example.com:44x3/v1\"\n",
+			"providers[0].base_url: does not parse"},
+		{"[[providers]]\nname = \"g\"\ntype = \"generic\"\n[providers.generic]\njob_id = \"id\"\nstatus = \"s\"\n[providers.poll]\nurl = \"https://u:" + secret + "@x.example/{id}\"\n",
+			"providers[0].poll.url: must not hold credentials"},
+	}
+	for _, tt := range tests {
+		_, err := config.Parse(tt.text)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("error %v, want %q", err, tt.want)
+		}
+		if err != nil && strings.Contains(err.Error(), secret) {
+			t.Errorf("the error quotes the credentials: %v", err)
+		}
+	}
+}
