@@ -59,6 +59,19 @@ type Storage struct {
 	DSN Secret `toml:"dsn"`
 	// MaxOpenConns caps PostgreSQL connections. Default 10, at least 2.
 	MaxOpenConns int `toml:"max_open_conns"`
+	// ConnectTimeout bounds opening one PostgreSQL connection (a
+	// connect_timeout in the DSN takes precedence). Default 10s.
+	ConnectTimeout Duration `toml:"connect_timeout"`
+	// StatementTimeout is the PostgreSQL sessions' statement_timeout: the
+	// server cancels a statement running longer (a statement_timeout in the
+	// DSN takes precedence). Default 10m.
+	StatementTimeout Duration `toml:"statement_timeout"`
+}
+
+// StorageConfig is the storage configuration as package storage takes it.
+func (s Storage) StorageConfig() storage.Config {
+	return storage.Config{Driver: s.Driver, DSN: s.DSN.Reveal(), MaxOpenConns: s.MaxOpenConns,
+		ConnectTimeout: s.ConnectTimeout.D(), StatementTimeout: s.StatementTimeout.D()}
 }
 
 // Log configures the structured log on stderr.
@@ -88,6 +101,8 @@ func (c *Config) applyDefaults() {
 		setDefault(&c.Storage.DSN, "jobwatch.db")
 	}
 	setDefault(&c.Storage.MaxOpenConns, 10)
+	setDefault(&c.Storage.ConnectTimeout, Duration(storage.DefaultConnectTimeout))
+	setDefault(&c.Storage.StatementTimeout, Duration(storage.DefaultStatementTimeout))
 	setDefault(&c.Log.Level, "info")
 	setDefault(&c.Log.Format, "json")
 	c.Sweep.applyDefaults()
@@ -213,6 +228,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Storage.MaxOpenConns < storage.MinPostgresConns || c.Storage.MaxOpenConns > 1000 {
 		bad("storage.max_open_conns", "%d is out of range (%d to 1000)", c.Storage.MaxOpenConns, storage.MinPostgresConns)
+	}
+	for key, d := range map[string]Duration{"storage.connect_timeout": c.Storage.ConnectTimeout, "storage.statement_timeout": c.Storage.StatementTimeout} {
+		if d <= 0 {
+			bad(key, "must be positive")
+		}
 	}
 	if _, ok := logLevels[c.Log.Level]; !ok {
 		bad("log.level", "%q is not a level (want debug, info, warn or error)", c.Log.Level)
