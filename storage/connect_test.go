@@ -314,9 +314,28 @@ func TestStatementsEndWithTheirDeadlineWhenPostgresFreezes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	f.freeze()
-	// An idle pooled connection, then (the first one being discarded) new
-	// ones, and a transaction.
+	// A transaction's COMMIT.
+	err = within(t, 10*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		tx, err := s.DB().BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "SELECT 1"); err != nil {
+			return err
+		}
+		f.freeze()
+		if err := tx.Commit(); err == nil {
+			return errors.New("COMMIT on a frozen server succeeded")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pooled connections, or new ones (all of them handshake with the frozen
+	// server once the idle ones are discarded).
 	for range 2 {
 		err := within(t, 10*time.Second, func() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
