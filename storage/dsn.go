@@ -107,7 +107,7 @@ func checkSQLiteFile(path string) error {
 	if path == "" {
 		return errors.New("open sqlite database: the path is empty")
 	}
-	if path == ":memory:" || strings.HasPrefix(path, ":memory:") {
+	if strings.HasPrefix(path, ":memory:") {
 		return nil
 	}
 	fail := func(format string, args ...any) error {
