@@ -91,70 +91,7 @@ func (c *pgConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	d.mu.Lock()
 	d.open = true
 	d.mu.Unlock()
-	if pc, ok := conn.(pqConn); ok {
-		return &pgConn{pqConn: pc, d: d}, nil
-	}
 	return conn, nil
-}
-
-// pqConn is what database/sql uses of a pq connection.
-type pqConn interface {
-	driver.Conn
-	driver.ConnBeginTx
-	driver.ConnPrepareContext
-	driver.QueryerContext
-	driver.ExecerContext
-	driver.Pinger
-	driver.SessionResetter
-	driver.Validator
-	driver.NamedValueChecker
-}
-
-// pgConn is a pq connection whose transactions end their COMMIT and ROLLBACK
-// with the context they began with: database/sql gives those no context, and
-// pq would wait for a frozen server's answer forever.
-type pgConn struct {
-	pqConn
-	d *connDialer
-}
-
-// BeginTx begins a transaction bound to ctx to its end.
-func (c *pgConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	tx, err := c.pqConn.BeginTx(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	return &pgTx{Tx: tx, ctx: ctx, d: c.d}, nil
-}
-
-// IsValid reports whether the connection may go back to the pool: not once
-// its socket has been expired.
-func (c *pgConn) IsValid() bool {
-	c.d.mu.Lock()
-	expired := c.d.expired
-	c.d.mu.Unlock()
-	return !expired && c.pqConn.IsValid()
-}
-
-// pgTx is a transaction whose end is bound to the context it began with.
-type pgTx struct {
-	driver.Tx
-	ctx context.Context
-	d   *connDialer
-}
-
-// Commit commits, or fails when ctx ends first (the outcome is then unknown
-// until the server answers again; the connection is discarded).
-func (t *pgTx) Commit() error {
-	defer context.AfterFunc(t.ctx, t.d.expire)()
-	return t.Tx.Commit()
-}
-
-// Rollback rolls back, or gives up when ctx ends first (the server rolls
-// back a transaction whose connection is gone).
-func (t *pgTx) Rollback() error {
-	defer context.AfterFunc(t.ctx, t.d.expire)()
-	return t.Tx.Rollback()
 }
 
 // Driver is pq's driver.
@@ -163,10 +100,11 @@ func (c *pgConnector) Driver() driver.Driver { return &pq.Driver{} }
 // connDialer dials the sockets of one PostgreSQL connection, with TCP
 // keepalives. While Connect runs, its dials are the connection's attempts.
 // Once the connection is open, pq dials only to send a cancel request, when
-// the context of a statement in flight has ended; pq has then marked the
+// the context of a statement in flight has ended (or a transaction's, which
+// pq watches from BEGIN to COMMIT or ROLLBACK); pq has then marked the
 // connection bad, and the dialer expires its socket first, so that the read
-// waiting for the statement's answer returns now rather than whenever the
-// server answers.
+// waiting for the answer returns now rather than whenever the server
+// answers.
 type connDialer struct {
 	mu sync.Mutex
 	// conn is the socket of the latest attempt, then of the open connection.
