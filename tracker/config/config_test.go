@@ -39,6 +39,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"bad type", "[server]\nmax_body_bytes = \"big\"\n", "server.max_body_bytes"},
 		{"unset env", "[server]\napi_token = \"${JOBWATCH_TEST_UNSET_VAR}\"\n", "server.api_token: environment variable JOBWATCH_TEST_UNSET_VAR is not set"},
 		{"negative", "[server]\nshutdown_timeout = \"-1s\"\n", "server.shutdown_timeout: must not be negative"},
+		{"negative connect timeout", "[storage]\nconnect_timeout = \"-1s\"\n", "storage.connect_timeout: must be positive"},
 	}
 	for _, tt := range tests {
 		_, err := config.Parse(tt.text)
