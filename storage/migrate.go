@@ -30,6 +30,12 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 			return nil, fmt.Errorf("migrate: get connection: %w", err)
 		}
 		defer conn.Close()
+		// Another replica may migrate for longer than statement_timeout:
+		// the wait for its lock is bounded by ctx alone.
+		if _, err := conn.ExecContext(ctx, "SET statement_timeout = 0"); err != nil {
+			return nil, fmt.Errorf("migrate: lift statement_timeout for the advisory lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "RESET statement_timeout")
 		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", int64(migrateLockKey)); err != nil {
 			return nil, fmt.Errorf("migrate: take advisory lock: %w", err)
 		}

@@ -10,8 +10,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -38,6 +36,13 @@ type Config struct {
 	// MaxOpenConns caps PostgreSQL connections; default 10, at least
 	// MinPostgresConns. SQLite always uses one, as its single writer.
 	MaxOpenConns int
+	// ConnectTimeout bounds opening one PostgreSQL connection; 0:
+	// DefaultConnectTimeout. A connect_timeout in the DSN takes precedence.
+	ConnectTimeout time.Duration
+	// StatementTimeout is the PostgreSQL sessions' statement_timeout; 0:
+	// DefaultStatementTimeout. A statement_timeout in the DSN takes
+	// precedence. Migrate's wait for another replica's migration is exempt.
+	StatementTimeout time.Duration
 }
 
 // MinPostgresConns is the fewest PostgreSQL connections a Store works
@@ -59,11 +64,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	var (
 		sqldb *sql.DB
 		db    *bun.DB
-		err   error
 	)
+	pingTimeout := 10 * time.Second
 	switch cfg.Driver {
 	case DriverSQLite:
-		sqldb, err = sql.Open("sqlite", sqliteDSN(cfg.DSN))
+		dsn, err := sqliteDSN(cfg.DSN)
+		if err != nil {
+			return nil, err
+		}
+		sqldb, err = sql.Open("sqlite", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", cfg.DSN, err)
 		}
@@ -77,59 +86,29 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		if cfg.MaxOpenConns != 0 && cfg.MaxOpenConns < MinPostgresConns {
 			return nil, fmt.Errorf("open postgres: %d connections are too few (want at least %d)", cfg.MaxOpenConns, MinPostgresConns)
 		}
-		sqldb, err = sql.Open("postgres", cfg.DSN)
+		connector, err := newPGConnector(cfg)
 		if err != nil {
-			return nil, fmt.Errorf("open postgres: %w", redactDSNError(err, cfg.DSN))
+			return nil, err
 		}
+		// The first connection may take the whole connect timeout.
+		pingTimeout += connector.connectTimeout
+		sqldb = sql.OpenDB(connector)
 		n := cmp.Or(cfg.MaxOpenConns, 10)
 		sqldb.SetMaxOpenConns(n)
 		sqldb.SetMaxIdleConns(n)
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
 		db = bun.NewDB(sqldb, pgdialect.New())
 	default:
-		return nil, fmt.Errorf("open storage: unknown driver %q (want sqlite or postgres)", cfg.Driver)
+		return nil, unknownDriver(cfg.Driver)
 	}
 	s := &Store{db: db, postgres: cfg.Driver == DriverPostgres}
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	pingCtx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	if err := s.Ping(pingCtx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s: %w", cfg.Driver, redactDSNError(err, cfg.DSN))
 	}
 	return s, nil
-}
-
-// sqliteDSN turns a file path into a DSN with the pragmas jobwatch relies on:
-// WAL for readers beside the writer, synchronous=FULL so that a committed
-// transaction survives a power loss as well as a crash, IMMEDIATE
-// transactions so that a writer takes the lock up front.
-func sqliteDSN(path string) string {
-	if strings.HasPrefix(path, "file:") {
-		return path
-	}
-	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
-		q.Add("_pragma", p)
-	}
-	q.Set("_txlock", "immediate")
-	return "file:" + path + "?" + q.Encode()
-}
-
-// redactDSNError keeps a DSN's password out of an error.
-func redactDSNError(err error, dsn string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	if u, perr := url.Parse(dsn); perr == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			msg = strings.ReplaceAll(msg, pw, "<redacted>")
-		}
-	}
-	if msg == err.Error() {
-		return err
-	}
-	return errors.New(msg)
 }
 
 // Close closes the database.

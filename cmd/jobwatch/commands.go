@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/jobwatch/jobwatch/storage"
 	"github.com/jobwatch/jobwatch/tracker"
 	"github.com/jobwatch/jobwatch/tracker/config"
 	"github.com/jobwatch/jobwatch/tracker/daemon"
@@ -65,6 +66,10 @@ func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 	cfg, err := configOnly("check-config", args, stderr)
 	if err != nil {
 		return err
+	}
+	// The DSN as far as it can be checked without connecting.
+	if err := storage.Check(cfg.Storage.StorageConfig()); err != nil {
+		return fmt.Errorf("storage.dsn: %w", err)
 	}
 	fmt.Fprintln(stdout, cfg.Summary())
 	return nil

@@ -65,6 +65,19 @@ type Storage struct {
 	DSN Secret `toml:"dsn"`
 	// MaxOpenConns caps PostgreSQL connections. Default 10, at least 2.
 	MaxOpenConns int `toml:"max_open_conns"`
+	// ConnectTimeout bounds opening one PostgreSQL connection (a
+	// connect_timeout in the DSN takes precedence). Default 10s.
+	ConnectTimeout Duration `toml:"connect_timeout"`
+	// StatementTimeout is the PostgreSQL sessions' statement_timeout: the
+	// server cancels a statement running longer (a statement_timeout in the
+	// DSN takes precedence). Default 10m.
+	StatementTimeout Duration `toml:"statement_timeout"`
+}
+
+// StorageConfig is the storage configuration as package storage takes it.
+func (s Storage) StorageConfig() storage.Config {
+	return storage.Config{Driver: s.Driver, DSN: s.DSN.Reveal(), MaxOpenConns: s.MaxOpenConns,
+		ConnectTimeout: s.ConnectTimeout.D(), StatementTimeout: s.StatementTimeout.D()}
 }
 
 // Log configures the structured log on stderr.
@@ -96,6 +109,8 @@ func (c *Config) applyDefaults() {
 		setDefault(&c.Storage.DSN, "jobwatch.db")
 	}
 	setDefault(&c.Storage.MaxOpenConns, 10)
+	setDefault(&c.Storage.ConnectTimeout, Duration(storage.DefaultConnectTimeout))
+	setDefault(&c.Storage.StatementTimeout, Duration(storage.DefaultStatementTimeout))
 	setDefault(&c.Log.Level, "info")
 	setDefault(&c.Log.Format, "json")
 	c.Sweep.applyDefaults()
@@ -125,26 +140,63 @@ func Load(path string) (Config, error) {
 	return c, nil
 }
 
-// Parse is Load on the file's text.
+// Parse is Load on the file's text. It reports every error of the file in
+// one pass: a syntax error alone, else every unknown key, value of the wrong
+// type and invalid value, each once.
 func Parse(text string) (Config, error) {
-	var c Config
-	md, err := toml.Decode(text, &c)
-	if err != nil {
+	var tree map[string]any
+	if _, err := toml.Decode(text, &tree); err != nil {
 		return Config{}, decodeError(err)
 	}
-	var errs []error
-	for _, k := range md.Undecoded() {
-		errs = append(errs, fmt.Errorf("%s: unknown key", k))
-	}
-	errs = append(errs, expandEnv(reflect.ValueOf(&c).Elem(), "")...)
-	if len(errs) > 0 {
-		return Config{}, errors.Join(errs...)
+	var c Config
+	errs, removed := decode(tree, &c)
+	for _, e := range expandEnv(reflect.ValueOf(&c).Elem(), "") {
+		errs = append(errs, e)
+		removed[errorKey(e)] = true
 	}
 	c.applyDefaults()
 	if err := c.Validate(); err != nil {
-		return Config{}, err
+		// A value reported above is left out of c (or empty): what
+		// validation says of its default or of what it held would only
+		// confuse.
+		var joined interface{ Unwrap() []error }
+		verrs := []error{err}
+		if errors.As(err, &joined) {
+			verrs = joined.Unwrap()
+		}
+		for _, e := range verrs {
+			if !reported(errorKey(e), removed) {
+				errs = append(errs, e)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		slices.SortStableFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+		return Config{}, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// errorKey is the key a "key: message" error is about.
+func errorKey(err error) string {
+	key, _, _ := strings.Cut(err.Error(), ": ")
+	return key
+}
+
+// reported says whether key, or a table or array holding it, is among the
+// keys of removed values.
+func reported(key string, removed map[string]bool) bool {
+	for k := key; k != ""; {
+		if removed[k] {
+			return true
+		}
+		i := strings.LastIndexAny(k, ".[")
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	return false
 }
 
 // decodeError keeps the parser's line and key but drops its Go type names.
@@ -190,6 +242,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Storage.MaxOpenConns < storage.MinPostgresConns || c.Storage.MaxOpenConns > 1000 {
 		bad("storage.max_open_conns", "%d is out of range (%d to 1000)", c.Storage.MaxOpenConns, storage.MinPostgresConns)
+	}
+	for key, d := range map[string]Duration{"storage.connect_timeout": c.Storage.ConnectTimeout, "storage.statement_timeout": c.Storage.StatementTimeout} {
+		if d <= 0 {
+			bad(key, "must be positive")
+		}
 	}
 	if _, ok := logLevels[c.Log.Level]; !ok {
 		bad("log.level", "%q is not a level (want debug, info, warn or error)", c.Log.Level)

@@ -39,7 +39,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 	tests := []struct{ name, text, want string }{
 		{"misspelt key", "[server]\nlisen = \"127.0.0.1:1\"\n", "server.lisen: unknown key"},
 		{"unknown table", "[sever]\nlisten = \"x\"\n", "sever: unknown key"},
-		{"bad duration", "[server]\nread_timeout = \"10 minutes\"\n", `"server.read_timeout"`},
+		{"bad duration", "[server]\nread_timeout = \"10 minutes\"\n", `server.read_timeout: invalid duration "10 minutes"`},
 		{"bad driver", "[storage]\ndriver = \"mysql\"\n", "storage.driver: \"mysql\" is not a driver (want sqlite or postgres)"},
 		{"one connection", "[storage]\nmax_open_conns = 1\n", "storage.max_open_conns: 1 is out of range (2 to 1000)"},
 		{"bad level", "[log]\nlevel = \"loud\"\n", "log.level: "},
@@ -48,6 +48,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"unset env", "[server]\napi_token = \"${JOBWATCH_TEST_UNSET_VAR}\"\n", "server.api_token: environment variable JOBWATCH_TEST_UNSET_VAR is not set"},
 		{"negative", "[server]\nshutdown_timeout = \"-1s\"\n", "server.shutdown_timeout: must not be negative"},
 		{"negative log bound", "[server]\ndelivery_max_rows = -1\n", "server.delivery_max_rows: must not be negative"},
+		{"negative connect timeout", "[storage]\nconnect_timeout = \"-1s\"\n", "storage.connect_timeout: must be positive"},
 	}
 	for _, tt := range tests {
 		_, err := config.Parse(tt.text)
@@ -143,7 +144,7 @@ func TestProviderErrorsNameTheKey(t *testing.T) {
 		{"route to nobody", "[[routes]]\nevents = [\"job.*\"]\nnotifiers = [\"pager\"]\n", "routes[0].notifiers[0]: no notifier named \"pager\""},
 		{"threshold metric", "[[thresholds]]\nname = \"t\"\nmetric = \"dollars\"\nwindow = \"day\"\nlimit = 5\n", "thresholds[0].metric: \"dollars\" is not a metric"},
 		{"threshold window", "[[thresholds]]\nname = \"t\"\nmetric = \"tokens\"\nwindow = \"week\"\nlimit = 5\n", "thresholds[0].window"},
-		{"unknown webhook key", "[[providers]]\nname = \"a\"\ntype = \"openai\"\n[providers.webhook]\nsecret = \"s\"\n", "providers.webhook.secret: unknown key"},
+		{"unknown webhook key", "[[providers]]\nname = \"a\"\ntype = \"openai\"\n[providers.webhook]\nsecret = \"s\"\n", "providers[0].webhook.secret: unknown key"},
 	}
 	for _, tt := range tests {
 		_, err := config.Parse(tt.text)
@@ -261,5 +262,88 @@ func TestEmptySecretsTurnWebhooksAndPollsOff(t *testing.T) {
 	_, err = config.Parse("[[providers]]\nname = \"a\"\ntype = \"generic\"\n[providers.webhook]\nsecrets = [\"${JOBWATCH_TEST_UNSET_VAR:-}\"]\n[providers.generic]\njob_id = \"id\"\nstatus = \"s\"\n")
 	if err == nil || !strings.Contains(err.Error(), "providers[0].webhook.scheme: required") {
 		t.Errorf("a generic webhook with no secret and no scheme: %v, want the scheme required", err)
+	}
+}
+
+// One pass reports every error: unknown keys do not hide bad values, a bad
+// duration does not stop the other checks, keys in arrays of tables carry
+// their index, and a bad value is reported once.
+func TestEveryErrorInOnePass(t *testing.T) {
+	t.Parallel()
+	_, err := config.Parse(`
+[server]
+write_timeout = "5 mins"
+max_body_bytes = "big"
+[storage]
+driver = "mysql"
+dsn = "x.db"
+drivr = "sqlite"
+[sweep]
+batch_size = -5
+[[providers]]
+name = "a"
+type = "openai"
+[[providers]]
+name = 5
+type = "openai"
+api_key = "k"
+[providers.poll]
+rate_limt = 3
+timeout = "soon"
+[[notifiers]]
+name = "log"
+type = "log"
+[[routes]]
+events = ["job.*", 7]
+notifiers = ["log"]
+`)
+	if err == nil {
+		t.Fatal("Parse succeeded")
+	}
+	want := []string{
+		`server.write_timeout: invalid duration "5 mins"`,
+		"server.max_body_bytes: want an integer, not a string",
+		`storage.driver: "mysql" is not a driver`,
+		"storage.drivr: unknown key",
+		"sweep.batch_size: ",
+		"providers[1].name: want a string, not an integer",
+		"providers[1].poll.rate_limt: unknown key",
+		`providers[1].poll.timeout: invalid duration "soon"`,
+		"routes[0].events[1]: want a string, not an integer",
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("the errors lack %q:\n%v", w, err)
+		}
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Errorf("%d errors, want %d (each bad key once):\n%v", len(lines), len(want), err)
+	}
+}
+
+// A base_url (or a generic poll URL) with credentials is refused, and no
+// error quotes them, nor a URL that does not parse.
+func TestURLCredentialsAreRefusedUnquoted(t *testing.T) {
+	t.Parallel()
+	const secret = "Zq7secretPW"
+	tests := []struct{ text, want string }{
+		{"[[providers]]\nname = \"m\"\ntype = \"mythicdot\"\napi_key = \"k\"\nbase_url = \"https://u:" + secret + "@api.example.com/v1\"\n",
+			"providers[0].base_url: must not hold credentials (https://api.example.com/v1)"},
+		{"[[providers]]\nname = \"m\"\ntype = \"mythicdot\"\napi_key = \"k\"\nbase_url = \"https://" + secret + "@api.example.com/v1\"\n",
+			"providers[0].base_url: must not hold credentials"},
+		{"[[providers]]\nname = \"m\"\ntype = \"mythicdot\"\napi_key = \"k\"\nbase_url = \"https://u:" + secret + "@api.example.com:44x3/v1\"\n",
+			"providers[0].base_url: does not parse"},
+		{"[[providers]]\nname = \"g\"\ntype = \"generic\"\n[providers.generic]\njob_id = \"id\"\nstatus = \"s\"\n[providers.poll]\nurl = \"https://u:" + secret + "@x.example/{id}\"\n",
+			"providers[0].poll.url: must not hold credentials"},
+	}
+	for _, tt := range tests {
+		_, err := config.Parse(tt.text)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("error %v, want %q", err, tt.want)
+		}
+		if err != nil && strings.Contains(err.Error(), secret) {
+			t.Errorf("the error quotes the credentials: %v", err)
+		}
 	}
 }

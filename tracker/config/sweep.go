@@ -156,6 +156,28 @@ func (s *Sweep) validate(bad func(key, format string, args ...any)) {
 	}
 }
 
+// checkBaseURL reports a provider's base_url that is not an http(s) URL
+// without a query, or that holds credentials (they go in api_key, sent in
+// headers). The URL is quoted only once it is known to hold none: a URL that
+// does not parse is not quoted at all.
+func checkBaseURL(key, raw string, bad func(key, format string, args ...any)) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		bad(key, "does not parse as an http(s) URL")
+	case u.User != nil:
+		bad(key, "must not hold credentials (%s): the API key goes in api_key", hostAndPath(u))
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "":
+		bad(key, "%q is not an http(s) URL without a query", raw)
+	}
+}
+
+// hostAndPath is u without its user info (user names included), query and
+// fragment: what a message may quote of a URL that held credentials.
+func hostAndPath(u *url.URL) string {
+	return u.Scheme + "://" + u.Host + u.EscapedPath()
+}
+
 // ParseSchedule parses a sweep schedule: a five-field cron spec or a
 // descriptor (@every 30s, @hourly), always in UTC. It never panics.
 func ParseSchedule(spec string) (sched cron.Schedule, err error) {
@@ -218,9 +240,7 @@ func (p *Provider) validatePolling(key string, bad func(key, format string, args
 		bad(key+".api_key", "required: anthropic jobs are only ever polled")
 	}
 	if p.BaseURL != "" {
-		if u, err := url.Parse(p.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-			bad(key+".base_url", "%q is not an http(s) URL without a query", p.BaseURL)
-		}
+		checkBaseURL(key+".base_url", p.BaseURL, bad)
 	}
 	if p.Type == TypeMythicDot && p.APIKey != "" && p.BaseURL == "" {
 		bad(key+".base_url", "required to poll mythicdot (its OpenAI-compatible API's base URL)")
@@ -235,6 +255,8 @@ func (p *Provider) validatePolling(key string, bad func(key, format string, args
 			bad(pkey+".url", "required for a generic provider (the job's URL, with {id})")
 		} else if u, err := url.Parse(strings.ReplaceAll(poll.URL, "{id}", "x")); err != nil || !strings.Contains(poll.URL, "{id}") || (u.Scheme != "http" && u.Scheme != "https") {
 			bad(pkey+".url", "must be an http(s) URL containing {id}")
+		} else if u.User != nil {
+			bad(pkey+".url", "must not hold credentials (%s): send them in headers", hostAndPath(u))
 		}
 	} else {
 		if poll.URL != "" {

@@ -51,7 +51,7 @@ func NewLogger(c config.Log, w io.Writer) *slog.Logger {
 
 // OpenStore opens and migrates the configured store.
 func OpenStore(ctx context.Context, c config.Storage) (*storage.Store, error) {
-	s, err := storage.Open(ctx, storage.Config{Driver: c.Driver, DSN: c.DSN.Reveal(), MaxOpenConns: c.MaxOpenConns})
+	s, err := storage.Open(ctx, c.StorageConfig())
 	if err != nil {
 		return nil, err
 	}
