@@ -8,11 +8,12 @@ import (
 )
 
 // committer groups concurrent Observe calls into shared transactions: a group
-// commit. The first caller to find no transaction running becomes a leader:
-// it commits its own items together with everything queued meanwhile, then
-// keeps committing what queued during that transaction until the queue is
-// empty. Every caller still returns only after the transaction holding its
-// items has committed. With an idle store a lone caller commits at once; under
+// commit. The first caller to find no transaction running starts a leader, a
+// goroutine that commits the caller's items together with everything queued
+// meanwhile, then keeps committing what queued during that transaction until
+// the queue is empty. Every caller returns only after the transaction
+// holding its items has committed, or when its context ends first (its
+// items may still commit; they are not acknowledged). With an idle store a lone caller commits at once; under
 // load each transaction carries many items, so the commit (and its fsync) is
 // paid once per batch instead of once per request.
 type committer struct {
@@ -50,7 +51,10 @@ func (c *committer) apply(ctx context.Context, items []ApplyItem) ([]Result, err
 	}
 	c.mu.Unlock()
 	if lead {
-		c.lead()
+		// The leader commits for everyone in the background, so that it
+		// too stops waiting when its context ends: a hung store leaves
+		// no caller without an answer.
+		go c.lead()
 	}
 	select {
 	case <-u.done:

@@ -91,6 +91,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		Logger:       log,
 		Registry:     d.registry,
 		Outage:       outage,
+		// A request still waiting a second before the server's write
+		// timeout would cut it is answered 503 instead.
+		RequestTimeout: requestTimeout(cfg.Server.WriteTimeout.D()),
 	})
 	hooks, err := webhookProviders(cfg, log)
 	if err != nil {
@@ -124,6 +127,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
 	return d, nil
+}
+
+// requestTimeout is how long a request may wait for storage or a provider
+// when the server cuts a request at writeTimeout (0: never): long enough to
+// use it all but the last second (or half, when that is shorter), in which
+// the 503 goes out.
+func requestTimeout(writeTimeout time.Duration) time.Duration {
+	return writeTimeout - min(writeTimeout/2, time.Second)
 }
 
 // Addr is the address the daemon listens on.

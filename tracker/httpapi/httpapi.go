@@ -39,6 +39,11 @@ type Options struct {
 	// Outage logs storage outages once, not per request; nil: one of the
 	// API's own. Share it with the webhook ingest.
 	Outage *Outage
+	// RequestTimeout bounds the handling of one request: past it, what the
+	// request waits for (storage, a provider's API) is abandoned and it is
+	// answered 503, so that an answer goes out even while the database
+	// hangs. Zero: no bound.
+	RequestTimeout time.Duration
 }
 
 // Server is the API's http.Handler.
@@ -95,6 +100,11 @@ func (s *Server) Handle(pattern string, h http.HandlerFunc, authenticated bool) 
 // of the path takes, are JSON errors like every other.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	if s.opts.RequestTimeout > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK, req: r}
 	s.mux.ServeHTTP(rec, r)
 	route := routeLabel(r)
