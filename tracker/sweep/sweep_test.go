@@ -412,6 +412,25 @@ func TestThinWebhookIsEnrichedAtOnce(t *testing.T) {
 // Three trackers sweeping one PostgreSQL database poll each of 2,000 due
 // jobs exactly once; claims left by a replica that died are taken over after
 // the lease.
+// replicasOf sets up three replicas, each with its own store and clock, on
+// the database of cfg.
+func replicasOf(t *testing.T, cfg storage.Config, api *fakeOpenAI, webhooks bool) []*env {
+	t.Helper()
+	var replicas []*env
+	for range 3 {
+		s, err := storage.Open(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if _, err := s.Migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		replicas = append(replicas, setup(t, s, api, webhooks))
+	}
+	return replicas
+}
+
 func TestReplicasShareOnePostgres(t *testing.T) {
 	t.Parallel()
 	cfg := storagetest.Config(t, storage.DriverPostgres)
@@ -421,18 +440,7 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 		id := fmt.Sprintf("batch_%04d", i)
 		api.script(id, batch(id, "in_progress", 10, 5, 0))
 	}
-	open := func() *storage.Store {
-		s, err := storage.Open(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		if _, err := s.Migrate(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	replicas := []*env{setup(t, open(), api, false), setup(t, open(), api, false), setup(t, open(), api, false)}
+	replicas := replicasOf(t, cfg, api, false)
 	start := replicas[0].clock.Now()
 	for _, r := range replicas {
 		r.clock.t = start

@@ -254,18 +254,7 @@ func TestWebhooksSilentOnceAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	cfg := storagetest.Config(t, storage.DriverPostgres)
 	api := newFakeOpenAI(t)
-	open := func() *storage.Store {
-		s, err := storage.Open(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		if _, err := s.Migrate(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	replicas := []*env{setup(t, open(), api, true), setup(t, open(), api, true), setup(t, open(), api, true)}
+	replicas := replicasOf(t, cfg, api, true)
 	for i := range 12 {
 		id := fmt.Sprintf("r_%d", i)
 		api.script(id, batch(id, "completed", 1, 1, 0))
