@@ -189,18 +189,26 @@ func thresholdCrossingsAcrossReplicas(t *testing.T, open OpenStore) {
 	}
 }
 
+// failJobs adopts n jobs, each failed at now, through a tracker that routes
+// every alert to each of notifiers: each notifier then has n pending
+// alerts, due at now.
+func failJobs(t *testing.T, s tracker.Store, now time.Time, n int, notifiers ...string) {
+	t.Helper()
+	tr := alertingTracker(s, func() time.Time { return now }, &tracker.Alerting{Routes: []tracker.Route{{Events: []string{"*"}, Notifiers: notifiers}}})
+	for i := range n {
+		if _, err := tr.Observe(context.Background(), observation(fmt.Sprint(i), fmt.Sprint("e", i), tracker.StatusFailed, now)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // outboxLifecycle: alerts are claimed under a lease, finished as sent or
 // dead, counted by state, and a dead one retried.
 func outboxLifecycle(t *testing.T, open OpenStore) {
 	s := open(t)
 	ctx := context.Background()
 	now := time.Now().UTC()
-	tr := alertingTracker(s, func() time.Time { return now }, &tracker.Alerting{Routes: []tracker.Route{{Events: []string{"*"}, Notifiers: []string{"a", "b"}}}})
-	for i := range 3 {
-		if _, err := tr.Observe(ctx, observation(fmt.Sprint(i), fmt.Sprint("e", i), tracker.StatusFailed, now)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	failJobs(t, s, now, 3, "a", "b")
 	claim := func(n string, at time.Time) []tracker.OutboxAlert {
 		got, err := s.ClaimAlerts(ctx, tracker.ClaimAlertsParams{Notifier: n, Now: at, Lease: time.Minute, Limit: 2})
 		if err != nil {
@@ -241,12 +249,7 @@ func claimAlertsKeepsANotifiersOrder(t *testing.T, open OpenStore) {
 	s := open(t)
 	ctx := context.Background()
 	now := time.Now().UTC()
-	tr := alertingTracker(s, func() time.Time { return now }, &tracker.Alerting{Routes: []tracker.Route{{Events: []string{"*"}, Notifiers: []string{"a", "b"}}}})
-	for i := range 3 {
-		if _, err := tr.Observe(ctx, observation(fmt.Sprint(i), fmt.Sprint("e", i), tracker.StatusFailed, now)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	failJobs(t, s, now, 3, "a", "b")
 	claim := func(n string, at time.Time, limit int) []int64 {
 		t.Helper()
 		got, err := s.ClaimAlerts(ctx, tracker.ClaimAlertsParams{Notifier: n, Now: at, Lease: time.Minute, Limit: limit})
@@ -299,12 +302,7 @@ func concurrentAlertClaimsTakeTurns(t *testing.T, open OpenStore) {
 	s := open(t)
 	ctx := context.Background()
 	now := time.Now().UTC()
-	tr := alertingTracker(s, func() time.Time { return now }, &tracker.Alerting{Routes: []tracker.Route{{Events: []string{"*"}, Notifiers: []string{"a"}}}})
-	for i := range 40 {
-		if _, err := tr.Observe(ctx, observation(fmt.Sprint(i), fmt.Sprint("e", i), tracker.StatusFailed, now)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	failJobs(t, s, now, 40, "a")
 	for round := range 5 {
 		var (
 			mu     sync.Mutex
