@@ -29,6 +29,16 @@ func TestOpenPostgresRefusesAnEmptyDSN(t *testing.T) {
 	}
 }
 
+// TestOpenRefusesTooFewConnections: with one PostgreSQL connection, Migrate
+// would wait forever for a second while it holds the first for its lock.
+func TestOpenRefusesTooFewConnections(t *testing.T) {
+	t.Parallel()
+	_, err := storage.Open(context.Background(), storage.Config{Driver: storage.DriverPostgres, DSN: "postgres://127.0.0.1:1/x", MaxOpenConns: 1})
+	if err == nil || !strings.Contains(err.Error(), "1 connections are too few (want at least 2)") {
+		t.Fatalf("Open with one connection: %v, want it refused", err)
+	}
+}
+
 func TestSQLiteErrorsSayWhatIsWrong(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

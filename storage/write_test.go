@@ -74,29 +74,6 @@ func TestBatchWriteRefusesAJobChangedSinceRead(t *testing.T) {
 	}
 }
 
-// TestBatchWriteKeepsPayloadBytes checks that a history row keeps the
-// delivered payload byte for byte, whitespace and escapes included.
-func TestBatchWriteKeepsPayloadBytes(t *testing.T) {
-	t.Parallel()
-	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
-		t.Parallel()
-		payload := "{ \"id\" : \"evt_1\",\n\t\"note\": \"caf\u00e9 \\u00e9 \\\" ' \\\\\" }"
-		obs := observation("batch_1", "evt_1", tracker.StatusRunning, time.Now())
-		obs.Observation.Payload = json.RawMessage(payload)
-		res, err := newTracker(s).Observe(context.Background(), obs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := s.History(context.Background(), res[0].Job.ID, 10)
-		if err != nil || len(h) != 1 {
-			t.Fatalf("history = %v, %v", h, err)
-		}
-		if string(h[0].Payload) != payload {
-			t.Fatalf("payload = %q, want %q", h[0].Payload, payload)
-		}
-	})
-}
-
 // TestJSONRowsEncodeEveryColumn encodes every column of every batch write,
 // null and set, and checks that the result is JSON.
 func TestJSONRowsEncodeEveryColumn(t *testing.T) {

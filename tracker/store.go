@@ -13,7 +13,8 @@ import (
 var ErrNotFound = errors.New("not found")
 
 // Store is the persistence a Tracker needs. Package storage implements it on
-// SQLite and PostgreSQL; its conformance suite holds both to the same rules.
+// SQLite and PostgreSQL; the conformance suite of package storetest
+// (storetest.Exercise) holds every implementation to the same rules.
 type Store interface {
 	// CreateJob inserts job unless a job with the same provider and external
 	// id exists. It returns the stored job and whether this call created it.

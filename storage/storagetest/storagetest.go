@@ -37,15 +37,22 @@ func Each(t *testing.T, fn func(t *testing.T, s *storage.Store)) {
 // PostgreSQL dropped) when the test ends.
 func Open(t testing.TB, driver string) *storage.Store {
 	t.Helper()
-	cfg := Config(t, driver)
+	return OpenConfig(t, Config(t, driver))
+}
+
+// OpenConfig returns a migrated store on the database of cfg, closed when
+// the test ends. Each call opens another store on that database, as
+// another replica would.
+func OpenConfig(t testing.TB, cfg storage.Config) *storage.Store {
+	t.Helper()
 	ctx := context.Background()
 	s, err := storage.Open(ctx, cfg)
 	if err != nil {
-		t.Fatalf("open %s: %v", driver, err)
+		t.Fatalf("open %s: %v", cfg.Driver, err)
 	}
 	t.Cleanup(func() { s.Close() })
 	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatalf("migrate %s: %v", driver, err)
+		t.Fatalf("migrate %s: %v", cfg.Driver, err)
 	}
 	return s
 }

@@ -1,0 +1,120 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jobwatch/jobwatch/tracker"
+)
+
+// seedDue registers n jobs that are due for a poll at now.
+func seedDue(t *testing.T, s tracker.Store, n int, now time.Time) {
+	t.Helper()
+	tr := tracker.New(s, tracker.Options{StaleAfter: time.Minute, Now: func() time.Time { return now.Add(-time.Hour) }})
+	for i := range n {
+		if _, _, err := tr.Track(context.Background(), tracker.TrackRequest{Provider: "openai", Kind: tracker.KindBatch, ExternalID: fmt.Sprintf("due_%04d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// claimDueLeases: due jobs are claimed once until their lease ends, and
+// a job not yet due never.
+func claimDueLeases(t *testing.T, open OpenStore) {
+	s := open(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	seedDue(t, s, 10, now)
+	// A job not yet due is never claimed.
+	if _, _, err := newTracker(s).Track(ctx, tracker.TrackRequest{Provider: "openai", Kind: tracker.KindBatch, ExternalID: "later"}); err != nil {
+		t.Fatal(err)
+	}
+	claim := func(at time.Time) []tracker.Job {
+		t.Helper()
+		jobs, err := s.ClaimDue(ctx, tracker.ClaimParams{Now: at, Lease: 2 * time.Minute, Limit: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return jobs
+	}
+	seen := map[string]bool{}
+	for _, want := range []int{4, 4, 2, 0} {
+		jobs := claim(now)
+		if len(jobs) != want {
+			t.Fatalf("claimed %d, want %d", len(jobs), want)
+		}
+		for _, j := range jobs {
+			if seen[j.ExternalID] || j.ExternalID == "later" {
+				t.Fatalf("%s claimed twice or before it was due", j.ExternalID)
+			}
+			seen[j.ExternalID] = true
+		}
+	}
+	// After the lease, unpolled claims are taken again.
+	if n := len(claim(now.Add(2*time.Minute + time.Second))); n != 4 {
+		t.Fatalf("after the lease: claimed %d, want 4", n)
+	}
+}
+
+// claimDueConcurrentClaimersNeverShare: three claimers at once take every
+// due job, each exactly once.
+func claimDueConcurrentClaimersNeverShare(t *testing.T, open OpenStore) {
+	s := open(t)
+	now := time.Now().UTC()
+	seedDue(t, s, 300, now)
+	var (
+		mu   sync.Mutex
+		seen = map[string]int{}
+		wg   sync.WaitGroup
+	)
+	for range 3 {
+		wg.Go(func() {
+			for {
+				jobs, err := s.ClaimDue(context.Background(), tracker.ClaimParams{Now: now, Lease: time.Minute, Limit: 7})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(jobs) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, j := range jobs {
+					seen[j.ExternalID]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != 300 {
+		t.Fatalf("claimed %d distinct jobs, want 300", len(seen))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("%s claimed %d times", id, n)
+		}
+	}
+}
+
+// rescheduleLeavesFinishedJobsAlone: rescheduling a job that has ended
+// changes nothing.
+func rescheduleLeavesFinishedJobsAlone(t *testing.T, open OpenStore) {
+	s := open(t)
+	ctx := context.Background()
+	tr := newTracker(s)
+	res, err := tr.Observe(ctx, observation("done", "evt_done", tracker.StatusSucceeded, time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reschedule(ctx, res[0].Job.ID, time.Now().Add(time.Hour), 3); err != nil {
+		t.Fatal(err)
+	}
+	job, _ := tr.Job(ctx, "mythicdot", "done")
+	if job.NextPollAt != nil || job.QuietPolls != 0 {
+		t.Fatalf("a finished job was rescheduled: %+v", job)
+	}
+}
