@@ -418,15 +418,7 @@ func replicasOf(t *testing.T, cfg storage.Config, api *fakeOpenAI, webhooks bool
 	t.Helper()
 	var replicas []*env
 	for range 3 {
-		s, err := storage.Open(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		if _, err := s.Migrate(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		replicas = append(replicas, setup(t, s, api, webhooks))
+		replicas = append(replicas, setup(t, storagetest.OpenConfig(t, cfg), api, webhooks))
 	}
 	return replicas
 }
