@@ -20,7 +20,7 @@ import (
 // status, ProviderStatus is kept verbatim); OccurredAt zero when the payload
 // carries no time. A usage figure that is no count (negative, fractional,
 // beyond int64) is left out of Usage and listed in DroppedUsage, never an
-// error (see generic.Figures). The caller fills Provider, Source and Payload.
+// error (see payload.Figures). The caller fills Provider, Source and Payload.
 type Parser interface {
 	ParseEvent(body []byte) (tracker.Observation, error)
 }
