@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/jobwatch/jobwatch/providers"
-	"github.com/jobwatch/jobwatch/providers/pollhttp"
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
@@ -23,7 +22,7 @@ const APIVersion = "2023-06-01"
 type Poller struct {
 	baseURL string
 	headers http.Header
-	client  *pollhttp.Client
+	client  providers.PollClient
 }
 
 var _ providers.Poller = (*Poller)(nil)
@@ -31,7 +30,7 @@ var _ providers.Poller = (*Poller)(nil)
 // NewPoller returns a poller of the API at baseURL (DefaultBaseURL when
 // empty) that authenticates with apiKey (the x-api-key header) and sends
 // its requests through client.
-func NewPoller(baseURL, apiKey string, client *pollhttp.Client) *Poller {
+func NewPoller(baseURL, apiKey string, client providers.PollClient) *Poller {
 	if baseURL == "" {
 		baseURL = DefaultBaseURL
 	}

@@ -21,38 +21,9 @@ import (
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
-// Config maps a provider's JSON to an observation by field paths:
-// dot-separated object keys ("data.batch_id"). The toml tags are the config
-// keys New's errors name.
-type Config struct {
-	// EventID is the path of the event id; empty: derive one from the content
-	// ("generic_" and a SHA-256 of the whole compacted body), so that a
-	// redelivery of the same body dedupes.
-	EventID string `toml:"event_id"`
-	// EventType is the path of the event type; optional.
-	EventType string `toml:"event_type"`
-	// JobID is the path of the job id (a string, or an integer number);
-	// required.
-	JobID string `toml:"job_id"`
-	// Status is the path of the provider's status word; required.
-	Status string `toml:"status"`
-	// OccurredAt is the path of the event time: an RFC 3339 string or a unix
-	// seconds number; optional (a zero time when absent).
-	OccurredAt string `toml:"occurred_at"`
-	// Kind is the kind of jobs this provider runs; default "batch".
-	Kind tracker.Kind `toml:"kind"`
-	// StatusMap maps a provider status word to a normalized status. Unmapped
-	// words are unknown: the observation's Status is empty (the job keeps its
-	// status) and the word is kept verbatim as ProviderStatus.
-	StatusMap map[string]tracker.Status `toml:"status_map"`
-	// Usage maps a usage field name (input_tokens, output_tokens,
-	// total_tokens, trained_tokens, requests_total, requests_completed,
-	// requests_failed: the tracker.Usage fields) to the path of a
-	// non-negative integer. An absent or null value leaves the figure out; a
-	// number that is no count (negative, fractional, beyond int64) is left
-	// out too, and noted in the observation's DroppedUsage.
-	Usage map[string]string `toml:"usage"`
-}
+// Config maps a provider's JSON to an observation by field paths: the
+// mapping every Mapped provider type's settings hold.
+type Config = providers.Mapping
 
 // Parser is a providers.Parser built from a Config. It holds no mutable state
 // and is safe for concurrent use.

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/jobwatch/jobwatch/providers"
-	"github.com/jobwatch/jobwatch/providers/pollhttp"
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
@@ -29,7 +28,7 @@ var objectPaths = map[tracker.Kind]string{
 type Poller struct {
 	baseURL string
 	headers http.Header
-	client  *pollhttp.Client
+	client  providers.PollClient
 }
 
 var _ providers.Poller = (*Poller)(nil)
@@ -37,7 +36,7 @@ var _ providers.Poller = (*Poller)(nil)
 // NewPoller returns a poller of the API at baseURL (DefaultBaseURL when
 // empty; "/v1" included, as OpenAI's SDKs spell it) that authenticates with
 // apiKey as a bearer token and sends its requests through client.
-func NewPoller(baseURL, apiKey string, client *pollhttp.Client) *Poller {
+func NewPoller(baseURL, apiKey string, client providers.PollClient) *Poller {
 	if baseURL == "" {
 		baseURL = DefaultBaseURL
 	}
