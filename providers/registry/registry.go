@@ -13,6 +13,7 @@ import (
 	"github.com/jobwatch/jobwatch/providers/anthropic"
 	"github.com/jobwatch/jobwatch/providers/generic"
 	"github.com/jobwatch/jobwatch/providers/llmtune"
+	"github.com/jobwatch/jobwatch/providers/mistral"
 	"github.com/jobwatch/jobwatch/providers/mythicdot"
 	"github.com/jobwatch/jobwatch/providers/openai"
 )
@@ -24,6 +25,7 @@ var types = []providers.Type{
 	llmtune.Type,
 	generic.Type,
 	anthropic.Type,
+	mistral.Type,
 }
 
 // Lookup returns the provider type of that name.
