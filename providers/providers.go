@@ -1,6 +1,8 @@
-// Package providers holds what jobwatch knows of each AI provider: how its
-// webhooks are signed (providers/signature), what its event payloads say
-// (providers/<type>) and, for polling, how to ask its API about a job.
+// Package providers holds what every AI provider type shares: Type, the
+// description a provider type gives of itself (providers/<type>, listed in
+// providers/registry), the Parser of its webhooks and the Poller of its
+// API, with their errors. How webhooks are signed is providers/signature;
+// the JSON handling parsers share is providers/payload.
 package providers
 
 import (
