@@ -1,6 +1,8 @@
-// Package providers holds what jobwatch knows of each AI provider: how its
-// webhooks are signed (providers/signature), what its event payloads say
-// (providers/<type>) and, for polling, how to ask its API about a job.
+// Package providers holds what every AI provider type shares: Type, the
+// description a provider type gives of itself (providers/<type>, listed in
+// providers/registry), the Parser of its webhooks and the Poller of its
+// API, with their errors. How webhooks are signed is providers/signature;
+// the JSON handling parsers share is providers/payload.
 package providers
 
 import (
@@ -20,7 +22,7 @@ import (
 // status, ProviderStatus is kept verbatim); OccurredAt zero when the payload
 // carries no time. A usage figure that is no count (negative, fractional,
 // beyond int64) is left out of Usage and listed in DroppedUsage, never an
-// error (see generic.Figures). The caller fills Provider, Source and Payload.
+// error (see payload.Figures). The caller fills Provider, Source and Payload.
 type Parser interface {
 	ParseEvent(body []byte) (tracker.Observation, error)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -103,66 +102,16 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// testEvent builds a realistic payload of the provider's type.
+// testEvent builds a realistic payload of the provider's type, as its
+// providers.Type's SampleEvent makes it.
 func testEvent(p *config.Provider, typ, job string, now time.Time) ([]byte, error) {
-	status := typ[strings.LastIndex(typ, ".")+1:]
-	evtID := "evt_test_" + randomHex(8)
-	var v any
-	switch p.Type {
-	case config.TypeOpenAI:
-		v = map[string]any{"id": evtID, "object": "event", "created_at": now.Unix(), "type": typ, "data": map[string]any{"id": job}}
-	case config.TypeMythicDot:
-		obj := map[string]any{"id": job, "status": status}
-		switch {
-		case strings.HasPrefix(typ, "batch."):
-			obj["object"] = "batch"
-			obj["request_counts"] = map[string]int{"total": 100, "completed": 98, "failed": 2}
-			obj["output_file_id"] = "file_test_output"
-		case strings.HasPrefix(typ, "fine_tuning.job."):
-			obj["object"] = "fine_tuning.job"
-			if status == "created" {
-				obj["status"] = "queued"
-			}
-			if status == "succeeded" {
-				obj["fine_tuned_model"] = "ft:gpt-4o-mini:jobwatch-test"
-				obj["trained_tokens"] = 123456
-			}
-		default:
-			obj = map[string]any{"metric": "tokens", "threshold": 0.8, "current": 800000, "limit": 1000000}
-		}
-		v = map[string]any{"id": evtID, "type": typ, "created": now.Unix(), "data": map[string]any{"object": obj}}
-	case config.TypeLLMTune:
-		data := map[string]any{"jobId": job, "baseModel": "meta-llama/Llama-3.3-70B-Instruct", "trainingMethod": "sft", "status": status,
-			"metrics": map[string]any{"loss": 1.12, "evalLoss": 1.02, "totalTokens": 3250000}, "createdAt": now.Add(-time.Hour).Format(time.RFC3339)}
-		if status != "started" {
-			data["completedAt"] = now.Format(time.RFC3339)
-		}
-		v = map[string]any{"event": typ, "data": data, "deliveredAt": now.Format(time.RFC3339)}
-	case config.TypeGeneric:
-		g := p.Generic
-		m := map[string]any{}
-		for path, val := range map[string]any{g.EventID: evtID, g.EventType: typ, g.JobID: job, g.Status: status, g.OccurredAt: now.Format(time.RFC3339)} {
-			if path != "" {
-				setPath(m, path, val)
-			}
-		}
-		v = m
-	default:
+	t, ok := p.ProviderType()
+	if !ok || t.SampleEvent == nil {
 		return nil, fmt.Errorf("provider %s: no test events for type %q", p.Name, p.Type)
 	}
-	return json.Marshal(v)
-}
-
-// setPath sets a dot-separated path in nested maps.
-func setPath(m map[string]any, path string, val any) {
-	keys := strings.Split(path, ".")
-	for _, k := range keys[:len(keys)-1] {
-		next, ok := m[k].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			m[k] = next
-		}
-		m = next
+	body, err := t.SampleEvent(p.Settings(), typ, job, "evt_test_"+randomHex(8), now)
+	if err != nil {
+		return nil, fmt.Errorf("provider %s: build test event: %w", p.Name, err)
 	}
-	m[keys[len(keys)-1]] = val
+	return body, nil
 }

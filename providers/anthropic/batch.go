@@ -7,8 +7,7 @@ import (
 	"math/big"
 
 	"github.com/jobwatch/jobwatch/providers"
-	"github.com/jobwatch/jobwatch/providers/generic"
-	"github.com/jobwatch/jobwatch/providers/openai"
+	"github.com/jobwatch/jobwatch/providers/payload"
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
@@ -18,11 +17,11 @@ type messageBatch struct {
 	Type             string `json:"type"`
 	ProcessingStatus string `json:"processing_status"`
 	RequestCounts    *struct {
-		Processing generic.Count `json:"processing"`
-		Succeeded  generic.Count `json:"succeeded"`
-		Errored    generic.Count `json:"errored"`
-		Canceled   generic.Count `json:"canceled"`
-		Expired    generic.Count `json:"expired"`
+		Processing payload.Count `json:"processing"`
+		Succeeded  payload.Count `json:"succeeded"`
+		Errored    payload.Count `json:"errored"`
+		Canceled   payload.Count `json:"canceled"`
+		Expired    payload.Count `json:"expired"`
 	} `json:"request_counts"`
 	ResultsURL string `json:"results_url"`
 	// CancelInitiatedAt is an RFC 3339 time, set once someone asked for
@@ -61,17 +60,17 @@ func batchStatus(processingStatus string, cancelInitiated bool) tracker.Status {
 // *providers.PayloadError.
 //
 // Details keys: results_url; request_failure (ended batches with requests
-// that errored or expired: openai.RequestFailureTotal when every request
-// did, else openai.RequestFailurePartial).
+// that errored or expired: tracker.RequestFailureTotal when every request
+// did, else tracker.RequestFailurePartial).
 func BatchObservation(body []byte) (tracker.Observation, error) {
 	var b messageBatch
-	if err := generic.Unmarshal(body, &b); err != nil {
+	if err := payload.Unmarshal(body, &b); err != nil {
 		return tracker.Observation{}, err
 	}
 	if b.Type != "" && b.Type != "message_batch" {
 		return tracker.Observation{}, &providers.PayloadError{Field: "type", Msg: fmt.Sprintf("want %q, got %q", "message_batch", b.Type)}
 	}
-	if err := generic.CheckExternalID("id", b.ID); err != nil {
+	if err := payload.CheckExternalID("id", b.ID); err != nil {
 		return tracker.Observation{}, err
 	}
 	cancelled := b.CancelInitiatedAt != nil && *b.CancelInitiatedAt != ""
@@ -86,10 +85,10 @@ func BatchObservation(body []byte) (tracker.Observation, error) {
 		d["results_url"] = b.ResultsURL
 	}
 	if c := b.RequestCounts; c != nil {
-		var f generic.Figures
+		var f payload.Figures
 		parts := []struct {
 			name, figure string
-			c            generic.Count
+			c            payload.Count
 		}{
 			{"processing", "requests_total", c.Processing}, {"succeeded", "requests_completed", c.Succeeded},
 			{"errored", "requests_failed", c.Errored}, {"canceled", "requests_total", c.Canceled}, {"expired", "requests_failed", c.Expired},
@@ -118,9 +117,9 @@ func BatchObservation(body []byte) (tracker.Observation, error) {
 			if b.ProcessingStatus == "ended" {
 				switch {
 				case failed > 0 && failed == total.Int64():
-					d["request_failure"] = openai.RequestFailureTotal
+					d[tracker.DetailRequestFailure] = tracker.RequestFailureTotal
 				case failed > 0:
-					d["request_failure"] = openai.RequestFailurePartial
+					d[tracker.DetailRequestFailure] = tracker.RequestFailurePartial
 				}
 			}
 		}

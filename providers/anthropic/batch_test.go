@@ -8,7 +8,6 @@ import (
 
 	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/providers/anthropic"
-	"github.com/jobwatch/jobwatch/providers/openai"
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
@@ -50,14 +49,14 @@ func TestBatchObservation(t *testing.T) {
 			body:    messageBatch(id, "ended", `{"processing":0,"succeeded":90,"errored":6,"canceled":0,"expired":4}`, `,"ended_at":"2024-09-24T19:01:02.5Z","cancel_initiated_at":null`+results),
 			status:  tracker.StatusSucceeded,
 			usage:   &tracker.Usage{RequestsTotal: 100, RequestsCompleted: 90, RequestsFailed: 10},
-			details: map[string]string{"results_url": resultsURL, "request_failure": openai.RequestFailurePartial},
+			details: map[string]string{"results_url": resultsURL, "request_failure": tracker.RequestFailurePartial},
 		},
 		{
 			name:    "ended, every request failed",
 			body:    messageBatch(id, "ended", `{"processing":0,"succeeded":0,"errored":20,"canceled":0,"expired":5}`, `,"ended_at":"2024-09-24T19:01:02.5Z"`+results),
 			status:  tracker.StatusSucceeded,
 			usage:   &tracker.Usage{RequestsTotal: 25, RequestsFailed: 25},
-			details: map[string]string{"results_url": resultsURL, "request_failure": openai.RequestFailureTotal},
+			details: map[string]string{"results_url": resultsURL, "request_failure": tracker.RequestFailureTotal},
 		},
 		{
 			name:   "canceling",

@@ -2,10 +2,6 @@
 // wrote code for, from configuration alone: field paths say where the job id,
 // the status, the event's id, type and time and the usage figures are, and a
 // status map says what the provider's status words mean.
-//
-// It also holds the payload helpers (Unmarshal, Nest, CheckExternalID,
-// UnixTime, ParseTime, DerivedEventID, Lookup) that the provider-specific
-// parsers share.
 package generic
 
 import (
@@ -21,41 +17,13 @@ import (
 	"time"
 
 	"github.com/jobwatch/jobwatch/providers"
+	"github.com/jobwatch/jobwatch/providers/payload"
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
-// Config maps a provider's JSON to an observation by field paths:
-// dot-separated object keys ("data.batch_id"). The toml tags are the config
-// keys New's errors name.
-type Config struct {
-	// EventID is the path of the event id; empty: derive one from the content
-	// ("generic_" and a SHA-256 of the whole compacted body), so that a
-	// redelivery of the same body dedupes.
-	EventID string `toml:"event_id"`
-	// EventType is the path of the event type; optional.
-	EventType string `toml:"event_type"`
-	// JobID is the path of the job id (a string, or an integer number);
-	// required.
-	JobID string `toml:"job_id"`
-	// Status is the path of the provider's status word; required.
-	Status string `toml:"status"`
-	// OccurredAt is the path of the event time: an RFC 3339 string or a unix
-	// seconds number; optional (a zero time when absent).
-	OccurredAt string `toml:"occurred_at"`
-	// Kind is the kind of jobs this provider runs; default "batch".
-	Kind tracker.Kind `toml:"kind"`
-	// StatusMap maps a provider status word to a normalized status. Unmapped
-	// words are unknown: the observation's Status is empty (the job keeps its
-	// status) and the word is kept verbatim as ProviderStatus.
-	StatusMap map[string]tracker.Status `toml:"status_map"`
-	// Usage maps a usage field name (input_tokens, output_tokens,
-	// total_tokens, trained_tokens, requests_total, requests_completed,
-	// requests_failed: the tracker.Usage fields) to the path of a
-	// non-negative integer. An absent or null value leaves the figure out; a
-	// number that is no count (negative, fractional, beyond int64) is left
-	// out too, and noted in the observation's DroppedUsage.
-	Usage map[string]string `toml:"usage"`
-}
+// Config maps a provider's JSON to an observation by field paths: the
+// mapping every Mapped provider type's settings hold.
+type Config = providers.Mapping
 
 // Parser is a providers.Parser built from a Config. It holds no mutable state
 // and is safe for concurrent use.
@@ -151,7 +119,7 @@ func (p *Parser) ParseEvent(body []byte) (tracker.Observation, error) {
 		compact.Grow(len(body))
 		// body is valid JSON (decode checked), so Compact cannot fail.
 		_ = json.Compact(&compact, body)
-		eventID = DerivedEventID("generic_", compact.Bytes())
+		eventID = payload.DerivedEventID("generic_", compact.Bytes())
 	}
 	var typ string
 	if p.cfg.EventType != "" {
@@ -193,7 +161,7 @@ func (p *Parser) observe(v any) (tracker.Observation, error) {
 	if err != nil {
 		return tracker.Observation{}, err
 	}
-	if err := CheckExternalID(p.cfg.JobID, id); err != nil {
+	if err := payload.CheckExternalID(p.cfg.JobID, id); err != nil {
 		return tracker.Observation{}, err
 	}
 	word, err := stringAt(v, p.cfg.Status)
@@ -209,13 +177,13 @@ func (p *Parser) observe(v any) (tracker.Observation, error) {
 		Status:         p.cfg.StatusMap[word],
 		ProviderStatus: word,
 	}
-	var figures Figures
+	var figures payload.Figures
 	for _, f := range p.usage {
 		name, path := f[0], f[1]
 		switch n := lookupNonNull(v, path).(type) {
 		case nil:
 		case json.Number:
-			figures.Take(name, path, Count{n.String()})
+			figures.Take(name, path, payload.NumberCount(n))
 		default:
 			return tracker.Observation{}, wrongType(path, "a number", n)
 		}
@@ -241,9 +209,9 @@ func decode(body []byte) (any, error) {
 	return v, nil
 }
 
-// lookupNonNull is Lookup with absent and null alike: nil.
+// lookupNonNull is payload.Lookup with absent and null alike: nil.
 func lookupNonNull(v any, path string) any {
-	val, _ := Lookup(v, path)
+	val, _ := payload.Lookup(v, path)
 	return val
 }
 
@@ -286,17 +254,9 @@ func timeAt(v any, path string) (time.Time, error) {
 	case nil:
 		return time.Time{}, nil
 	case string:
-		return ParseTime(path, at)
+		return payload.ParseTime(path, at)
 	case json.Number:
-		if secs, err := at.Int64(); err == nil {
-			return UnixTime(path, secs)
-		}
-		f, err := at.Float64()
-		if err != nil || f < 0 || f > maxUnix {
-			return time.Time{}, &providers.PayloadError{Field: path, Msg: fmt.Sprintf("unix time %s is out of range", clip(at.String()))}
-		}
-		secs := math.Floor(f)
-		return time.Unix(int64(secs), int64((f-secs)*1e9)).UTC(), nil
+		return payload.NumberTime(path, at)
 	default:
 		return time.Time{}, wrongType(path, "an RFC 3339 string or unix seconds", at)
 	}
@@ -330,7 +290,7 @@ func wrongType(path, want string, got any) error {
 	case string:
 		kind = "string"
 	case json.Number:
-		kind = "number " + clip(got.String())
+		kind = "number " + payload.Clip(got.String())
 	case bool:
 		kind = "boolean"
 	case map[string]any:

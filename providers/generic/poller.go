@@ -5,10 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 
 	"github.com/jobwatch/jobwatch/providers"
-	"github.com/jobwatch/jobwatch/providers/pollhttp"
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
@@ -22,7 +22,7 @@ type Poller struct {
 	urlTemplate string
 	headers     http.Header
 	parser      *Parser
-	client      *pollhttp.Client
+	client      providers.PollClient
 }
 
 var _ providers.Poller = (*Poller)(nil)
@@ -33,11 +33,11 @@ var _ providers.Poller = (*Poller)(nil)
 // answer with parser.ParseObject and sends its requests through client.
 // The template must be an http or https URL holding "{id}". Errors never
 // quote the template, which may hold a secret.
-func NewPoller(urlTemplate string, headers http.Header, parser *Parser, client *pollhttp.Client) (*Poller, error) {
+func NewPoller(urlTemplate string, headers http.Header, parser *Parser, client providers.PollClient) (*Poller, error) {
 	switch {
 	case !strings.Contains(urlTemplate, idPlaceholder):
 		return nil, errors.New("generic poller: the URL template has no " + idPlaceholder)
-	case parser == nil || client == nil:
+	case parser == nil || client == nil || reflect.ValueOf(client).Kind() == reflect.Pointer && reflect.ValueOf(client).IsNil():
 		return nil, errors.New("generic poller: a parser and a client are required")
 	}
 	u, err := url.Parse(strings.ReplaceAll(urlTemplate, idPlaceholder, "id"))

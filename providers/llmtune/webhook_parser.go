@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/jobwatch/jobwatch/providers"
-	"github.com/jobwatch/jobwatch/providers/generic"
+	"github.com/jobwatch/jobwatch/providers/payload"
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
@@ -64,8 +64,8 @@ type training struct {
 	BaseModel string `json:"baseModel"`
 	Artifact  string `json:"artifact"`
 	Metrics   *struct {
-		TotalTokens generic.Count `json:"totalTokens"`
-		Tokens      generic.Count `json:"tokens"`
+		TotalTokens payload.Count `json:"totalTokens"`
+		Tokens      payload.Count `json:"tokens"`
 	} `json:"metrics"`
 	CreatedAt   string `json:"createdAt"`
 	CompletedAt string `json:"completedAt"`
@@ -74,7 +74,7 @@ type training struct {
 // ParseEvent implements providers.Parser.
 func (WebhookParser) ParseEvent(body []byte) (tracker.Observation, error) {
 	var ev event
-	if err := generic.Unmarshal(body, &ev); err != nil {
+	if err := payload.Unmarshal(body, &ev); err != nil {
 		return tracker.Observation{}, err
 	}
 	if ev.Event == "" {
@@ -93,11 +93,11 @@ func (WebhookParser) ParseEvent(body []byte) (tracker.Observation, error) {
 
 	var d training
 	if len(ev.Data) > 0 {
-		if err := generic.Nest("data", generic.Unmarshal(ev.Data, &d)); err != nil {
+		if err := payload.Nest("data", payload.Unmarshal(ev.Data, &d)); err != nil {
 			return tracker.Observation{}, err
 		}
 	}
-	if err := generic.CheckExternalID("data.jobId", d.JobID); err != nil {
+	if err := payload.CheckExternalID("data.jobId", d.JobID); err != nil {
 		return tracker.Observation{}, err
 	}
 	word := ev.Event[strings.LastIndexByte(ev.Event, '.')+1:]
@@ -126,7 +126,7 @@ func (WebhookParser) ParseEvent(body []byte) (tracker.Observation, error) {
 		if tokens.IsZero() {
 			tokens, path = m.Tokens, "data.metrics.tokens"
 		}
-		var f generic.Figures
+		var f payload.Figures
 		f.Take("trained_tokens", path, tokens)
 		f.Observe(&obs)
 	}
@@ -151,7 +151,7 @@ func eventID(ev event) string {
 	content.WriteByte('\n')
 	// ev.Data was decoded from valid JSON, so Compact cannot fail.
 	_ = json.Compact(&content, ev.Data)
-	return generic.DerivedEventID("llmtune_", content.Bytes())
+	return payload.DerivedEventID("llmtune_", content.Bytes())
 }
 
 // optionalTime parses the RFC 3339 time at field; empty is the zero time.
@@ -159,5 +159,5 @@ func optionalTime(field, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	return generic.ParseTime(field, s)
+	return payload.ParseTime(field, s)
 }

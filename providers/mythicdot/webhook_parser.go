@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/jobwatch/jobwatch/providers"
-	"github.com/jobwatch/jobwatch/providers/generic"
 	"github.com/jobwatch/jobwatch/providers/openai"
+	"github.com/jobwatch/jobwatch/providers/payload"
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
@@ -63,10 +63,10 @@ type event struct {
 // ParseEvent implements providers.Parser.
 func (WebhookParser) ParseEvent(body []byte) (tracker.Observation, error) {
 	var ev event
-	if err := generic.Unmarshal(body, &ev); err != nil {
+	if err := payload.Unmarshal(body, &ev); err != nil {
 		return tracker.Observation{}, err
 	}
-	occurredAt, err := generic.Envelope(ev.ID, ev.Type, "created", ev.Created)
+	occurredAt, err := payload.Envelope(ev.ID, ev.Type, "created", ev.Created)
 	if err != nil {
 		return tracker.Observation{}, err
 	}
@@ -86,7 +86,7 @@ func (WebhookParser) ParseEvent(body []byte) (tracker.Observation, error) {
 		}
 		obs, err := openai.ObjectObservation(k.kind, obj)
 		if err != nil {
-			return tracker.Observation{}, generic.Nest("data.object", err)
+			return tracker.Observation{}, payload.Nest("data.object", err)
 		}
 		for i := range obs.DroppedUsage {
 			obs.DroppedUsage[i].Path = "data.object." + obs.DroppedUsage[i].Path
@@ -109,7 +109,7 @@ func object(data json.RawMessage) (json.RawMessage, error) {
 		Object json.RawMessage `json:"object"`
 	}
 	if len(data) > 0 {
-		if err := generic.Nest("data", generic.Unmarshal(data, &d)); err != nil {
+		if err := payload.Nest("data", payload.Unmarshal(data, &d)); err != nil {
 			return nil, err
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/jobwatch/jobwatch/providers"
-	"github.com/jobwatch/jobwatch/providers/generic"
+	"github.com/jobwatch/jobwatch/providers/payload"
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
@@ -70,17 +70,6 @@ func ResponseStatus(s string) tracker.Status {
 	return ""
 }
 
-// Request failure flags of a completed batch, in Details["request_failure"]:
-// "completed" only means the batch ran to its end, not that any request
-// succeeded.
-const (
-	// RequestFailurePartial: some, not all, of the batch's requests failed.
-	RequestFailurePartial = "partial"
-	// RequestFailureTotal: every request of the batch failed (its results are
-	// only in the error file).
-	RequestFailureTotal = "total"
-)
-
 // ObjectObservation maps an OpenAI API object of the given kind (batch,
 // fine_tuning or response, as GET /v1/batches/{id},
 // /v1/fine_tuning/jobs/{id} and /v1/responses/{id} return it, and as
@@ -97,7 +86,7 @@ const (
 // keeps its partial output), fine_tuned_model (fine-tunes), error_message and
 // error_code (the first batch error, the fine-tune's or the response's
 // error), incomplete_reason (responses), request_failure (completed batches
-// with failed requests: RequestFailurePartial or RequestFailureTotal).
+// with failed requests: tracker.RequestFailurePartial or tracker.RequestFailureTotal).
 func ObjectObservation(kind tracker.Kind, obj []byte) (tracker.Observation, error) {
 	switch kind {
 	case tracker.KindBatch:
@@ -118,13 +107,13 @@ type apiError struct {
 
 // tokenUsage is the usage object of batches and responses.
 type tokenUsage struct {
-	InputTokens  generic.Count `json:"input_tokens"`
-	OutputTokens generic.Count `json:"output_tokens"`
-	TotalTokens  generic.Count `json:"total_tokens"`
+	InputTokens  payload.Count `json:"input_tokens"`
+	OutputTokens payload.Count `json:"output_tokens"`
+	TotalTokens  payload.Count `json:"total_tokens"`
 }
 
 // take reads t, the usage object at "usage", into f.
-func (t *tokenUsage) take(f *generic.Figures) {
+func (t *tokenUsage) take(f *payload.Figures) {
 	if t == nil {
 		return
 	}
@@ -144,7 +133,7 @@ func (h header) observation(kind tracker.Kind, object string, status func(string
 	if h.object != "" && h.object != object {
 		return tracker.Observation{}, &providers.PayloadError{Field: "object", Msg: fmt.Sprintf("want %q for kind %s, got %q", object, kind, h.object)}
 	}
-	if err := generic.CheckExternalID("id", h.id); err != nil {
+	if err := payload.CheckExternalID("id", h.id); err != nil {
 		return tracker.Observation{}, err
 	}
 	return tracker.Observation{ExternalID: h.id, Kind: kind, Status: status(h.status), ProviderStatus: h.status}, nil
@@ -164,9 +153,9 @@ type batchObject struct {
 		Message string `json:"message"`
 	} `json:"errors"`
 	RequestCounts *struct {
-		Total     generic.Count `json:"total"`
-		Completed generic.Count `json:"completed"`
-		Failed    generic.Count `json:"failed"`
+		Total     payload.Count `json:"total"`
+		Completed payload.Count `json:"completed"`
+		Failed    payload.Count `json:"failed"`
 	} `json:"request_counts"`
 	Usage *tokenUsage `json:"usage"`
 	// The time of each end, in unix seconds; the one matching the status
@@ -179,14 +168,14 @@ type batchObject struct {
 
 func batchObservation(obj []byte) (tracker.Observation, error) {
 	var b batchObject
-	if err := generic.Unmarshal(obj, &b); err != nil {
+	if err := payload.Unmarshal(obj, &b); err != nil {
 		return tracker.Observation{}, err
 	}
 	obs, err := header{b.Object, b.ID, b.Status}.observation(tracker.KindBatch, "batch", BatchStatus)
 	if err != nil {
 		return tracker.Observation{}, err
 	}
-	var f generic.Figures
+	var f payload.Figures
 	d := details{}
 	d.set("output_file_id", b.OutputFileID)
 	d.set("error_file_id", b.ErrorFileID)
@@ -204,9 +193,9 @@ func batchObservation(obj []byte) (tracker.Observation, error) {
 		if b.Status == "completed" && totalOK && failedOK {
 			switch {
 			case total > 0 && failed >= total:
-				d.set("request_failure", RequestFailureTotal)
+				d.set(tracker.DetailRequestFailure, tracker.RequestFailureTotal)
 			case failed > 0 && failed < total:
-				d.set("request_failure", RequestFailurePartial)
+				d.set(tracker.DetailRequestFailure, tracker.RequestFailurePartial)
 			}
 		}
 	}
@@ -247,7 +236,7 @@ type fineTuningObject struct {
 	ID             string        `json:"id"`
 	Status         string        `json:"status"`
 	FineTunedModel string        `json:"fine_tuned_model"`
-	TrainedTokens  generic.Count `json:"trained_tokens"`
+	TrainedTokens  payload.Count `json:"trained_tokens"`
 	Error          *apiError     `json:"error"`
 	// FinishedAt is when the job ended, in unix seconds.
 	FinishedAt json.RawMessage `json:"finished_at"`
@@ -255,7 +244,7 @@ type fineTuningObject struct {
 
 func fineTuningObservation(obj []byte) (tracker.Observation, error) {
 	var f fineTuningObject
-	if err := generic.Unmarshal(obj, &f); err != nil {
+	if err := payload.Unmarshal(obj, &f); err != nil {
 		return tracker.Observation{}, err
 	}
 	obs, err := header{f.Object, f.ID, f.Status}.observation(tracker.KindFineTuning, "fine_tuning.job", FineTuningStatus)
@@ -267,7 +256,7 @@ func fineTuningObservation(obj []byte) (tracker.Observation, error) {
 	if f.Error != nil {
 		d.setError(*f.Error)
 	}
-	var figures generic.Figures
+	var figures payload.Figures
 	figures.Take("trained_tokens", "trained_tokens", f.TrainedTokens)
 	figures.Observe(&obs)
 	obs.Details = d.result()
@@ -290,7 +279,7 @@ type responseObject struct {
 
 func responseObservation(obj []byte) (tracker.Observation, error) {
 	var r responseObject
-	if err := generic.Unmarshal(obj, &r); err != nil {
+	if err := payload.Unmarshal(obj, &r); err != nil {
 		return tracker.Observation{}, err
 	}
 	obs, err := header{r.Object, r.ID, r.Status}.observation(tracker.KindResponse, "response", ResponseStatus)
@@ -304,7 +293,7 @@ func responseObservation(obj []byte) (tracker.Observation, error) {
 	if r.IncompleteDetails != nil {
 		d.set("incomplete_reason", r.IncompleteDetails.Reason)
 	}
-	var f generic.Figures
+	var f payload.Figures
 	r.Usage.take(&f)
 	f.Observe(&obs)
 	obs.Details = d.result()

@@ -125,7 +125,7 @@ func TestPollBatchLifecycle(t *testing.T) {
 	if obs.Usage == nil || *obs.Usage != wantUsage {
 		t.Errorf("usage %+v, want %+v", obs.Usage, wantUsage)
 	}
-	wantDetails := map[string]string{"output_file_id": "file-cvaTdG", "error_file_id": "file-HOWS94", "request_failure": openai.RequestFailurePartial}
+	wantDetails := map[string]string{"output_file_id": "file-cvaTdG", "error_file_id": "file-HOWS94", "request_failure": tracker.RequestFailurePartial}
 	if !reflect.DeepEqual(obs.Details, wantDetails) {
 		t.Errorf("details %v, want %v", obs.Details, wantDetails)
 	}
@@ -201,7 +201,7 @@ func TestPollBatchEveryRequestFailed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if obs.Status != tracker.StatusSucceeded || obs.Details["request_failure"] != openai.RequestFailureTotal || obs.Details["error_file_id"] != "file-errors" {
+	if obs.Status != tracker.StatusSucceeded || obs.Details["request_failure"] != tracker.RequestFailureTotal || obs.Details["error_file_id"] != "file-errors" {
 		t.Errorf("status %q, details %v; want succeeded with request_failure total", obs.Status, obs.Details)
 	}
 	if _, ok := obs.Details["output_file_id"]; ok {

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/jobwatch/jobwatch/providers"
-	"github.com/jobwatch/jobwatch/providers/generic"
+	"github.com/jobwatch/jobwatch/providers/payload"
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
@@ -78,10 +78,10 @@ type event struct {
 // ParseEvent implements providers.Parser.
 func (WebhookParser) ParseEvent(body []byte) (tracker.Observation, error) {
 	var ev event
-	if err := generic.Unmarshal(body, &ev); err != nil {
+	if err := payload.Unmarshal(body, &ev); err != nil {
 		return tracker.Observation{}, err
 	}
-	at, err := generic.Envelope(ev.ID, ev.Type, "created_at", ev.CreatedAt)
+	at, err := payload.Envelope(ev.ID, ev.Type, "created_at", ev.CreatedAt)
 	if err != nil {
 		return tracker.Observation{}, err
 	}
@@ -97,11 +97,11 @@ func (WebhookParser) ParseEvent(body []byte) (tracker.Observation, error) {
 		ID string `json:"id"`
 	}
 	if len(ev.Data) > 0 {
-		if err := generic.Nest("data", generic.Unmarshal(ev.Data, &data)); err != nil {
+		if err := payload.Nest("data", payload.Unmarshal(ev.Data, &data)); err != nil {
 			return tracker.Observation{}, err
 		}
 	}
-	if err := generic.CheckExternalID("data.id", data.ID); err != nil {
+	if err := payload.CheckExternalID("data.id", data.ID); err != nil {
 		return tracker.Observation{}, err
 	}
 	obs.ExternalID, obs.Kind, obs.Status = data.ID, job.kind, job.status

@@ -53,3 +53,5 @@ func (c *Client) Poll(ctx context.Context, job tracker.Job, url string, headers 
 	obs.Payload = json.RawMessage(body)
 	return obs, nil
 }
+
+var _ providers.PollClient = (*Client)(nil)

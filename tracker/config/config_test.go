@@ -103,7 +103,7 @@ func TestExampleProvidersAreValid(t *testing.T) {
 		lines = append(lines, l)
 	}
 	for _, v := range []string{"OPENAI_WEBHOOK_SECRET", "MYTHICDOT_WEBHOOK_SECRET", "LLMTUNE_WEBHOOK_SECRET", "TASKS_WEBHOOK_SECRET",
-		"OPENAI_API_KEY", "MYTHICDOT_API_KEY", "ANTHROPIC_API_KEY", "TASKS_API_KEY", "SMTP_PASSWORD", "DOWNSTREAM_WEBHOOK_SECRET"} {
+		"OPENAI_API_KEY", "MYTHICDOT_API_KEY", "ANTHROPIC_API_KEY", "TASKS_API_KEY", "MISTRAL_API_KEY", "SMTP_PASSWORD", "DOWNSTREAM_WEBHOOK_SECRET"} {
 		t.Setenv(v, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 	}
 	t.Setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/XYZ")
@@ -114,7 +114,7 @@ func TestExampleProvidersAreValid(t *testing.T) {
 	if len(c.Notifiers) != 4 || len(c.Routes) != 3 || len(c.Thresholds) != 1 {
 		t.Fatalf("uncommented example has %d notifiers, %d routes, %d thresholds; want 4, 3, 1", len(c.Notifiers), len(c.Routes), len(c.Thresholds))
 	}
-	if len(c.Providers) != 5 || c.Providers[4].Generic == nil || len(c.Providers[4].Generic.StatusMap) != 4 || !c.Providers[3].Polls() || !c.Providers[4].Polls() {
+	if len(c.Providers) != 6 || c.Providers[4].Generic == nil || len(c.Providers[4].Generic.StatusMap) != 4 || !c.Providers[3].Polls() || !c.Providers[4].Polls() || !c.Providers[5].Polls() {
 		t.Fatalf("uncommented example has providers %+v", c.Providers)
 	}
 }
@@ -137,6 +137,9 @@ func TestProviderErrorsNameTheKey(t *testing.T) {
 		{"bad schedule", "[sweep]\nschedule = \"every minute\"\n", "sweep.schedule: "},
 		{"tz schedule", "[sweep]\nschedule = \"CRON_TZ=Mars/Olympus * * * * *\"\n", "sweep.schedule: "},
 		{"bad lost_after", "[sweep.lost_after]\nbatch = \"soon\"\n", "sweep.lost_after.batch"},
+		{"mistral webhook", "[[providers]]\nname = \"m\"\ntype = \"mistral\"\napi_key = \"k\"\n[providers.webhook]\nsecrets = [\"s\"]\n", "providers[0].webhook: mistral sends no webhooks"},
+		{"mistral without key", "[[providers]]\nname = \"m\"\ntype = \"mistral\"\n", "providers[0].api_key: required: mistral jobs are only ever polled"},
+		{"mistral with paths", "[[providers]]\nname = \"m\"\ntype = \"mistral\"\napi_key = \"k\"\n[providers.generic]\njob_id = \"id\"\nstatus = \"s\"\n", "providers[0].generic: only for a type configured by field paths"},
 		{"mythicdot poll without base_url", "[[providers]]\nname = \"m\"\ntype = \"mythicdot\"\napi_key = \"k\"\n", "providers[0].base_url: required to poll mythicdot"},
 		{"slack url", "[[notifiers]]\nname = \"s\"\ntype = \"slack\"\nwebhook_url = \"not a url\"\n", "notifiers[0].webhook_url"},
 		{"webhook secret", "[[notifiers]]\nname = \"w\"\ntype = \"webhook\"\nurl = \"https://x/y\"\nsecret = \"plain\"\n", "notifiers[0].secret"},

@@ -3,41 +3,31 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/jobwatch/jobwatch/providers/generic"
+	"github.com/jobwatch/jobwatch/providers"
+	"github.com/jobwatch/jobwatch/providers/registry"
 	"github.com/jobwatch/jobwatch/providers/signature"
 	"github.com/jobwatch/jobwatch/tracker"
 )
-
-// Provider types jobwatch has code for; "generic" is configured by field paths.
-const (
-	TypeOpenAI    = "openai"
-	TypeMythicDot = "mythicdot"
-	TypeLLMTune   = "llmtune"
-	TypeGeneric   = "generic"
-	TypeAnthropic = "anthropic"
-)
-
-// ProviderTypes lists the valid provider types.
-var ProviderTypes = []string{TypeOpenAI, TypeMythicDot, TypeLLMTune, TypeGeneric, TypeAnthropic}
 
 // Provider is one [[providers]] entry.
 type Provider struct {
 	// Name is the provider's name in jobs and in the webhook URL
 	// (/webhooks/{name}).
 	Name string `toml:"name"`
-	// Type says which provider's code speaks for it.
+	// Type says which provider's code speaks for it: a type in
+	// providers/registry.
 	Type string `toml:"type"`
 	// Webhook configures POST /webhooks/{name}; nil: no webhook endpoint.
 	Webhook *Webhook `toml:"webhook"`
 	// Generic maps a generic provider's JSON by field paths.
 	Generic *Generic `toml:"generic"`
-	// BaseURL is the provider API's base URL. Defaults: openai
-	// https://api.openai.com/v1, anthropic https://api.anthropic.com;
-	// required to poll mythicdot.
+	// BaseURL is the provider API's base URL. Default: the type's
+	// (providers.Type.DefaultBaseURL); required to poll a type without one.
 	BaseURL string `toml:"base_url"`
 	// APIKey, when set, turns polling on (it is sent in headers only).
 	APIKey Secret `toml:"api_key"`
@@ -48,8 +38,8 @@ type Provider struct {
 // Webhook configures how a provider's webhooks are verified and applied.
 type Webhook struct {
 	// Scheme is standard-webhooks, hmac-sha256-hex or timestamped-hmac.
-	// Default: the provider type's own (openai: standard-webhooks;
-	// mythicdot, llmtune: hmac-sha256-hex); required for generic.
+	// Default: the provider type's own (providers.Type.Scheme); required
+	// for a type without one (generic).
 	Scheme string `toml:"scheme"`
 	// Secrets are the signing secrets; a signature matching any is accepted.
 	// Empty ones are dropped; with none the endpoint refuses every delivery
@@ -59,7 +49,7 @@ type Webhook struct {
 	// Default 5m.
 	Tolerance Duration `toml:"tolerance"`
 	// SignatureHeader carries the signature (hmac schemes). Default: the
-	// provider type's (X-MythicDot-Signature, X-LLMTune-Signature);
+	// provider type's (providers.Type.SignatureHeader);
 	// timestamped-hmac without timestamp_header reads Stripe-Signature.
 	SignatureHeader string `toml:"signature_header"`
 	// TimestampHeader carries the timestamp (timestamped-hmac with a
@@ -108,20 +98,37 @@ const (
 	UnknownJobsRecord = "record"
 )
 
-// defaultSchemes are each provider type's own signature scheme and header.
-var defaultSchemes = map[string]struct{ scheme, header string }{
-	TypeOpenAI:    {signature.SchemeStandardWebhooks, ""},
-	TypeMythicDot: {signature.SchemeHMACSHA256Hex, "X-MythicDot-Signature"},
-	TypeLLMTune:   {signature.SchemeHMACSHA256Hex, "X-LLMTune-Signature"},
+// ProviderType returns the provider's type as providers/registry describes
+// it; false for a type jobwatch has no code for (a config error).
+func (p *Provider) ProviderType() (providers.Type, bool) {
+	return registry.Lookup(p.Type)
+}
+
+// Settings are the provider's entry as its type's functions take them, its
+// secrets revealed: to hand to those functions only.
+func (p *Provider) Settings() providers.Settings {
+	s := providers.Settings{Name: p.Name, BaseURL: p.BaseURL, APIKey: p.APIKey.Reveal()}
+	if p.Generic != nil {
+		m := p.Generic.GenericConfig()
+		s.Mapping = &m
+	}
+	if poll := p.Poll; poll != nil {
+		s.PollURL = poll.URL
+		s.PollHeaders = http.Header{}
+		for k, v := range poll.Headers {
+			s.PollHeaders.Set(k, v.Reveal())
+		}
+		if p.Generic != nil {
+			m := p.PollGenericConfig()
+			s.PollMapping = &m
+		}
+	}
+	return s
 }
 
 func (p *Provider) applyDefaults() {
-	switch p.Type {
-	case TypeOpenAI:
-		setDefault(&p.BaseURL, DefaultOpenAIBaseURL)
-	case TypeAnthropic:
-		setDefault(&p.BaseURL, DefaultAnthropicBaseURL)
-	}
+	t, _ := p.ProviderType()
+	setDefault(&p.BaseURL, t.DefaultBaseURL)
 	if p.Poll == nil && p.APIKey != "" {
 		p.Poll = &Poll{}
 	}
@@ -131,11 +138,9 @@ func (p *Provider) applyDefaults() {
 	if w := p.Webhook; w != nil {
 		// An empty secret is none: "${OPENAI_WEBHOOK_SECRET:-}" unset.
 		w.Secrets = slices.DeleteFunc(w.Secrets, func(s Secret) bool { return s == "" })
-		if d, ok := defaultSchemes[p.Type]; ok && w.Scheme == "" {
-			w.Scheme = d.scheme
-			if w.SignatureHeader == "" {
-				w.SignatureHeader = d.header
-			}
+		if t.Scheme != "" && w.Scheme == "" {
+			w.Scheme = t.Scheme
+			setDefault(&w.SignatureHeader, t.SignatureHeader)
 		}
 		setDefault(&w.UnknownJobs, UnknownJobsAdopt)
 		setDefault(&w.Grace, Duration(10*time.Minute))
@@ -162,8 +167,8 @@ func (w *Webhook) SignatureConfig() signature.Config {
 }
 
 // GenericConfig is the field mapping as package generic takes it.
-func (g *Generic) GenericConfig() generic.Config {
-	c := generic.Config{
+func (g *Generic) GenericConfig() providers.Mapping {
+	c := providers.Mapping{
 		EventID: g.EventID, EventType: g.EventType, JobID: g.JobID, Status: g.Status, OccurredAt: g.OccurredAt,
 		Kind: tracker.Kind(g.Kind), Usage: g.Usage,
 	}
@@ -180,24 +185,20 @@ func (p *Provider) validate(key string, bad func(key, format string, args ...any
 	if err := tracker.ValidateProvider(p.Name); err != nil {
 		bad(key+".name", "%q is not a provider name (lower-case letters, digits, '_', '-', '.'; at most 64)", p.Name)
 	}
-	typeOK := false
-	for _, t := range ProviderTypes {
-		typeOK = typeOK || p.Type == t
-	}
+	t, typeOK := p.ProviderType()
 	if !typeOK {
-		bad(key+".type", "%q is not a provider type (want %s)", p.Type, strings.Join(ProviderTypes, ", "))
+		bad(key+".type", "%q is not a provider type (want %s)", p.Type, strings.Join(registry.Names(), ", "))
 	}
 	switch {
-	case p.Type == TypeGeneric && p.Generic == nil:
-		bad(key+".generic", "required for type generic (the field paths of its JSON)")
-	case p.Type != TypeGeneric && p.Generic != nil:
-		bad(key+".generic", "only for type generic")
-	case p.Generic != nil:
-		if _, err := generic.New(p.Generic.GenericConfig()); err != nil {
-			reportPrefixed(key+".generic", err, bad)
-		}
+	case t.Mapped && p.Generic == nil:
+		bad(key+".generic", "required for type %s (the field paths of its JSON)", t.Name)
+	case !t.Mapped && p.Generic != nil:
+		bad(key+".generic", "only for a type configured by field paths (generic)")
 	}
-	p.validatePolling(key, bad)
+	if t.Validate != nil {
+		t.Validate(p.Settings(), func(table string, err error) { reportPrefixed(key+"."+table, err, bad) })
+	}
+	p.validatePolling(t, key, bad)
 	w := p.Webhook
 	if w == nil {
 		return
@@ -243,8 +244,9 @@ func (p *Provider) WebhooksOn() bool {
 	return w != nil && (len(w.Secrets) > 0 || w.InsecureSkipVerify)
 }
 
-// reportPrefixed reports each line of err under key; the errors of packages
-// signature and generic already start with their own field name.
+// reportPrefixed reports each line of err under key; the errors of package
+// signature and of a type's Validate already start with their own field
+// name.
 func reportPrefixed(key string, err error, bad func(key, format string, args ...any)) {
 	var joined interface{ Unwrap() []error }
 	errs := []error{err}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
-	"github.com/jobwatch/jobwatch/providers/generic"
+	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
@@ -75,7 +75,7 @@ type Poll struct {
 
 // PollGenericConfig is the generic provider's mapping of a poll's answer:
 // [providers.generic] with the paths [providers.poll] overrides.
-func (p *Provider) PollGenericConfig() generic.Config {
+func (p *Provider) PollGenericConfig() providers.Mapping {
 	c := p.Generic.GenericConfig()
 	c.EventID, c.EventType, c.OccurredAt = "", "", ""
 	c.JobID = cmp.Or(p.Poll.JobID, c.JobID)
@@ -85,12 +85,6 @@ func (p *Provider) PollGenericConfig() generic.Config {
 	}
 	return c
 }
-
-// Default base URLs of the provider APIs.
-const (
-	DefaultOpenAIBaseURL    = "https://api.openai.com/v1"
-	DefaultAnthropicBaseURL = "https://api.anthropic.com"
-)
 
 var defaultLostAfter = map[string]Duration{
 	string(tracker.KindBatch):      Duration(26 * time.Hour),
@@ -208,9 +202,9 @@ func (p *Poll) applyDefaults() {
 }
 
 // Polls reports whether the provider is polled: it has an API key (or, for a
-// generic provider, a poll URL).
+// type configured by field paths, a poll URL).
 func (p *Provider) Polls() bool {
-	if p.Type == TypeGeneric {
+	if t, _ := p.ProviderType(); t.Mapped {
 		return p.Poll != nil && p.Poll.URL != ""
 	}
 	return p.APIKey != ""
@@ -229,28 +223,31 @@ func (p *Provider) StaleAfterFor(kind tracker.Kind, sweep Sweep) time.Duration {
 	return sweep.StaleAfter.D()
 }
 
-func (p *Provider) validatePolling(key string, bad func(key, format string, args ...any)) {
-	if p.Type == TypeAnthropic && p.Webhook != nil {
-		bad(key+".webhook", "anthropic sends no webhooks: it is polled")
+// validatePolling checks the provider's polling settings against what its
+// type t polls; t is the zero Type for an unknown type (reported apart).
+func (p *Provider) validatePolling(t providers.Type, key string, bad func(key, format string, args ...any)) {
+	known := t.Name != ""
+	if known && t.NewParser == nil && p.Webhook != nil {
+		bad(key+".webhook", "%s sends no webhooks: it is polled", t.Name)
 	}
-	if p.Type == TypeLLMTune && (p.APIKey != "" || p.Poll != nil) {
-		bad(key+".poll", "llmtune has no polling API in jobwatch: its jobs are resolved by webhook")
+	if known && t.NewPoller == nil && (p.APIKey != "" || p.Poll != nil) {
+		bad(key+".poll", "%s has no polling API in jobwatch: its jobs are resolved by webhook", t.Name)
 	}
-	if p.Type == TypeAnthropic && p.APIKey == "" {
-		bad(key+".api_key", "required: anthropic jobs are only ever polled")
+	if known && t.NewParser == nil && p.APIKey == "" {
+		bad(key+".api_key", "required: %s jobs are only ever polled", t.Name)
 	}
 	if p.BaseURL != "" {
 		checkBaseURL(key+".base_url", p.BaseURL, bad)
 	}
-	if p.Type == TypeMythicDot && p.APIKey != "" && p.BaseURL == "" {
-		bad(key+".base_url", "required to poll mythicdot (its OpenAI-compatible API's base URL)")
+	if known && !t.Mapped && t.NewPoller != nil && p.APIKey != "" && p.BaseURL == "" {
+		bad(key+".base_url", "required to poll %s (its API's base URL: the type has no default)", t.Name)
 	}
 	poll := p.Poll
 	if poll == nil {
 		return
 	}
 	pkey := key + ".poll"
-	if p.Type == TypeGeneric {
+	if t.Mapped {
 		if poll.URL == "" {
 			bad(pkey+".url", "required for a generic provider (the job's URL, with {id})")
 		} else if u, err := url.Parse(strings.ReplaceAll(poll.URL, "{id}", "x")); err != nil || !strings.Contains(poll.URL, "{id}") || (u.Scheme != "http" && u.Scheme != "https") {
@@ -270,11 +267,6 @@ func (p *Provider) validatePolling(key string, bad func(key, format string, args
 		}
 		if poll.JobID != "" || poll.Status != "" || poll.Usage != nil {
 			bad(pkey, "job_id, status and usage are only for generic providers")
-		}
-	}
-	if p.Type == TypeGeneric && p.Generic != nil {
-		if _, err := generic.New(p.PollGenericConfig()); err != nil {
-			reportPrefixed(pkey, err, bad)
 		}
 	}
 	if poll.RateLimit < 0 {

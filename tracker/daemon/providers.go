@@ -11,11 +11,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/jobwatch/jobwatch/providers"
-	"github.com/jobwatch/jobwatch/providers/anthropic"
-	"github.com/jobwatch/jobwatch/providers/generic"
-	"github.com/jobwatch/jobwatch/providers/llmtune"
-	"github.com/jobwatch/jobwatch/providers/mythicdot"
-	"github.com/jobwatch/jobwatch/providers/openai"
 	"github.com/jobwatch/jobwatch/providers/pollhttp"
 	"github.com/jobwatch/jobwatch/providers/signature"
 	"github.com/jobwatch/jobwatch/tracker"
@@ -26,17 +21,15 @@ import (
 
 // Parser returns the webhook payload parser of a provider's type.
 func Parser(p config.Provider) (providers.Parser, error) {
-	switch p.Type {
-	case config.TypeOpenAI:
-		return openai.WebhookParser{}, nil
-	case config.TypeMythicDot:
-		return mythicdot.WebhookParser{}, nil
-	case config.TypeLLMTune:
-		return llmtune.WebhookParser{}, nil
-	case config.TypeGeneric:
-		return generic.New(p.Generic.GenericConfig())
+	t, ok := p.ProviderType()
+	if !ok || t.NewParser == nil {
+		return nil, fmt.Errorf("provider %s: no webhook parser for type %q", p.Name, p.Type)
 	}
-	return nil, fmt.Errorf("provider %s: no webhook parser for type %q", p.Name, p.Type)
+	parser, err := t.NewParser(p.Settings())
+	if err != nil {
+		return nil, fmt.Errorf("provider %s: build webhook parser: %w", p.Name, err)
+	}
+	return parser, nil
 }
 
 // webhookProviders builds the ingest endpoints of every provider with a
@@ -93,24 +86,15 @@ func Poller(p config.Provider, log *slog.Logger) (providers.Poller, error) {
 		Timeout:      poll.Timeout.D(),
 		Logger:       log,
 	})
-	switch p.Type {
-	case config.TypeOpenAI, config.TypeMythicDot:
-		// MythicDot's API is OpenAI's, at its own base URL.
-		return openai.NewPoller(p.BaseURL, p.APIKey.Reveal(), client), nil
-	case config.TypeAnthropic:
-		return anthropic.NewPoller(p.BaseURL, p.APIKey.Reveal(), client), nil
-	case config.TypeGeneric:
-		parser, err := generic.New(p.PollGenericConfig())
-		if err != nil {
-			return nil, fmt.Errorf("provider %s: %w", p.Name, err)
-		}
-		headers := http.Header{}
-		for k, v := range poll.Headers {
-			headers.Set(k, v.Reveal())
-		}
-		return generic.NewPoller(poll.URL, headers, parser, client)
+	t, ok := p.ProviderType()
+	if !ok || t.NewPoller == nil {
+		return nil, fmt.Errorf("provider %s: type %q cannot be polled", p.Name, p.Type)
 	}
-	return nil, fmt.Errorf("provider %s: type %q cannot be polled", p.Name, p.Type)
+	poller, err := t.NewPoller(p.Settings(), client)
+	if err != nil {
+		return nil, fmt.Errorf("provider %s: build poller: %w", p.Name, err)
+	}
+	return poller, nil
 }
 
 // sweepProviders describes every configured provider to the sweep.

@@ -22,9 +22,10 @@ func logProviders(log *slog.Logger, cfg config.Config) {
 
 // webhookState says whether POST /webhooks/{name} takes the provider's events.
 func webhookState(p config.Provider) string {
+	t, _ := p.ProviderType()
 	switch {
-	case p.Webhook == nil && p.Type == config.TypeAnthropic:
-		return "webhooks off (anthropic sends none)"
+	case p.Webhook == nil && t.NewParser == nil:
+		return "webhooks off (" + t.Name + " sends none)"
 	case p.Webhook == nil:
 		return "webhooks off (no [providers.webhook] table)"
 	case p.Webhook.InsecureSkipVerify:
@@ -37,12 +38,13 @@ func webhookState(p config.Provider) string {
 
 // pollState says whether sweeps poll the provider's API.
 func pollState(p config.Provider) string {
+	t, _ := p.ProviderType()
 	switch {
 	case p.Polls():
 		return "polling on"
-	case p.Type == config.TypeLLMTune:
-		return "polling off (llmtune has no polling API)"
-	case p.Type == config.TypeGeneric:
+	case t.NewPoller == nil:
+		return "polling off (" + t.Name + " has no polling API)"
+	case t.Mapped:
 		return "polling off (no poll.url)"
 	}
 	return "polling off (no api_key)"

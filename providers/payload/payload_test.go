@@ -1,4 +1,4 @@
-package generic_test
+package payload_test
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/jobwatch/jobwatch/providers"
-	"github.com/jobwatch/jobwatch/providers/generic"
+	"github.com/jobwatch/jobwatch/providers/payload"
 )
 
 // payloadErr returns err as a *providers.PayloadError, nil when it is nil,
@@ -52,12 +52,12 @@ func TestLookup(t *testing.T) {
 		{"data.", nil, false},
 	}
 	for _, tt := range tests {
-		got, ok := generic.Lookup(doc, tt.path)
+		got, ok := payload.Lookup(doc, tt.path)
 		if ok != tt.ok || !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("Lookup(%q) = %v, %v; want %v, %v", tt.path, got, ok, tt.want, tt.ok)
 		}
 	}
-	if got, ok := generic.Lookup("scalar", "a"); ok || got != nil {
+	if got, ok := payload.Lookup("scalar", "a"); ok || got != nil {
 		t.Errorf("Lookup in a scalar = %v, %v", got, ok)
 	}
 }
@@ -89,7 +89,7 @@ func TestUnmarshal(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var v target
-		pe := payloadErr(t, generic.Unmarshal([]byte(tt.body), &v))
+		pe := payloadErr(t, payload.Unmarshal([]byte(tt.body), &v))
 		switch {
 		case tt.msg == "" && pe != nil:
 			t.Errorf("Unmarshal(%s) = %v", tt.body, pe)
@@ -113,7 +113,7 @@ func TestNest(t *testing.T) {
 		{fmt.Errorf("wrapped: %w", &providers.PayloadError{Field: "a.b", Msg: "m"}), &providers.PayloadError{Field: "data.object.a.b", Msg: "m"}},
 	}
 	for _, tt := range tests {
-		if got := generic.Nest("data.object", tt.err); !reflect.DeepEqual(got, tt.want) {
+		if got := payload.Nest("data.object", tt.err); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("Nest(%v) = %#v, want %#v", tt.err, got, tt.want)
 		}
 	}
@@ -131,7 +131,7 @@ func TestCheckExternalID(t *testing.T) {
 		{strings.Repeat("x", 257), "longer than 256 bytes"},
 	}
 	for _, tt := range tests {
-		pe := payloadErr(t, generic.CheckExternalID("data.id", tt.id))
+		pe := payloadErr(t, payload.CheckExternalID("data.id", tt.id))
 		switch {
 		case tt.msg == "" && pe != nil:
 			t.Errorf("CheckExternalID(%q) = %v", tt.id, pe)
@@ -155,7 +155,7 @@ func TestTimes(t *testing.T) {
 		{-1, time.Time{}, false},
 	}
 	for _, tt := range unix {
-		got, err := generic.UnixTime("created", tt.secs)
+		got, err := payload.UnixTime("created", tt.secs)
 		if pe := payloadErr(t, err); (pe == nil) != tt.ok || !got.Equal(tt.want) || got.Location() != time.UTC || pe != nil && pe.Field != "created" {
 			t.Errorf("UnixTime(%d) = %v, %v; want %v", tt.secs, got, err, tt.want)
 		}
@@ -172,7 +172,7 @@ func TestTimes(t *testing.T) {
 		{"1762611751", time.Time{}, false},
 	}
 	for _, tt := range rfc {
-		got, err := generic.ParseTime("deliveredAt", tt.s)
+		got, err := payload.ParseTime("deliveredAt", tt.s)
 		if pe := payloadErr(t, err); (pe == nil) != tt.ok || !got.Equal(tt.want) || got.Location() != time.UTC || pe != nil && pe.Field != "deliveredAt" {
 			t.Errorf("ParseTime(%q) = %v, %v; want %v", tt.s, got, err, tt.want)
 		}
@@ -182,7 +182,7 @@ func TestTimes(t *testing.T) {
 func TestDerivedEventIDFormula(t *testing.T) {
 	t.Parallel()
 	// SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad.
-	if got, want := generic.DerivedEventID("p_", []byte("abc")), "p_ba7816bf8f01cfea414140de5dae2223"; got != want {
+	if got, want := payload.DerivedEventID("p_", []byte("abc")), "p_ba7816bf8f01cfea414140de5dae2223"; got != want {
 		t.Errorf("DerivedEventID = %q, want %q", got, want)
 	}
 }

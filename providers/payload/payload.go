@@ -1,4 +1,8 @@
-package generic
+// Package payload is the handling of provider JSON every provider's parser
+// shares (decoding, error paths, job ids, times, usage figures, derived
+// event ids), so that a body is judged, and its faults named, the same way
+// whichever provider sent it.
+package payload
 
 import (
 	"crypto/sha256"
@@ -16,10 +20,6 @@ import (
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
-// The helpers in this file are the payload handling every provider parser
-// shares (openai, mythicdot, llmtune and this package's Parser), so that a
-// body is judged, and its faults named, the same way whichever provider sent it.
-
 // Unmarshal decodes a provider payload into v like json.Unmarshal and reports
 // any failure as a *providers.PayloadError: Field "" and Msg "malformed JSON"
 // for a body that is not JSON; the JSON path of the offending value for a
@@ -31,7 +31,7 @@ func Unmarshal(data []byte, v any) error {
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return &providers.PayloadError{Field: te.Field, Msg: fmt.Sprintf("want %s, got %s", typeName(te.Type), clip(te.Value))}
+		return &providers.PayloadError{Field: te.Field, Msg: fmt.Sprintf("want %s, got %s", typeName(te.Type), Clip(te.Value))}
 	}
 	return &providers.PayloadError{Msg: "malformed JSON"}
 }
@@ -71,6 +71,21 @@ func CheckExternalID(field, id string) error {
 // time.Time's JSON and SQL encodings.
 const maxUnix = 253402300799
 
+// NumberTime converts unix seconds written as a JSON number found at field,
+// fractions allowed, to a UTC time; out of UnixTime's range is a
+// *providers.PayloadError naming field.
+func NumberTime(field string, n json.Number) (time.Time, error) {
+	if secs, err := n.Int64(); err == nil {
+		return UnixTime(field, secs)
+	}
+	f, err := n.Float64()
+	if err != nil || f < 0 || f > maxUnix {
+		return time.Time{}, &providers.PayloadError{Field: field, Msg: fmt.Sprintf("unix time %s is out of range", Clip(n.String()))}
+	}
+	secs := math.Floor(f)
+	return time.Unix(int64(secs), int64((f-secs)*1e9)).UTC(), nil
+}
+
 // UnixTime converts unix seconds found at field to a UTC time; seconds before
 // 1970 or after year 9999 are a *providers.PayloadError naming field.
 func UnixTime(field string, secs int64) (time.Time, error) {
@@ -100,7 +115,7 @@ func Envelope(id, typ, timeField string, secs *int64) (time.Time, error) {
 func ParseTime(field, s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, &providers.PayloadError{Field: field, Msg: fmt.Sprintf("%s is not an RFC 3339 time", clip(fmt.Sprintf("%q", s)))}
+		return time.Time{}, &providers.PayloadError{Field: field, Msg: fmt.Sprintf("%s is not an RFC 3339 time", Clip(fmt.Sprintf("%q", s)))}
 	}
 	return t.UTC(), nil
 }
@@ -137,6 +152,10 @@ func (c *Count) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
+
+// NumberCount is the figure of a JSON number decoded on its own (as
+// json.Decoder.UseNumber gives it).
+func NumberCount(n json.Number) Count { return Count{n.String()} }
 
 // IsZero reports whether the figure is absent (or null).
 func (c Count) IsZero() bool { return c.text == "" }
@@ -202,7 +221,7 @@ func (f *Figures) Read(name, path string, c Count) (n int64, ok bool) {
 // Drop notes a figure the caller found to be no count: name, at path,
 // value as reported, and why.
 func (f *Figures) Drop(name, path, value, reason string) {
-	f.dropped = append(f.dropped, tracker.DroppedFigure{Field: name, Path: path, Value: clip(value), Reason: reason})
+	f.dropped = append(f.dropped, tracker.DroppedFigure{Field: name, Path: path, Value: Clip(value), Reason: reason})
 }
 
 // Set sets the usage figure name (one of tracker.UsageFields) to n.
@@ -245,9 +264,9 @@ func typeName(t reflect.Type) string {
 	return t.String()
 }
 
-// clip shortens a value quoted in an error message: payloads are up to a
+// Clip shortens a value quoted in an error message: payloads are up to a
 // megabyte and error strings end up in logs.
-func clip(s string) string {
+func Clip(s string) string {
 	const max = 64
 	if len(s) <= max {
 		return s

@@ -1,0 +1,58 @@
+package providers
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/jobwatch/jobwatch/tracker"
+)
+
+// PathPoller is the poller of an API that serves each polled kind of job at
+// a path of its own below one base URL, {base}{path}{id}, with the same
+// headers on every request: OpenAI's, Anthropic's and Mistral's pollers are
+// one each. It is safe for concurrent use.
+type PathPoller struct {
+	baseURL string
+	headers http.Header
+	client  PollClient
+	kinds   map[tracker.Kind]KindPath
+}
+
+var _ Poller = (*PathPoller)(nil)
+
+// KindPath is where the API serves jobs of one kind and how its answer reads.
+type KindPath struct {
+	// Path follows the base URL; the job's id, path-escaped, follows it
+	// ("/batches/").
+	Path string
+	// Observe maps the answer's body to an observation, as Poller.Poll
+	// returns it.
+	Observe func(body []byte) (tracker.Observation, error)
+}
+
+// NewPathPoller returns a poller of the API at baseURL (a trailing "/" is
+// dropped) that sends headers (they may hold credentials: they are never
+// logged or quoted in errors) with each request through client, and polls
+// the kinds of job kinds holds.
+func NewPathPoller(baseURL string, headers http.Header, client PollClient, kinds map[tracker.Kind]KindPath) *PathPoller {
+	return &PathPoller{baseURL: strings.TrimRight(baseURL, "/"), headers: headers, client: client, kinds: kinds}
+}
+
+// Polls implements Poller: the kinds the poller was given.
+func (p *PathPoller) Polls(kind tracker.Kind) bool {
+	_, ok := p.kinds[kind]
+	return ok
+}
+
+// Poll implements Poller: GET {base}{path}{id} of the job's kind, mapped by
+// that kind's Observe.
+func (p *PathPoller) Poll(ctx context.Context, job tracker.Job) (tracker.Observation, error) {
+	k, ok := p.kinds[job.Kind]
+	if !ok {
+		// An empty URL: the client answers that the kind is not polled.
+		return p.client.Poll(ctx, job, "", p.headers, nil)
+	}
+	return p.client.Poll(ctx, job, p.baseURL+k.Path+url.PathEscape(job.ExternalID), p.headers, k.Observe)
+}
