@@ -8,6 +8,8 @@
 // a retried alert never arrives after newer ones. Permanent failures, and
 // alerts past max_attempts or max_age, are dead-lettered: kept, listed,
 // retryable by hand, and no longer holding the others back.
+//
+// It is part of the jobwatch daemon, not of the library's public API.
 package dispatch
 
 import (

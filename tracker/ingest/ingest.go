@@ -3,6 +3,8 @@
 // applies it through the tracker, answering 2xx only once the delivery and
 // its effect are committed. Every request is logged, but rejected ones at a
 // bounded rate, so that a flood of forged requests costs no write each.
+//
+// It is part of the jobwatch daemon, not of the library's public API.
 package ingest
 
 import (

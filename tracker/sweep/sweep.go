@@ -7,6 +7,8 @@
 // enrichment poll, and ends the silence of providers whose webhooks arrive
 // again. Claims are leased, so several replicas on one PostgreSQL never poll
 // one job at once.
+//
+// It is part of the jobwatch daemon, not of the library's public API.
 package sweep
 
 import (
