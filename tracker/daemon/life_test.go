@@ -39,12 +39,13 @@ type lifeDaemon struct {
 	stop func(t *testing.T) time.Duration
 }
 
-// startDaemon starts a daemon of the config text over a fresh database of
-// the driver, logging at debug level.
-func startDaemon(t *testing.T, driver, text string) *lifeDaemon {
+// startDaemon starts a daemon of the config text (listening on a free port,
+// with more [server] keys in server) over a fresh database of the driver,
+// logging text at debug level.
+func startDaemon(t *testing.T, driver, server, text string) *lifeDaemon {
 	t.Helper()
 	sc := storagetest.Config(t, driver)
-	cfg, err := config.Parse(fmt.Sprintf("[server]\nlisten = \"127.0.0.1:0\"\nshutdown_timeout = \"5s\"\n[storage]\ndriver = %q\ndsn = %q\n[log]\nformat = \"text\"\nlevel = \"debug\"\n%s", driver, sc.DSN, text))
+	cfg, err := config.Parse(fmt.Sprintf("[server]\nlisten = \"127.0.0.1:0\"\nshutdown_timeout = \"5s\"\n%s\n[storage]\ndriver = %q\ndsn = %q\n[log]\nformat = \"text\"\nlevel = \"debug\"\n%s", server, driver, sc.DSN, text))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +154,16 @@ func hangingServer(t *testing.T) (url string, got <-chan struct{}) {
 	return srv.URL, arrived
 }
 
+// waitFor waits up to 15 s for a value on got.
+func waitFor(t *testing.T, got <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-got:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("waited 15s for %s", what)
+	}
+}
+
 func post(t *testing.T, url, body string, header http.Header) int {
 	t.Helper()
 	req, err := http.NewRequest("POST", url, strings.NewReader(body))
@@ -184,7 +195,7 @@ func forEachBackend(t *testing.T, test func(t *testing.T, driver string)) {
 func TestDaemonStartsAndStops(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, driver string) {
-		d := startDaemon(t, driver, "")
+		d := startDaemon(t, driver, "", "")
 		for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
 			resp, err := http.Get(d.url + path)
 			if err != nil {
@@ -229,7 +240,7 @@ func taskEvent(id string) string {
 func TestDaemonStopsUnderLoad(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, driver string) {
-		d := startDaemon(t, driver, tasksProvider+`
+		d := startDaemon(t, driver, "", tasksProvider+`
 [[providers]]
 name = "openai"
 type = "openai"
@@ -323,7 +334,7 @@ func TestDaemonStopsWhileNotifierHangs(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, driver string) {
 		receiver, got := hangingServer(t)
-		d := startDaemon(t, driver, tasksProvider+fmt.Sprintf(`
+		d := startDaemon(t, driver, "", tasksProvider+fmt.Sprintf(`
 [alerts]
 timeout = "60s"
 [[notifiers]]
@@ -337,11 +348,7 @@ notifiers = ["hang"]
 		if code := post(t, d.url+"/webhooks/tasks", taskEvent("1"), http.Header{}); code != http.StatusOK {
 			t.Fatalf("webhook: %d", code)
 		}
-		select {
-		case <-got:
-		case <-time.After(15 * time.Second):
-			t.Fatal("the alert never reached the receiver")
-		}
+		waitFor(t, got, "the alert to reach the receiver")
 		d.stopWithin(t)
 
 		alerts, err := d.openStore(t).ListAlerts(context.Background(), "", 10)
@@ -360,7 +367,7 @@ func TestDaemonStopsWhileSweepPolls(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, driver string) {
 		api, got := hangingServer(t)
-		d := startDaemon(t, driver, fmt.Sprintf(`
+		d := startDaemon(t, driver, "", fmt.Sprintf(`
 [sweep]
 schedule = "@every 1s"
 [[providers]]
@@ -375,11 +382,7 @@ stale_after = "1s"
 		if code := post(t, d.url+"/v1/jobs", `{"provider":"openai","kind":"batch","id":"batch_1"}`, http.Header{}); code != http.StatusCreated {
 			t.Fatalf("register: %d", code)
 		}
-		select {
-		case <-got:
-		case <-time.After(15 * time.Second):
-			t.Fatal("no sweep polled the job")
-		}
+		waitFor(t, got, "a sweep to poll the job")
 		d.stopWithin(t)
 
 		job, err := d.openStore(t).GetJob(context.Background(), "openai", "batch_1")
