@@ -7,6 +7,8 @@
 // "ALTER TABLE t ADD COLUMN c" is skipped when t already has c, and an
 // "ALTER TABLE t DROP COLUMN c" when it has not (SQLite has no IF [NOT]
 // EXISTS for columns).
+//
+// It is part of the storage package, not of the library's public API.
 package migrations
 
 import (

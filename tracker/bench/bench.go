@@ -5,6 +5,8 @@
 // (a temporary SQLite file, or a PostgreSQL database created and dropped),
 // and checks that storage holds what the run reported. Neither judges speed:
 // they only measure and print.
+//
+// It is part of the jobwatch command, not of the library's public API.
 package bench
 
 import (

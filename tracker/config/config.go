@@ -1,6 +1,9 @@
 // Package config loads jobwatch's TOML configuration: strict (an unknown key
 // is an error naming it), with defaults applied before validation, ${ENV}
 // expansion in string values, and every error naming its key.
+//
+// It is part of the jobwatch command and daemon, not of the library's public
+// API: its names may change in any release.
 package config
 
 import (

@@ -2,10 +2,8 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
@@ -14,7 +12,6 @@ import (
 	"github.com/jobwatch/jobwatch/tracker"
 	"github.com/jobwatch/jobwatch/tracker/config"
 	"github.com/jobwatch/jobwatch/tracker/dispatch"
-	"github.com/jobwatch/jobwatch/tracker/httpapi"
 	"github.com/jobwatch/jobwatch/tracker/notify"
 )
 
@@ -64,74 +61,6 @@ func NewDispatcher(cfg config.Config, store tracker.Store, log *slog.Logger, reg
 		Store: store, Notifiers: ns, MaxAttempts: a.MaxAttempts, MaxAge: a.MaxAge.D(), Interval: a.Interval.D(), Timeout: a.Timeout.D(),
 		Backoff: a.Backoff.D(), MaxBackoff: a.MaxBackoff.D(), RateLimits: cfg.RateLimits(), Logger: log, Registry: reg,
 	}), nil
-}
-
-func (d *Daemon) listAlerts(w http.ResponseWriter, r *http.Request) {
-	state := tracker.AlertState(r.URL.Query().Get("state"))
-	switch state {
-	case "", tracker.AlertPending, tracker.AlertSent, tracker.AlertDead:
-	default:
-		httpapi.WriteError(w, http.StatusBadRequest, fmt.Sprintf("state: %q is not pending, sent or dead", state))
-		return
-	}
-	limit, ok := httpapi.PageLimit(w, r)
-	if !ok {
-		return
-	}
-	alerts, err := d.store.ListAlerts(r.Context(), state, limit)
-	if err != nil {
-		d.unavailable(w, r, err)
-		return
-	}
-	if alerts == nil {
-		alerts = []tracker.OutboxAlert{}
-	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"alerts": alerts})
-}
-
-func (d *Daemon) retryAlert(w http.ResponseWriter, r *http.Request) {
-	id, err := tracker.ParseAlertID(r.PathValue("id"))
-	if err != nil {
-		httpapi.WriteError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	switch err := d.store.RetryAlert(r.Context(), id, time.Now()); {
-	case errors.Is(err, tracker.ErrNotFound):
-		httpapi.WriteError(w, http.StatusNotFound, "no dead alert "+r.PathValue("id"))
-	case err != nil:
-		d.unavailable(w, r, err)
-	default:
-		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"id": r.PathValue("id"), "state": string(tracker.AlertPending)})
-	}
-}
-
-func (d *Daemon) usage(w http.ResponseWriter, r *http.Request) {
-	window := r.URL.Query().Get("window")
-	if window == "" {
-		window = "day"
-	}
-	if window != "hour" && window != "day" && window != "month" {
-		httpapi.WriteError(w, http.StatusBadRequest, fmt.Sprintf("window: %q is not hour, day or month", window))
-		return
-	}
-	totals, err := d.store.UsageTotals(r.Context(), window, tracker.WindowStart(window, time.Now()))
-	if err != nil {
-		d.unavailable(w, r, err)
-		return
-	}
-	provider := r.URL.Query().Get("provider")
-	out := []tracker.UsageTotal{}
-	for _, t := range totals {
-		if provider == "" || t.Provider == provider {
-			out = append(out, t)
-		}
-	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"usage": out})
-}
-
-func (d *Daemon) unavailable(w http.ResponseWriter, r *http.Request, err error) {
-	d.log.Error("request failed", "route", r.Pattern, "error", err)
-	httpapi.WriteError(w, http.StatusServiceUnavailable, "storage unavailable, retry later")
 }
 
 // alertCollector exports the outbox and usage gauges from the database,

@@ -1,6 +1,8 @@
 // Package daemon assembles jobwatch from its configuration: the store, the
-// tracker, the HTTP API and the metrics registry, and runs them until told to
-// stop.
+// tracker, the HTTP API and the metrics registry, and the background
+// services (delivery log pruning and summaries, sweeps, alert delivery),
+// and runs them until told to stop. It is the body of `jobwatch serve`,
+// not part of the library's public API.
 package daemon
 
 import (
@@ -11,18 +13,19 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/storage"
 	"github.com/jobwatch/jobwatch/tracker"
 	"github.com/jobwatch/jobwatch/tracker/config"
 	"github.com/jobwatch/jobwatch/tracker/dispatch"
 	"github.com/jobwatch/jobwatch/tracker/httpapi"
 	"github.com/jobwatch/jobwatch/tracker/ingest"
+	"github.com/jobwatch/jobwatch/tracker/startstop"
 	"github.com/jobwatch/jobwatch/tracker/sweep"
 )
 
@@ -38,6 +41,15 @@ type Daemon struct {
 	alerts   *dispatch.Dispatcher
 	hooks    *ingest.Handler
 	ln       net.Listener
+	// services are the background services, in the order they start; they
+	// stop in the reverse order.
+	services []service
+}
+
+// service is a background service and its name in the log.
+type service struct {
+	name string
+	startstop.Service
 }
 
 // NewLogger returns the JSON (or text) logger the config asks for, writing to w.
@@ -83,18 +95,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		newJobsCollector(store, log),
 		newAlertCollector(store, thresholds, log),
 	)
-	outage := httpapi.NewOutage(log)
-	d.api = httpapi.New(httpapi.Options{
-		Tracker:      d.tracker,
-		APIToken:     cfg.Server.APIToken.Reveal(),
-		MaxBodyBytes: cfg.Server.MaxBodyBytes,
-		Logger:       log,
-		Registry:     d.registry,
-		Outage:       outage,
-		// A request still waiting a second before the server's write
-		// timeout would cut it is answered 503 instead.
-		RequestTimeout: requestTimeout(cfg.Server.WriteTimeout.D()),
-	})
 	hooks, err := webhookProviders(cfg, log)
 	if err != nil {
 		store.Close()
@@ -108,10 +108,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		store.Close()
 		return nil, err
 	}
-	d.api.Handle("POST /v1/jobs/{provider}/{id}/poll", d.pollJob, true)
-	d.api.Handle("GET /v1/alerts", d.listAlerts, true)
-	d.api.Handle("POST /v1/alerts/{id}/retry", d.retryAlert, true)
-	d.api.Handle("GET /v1/usage", d.usage, true)
+	outage := httpapi.NewOutage(log)
+	d.api = httpapi.New(httpapi.Options{
+		Tracker:      d.tracker,
+		APIToken:     cfg.Server.APIToken.Reveal(),
+		MaxBodyBytes: cfg.Server.MaxBodyBytes,
+		Logger:       log,
+		Registry:     d.registry,
+		Outage:       outage,
+		Poller:       d.sweeper,
+		// A request still waiting a second before the server's write
+		// timeout would cut it is answered 503 instead.
+		RequestTimeout: requestTimeout(cfg.Server.WriteTimeout.D()),
+	})
 	d.hooks = ingest.New(ingest.Options{
 		Tracker:      d.tracker,
 		Providers:    hooks,
@@ -121,6 +130,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		Outage:       outage,
 	})
 	d.api.Handle("/webhooks/{name}", d.hooks.ServeHTTP, false)
+	pruner := &deliveryPruner{store: store, log: log, retention: cfg.Server.DeliveryRetention.D(), maxRows: cfg.Server.DeliveryMaxRows}
+	d.services = []service{
+		{"delivery log pruning", pruner},
+		{"delivery log summaries", d.hooks},
+		{"sweeps", d.sweeper},
+		{"alert delivery", d.alerts},
+	}
 	d.ln, err = net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		store.Close()
@@ -143,8 +159,10 @@ func (d *Daemon) Addr() net.Addr { return d.ln.Addr() }
 // Tracker is the daemon's tracker.
 func (d *Daemon) Tracker() *tracker.Tracker { return d.tracker }
 
-// Run serves until ctx is done, then stops accepting, lets in-flight requests
-// finish (up to server.shutdown_timeout) and closes the store.
+// Run starts the background services and serves until ctx is done; then it
+// stops accepting, lets in-flight requests finish (up to
+// server.shutdown_timeout), stops the services one by one in the reverse
+// order, waiting for each, and only then closes the store.
 func (d *Daemon) Run(ctx context.Context) error {
 	srv := &http.Server{
 		Handler:           d.api,
@@ -157,32 +175,25 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("jobwatch started", "listen", d.ln.Addr().String(), "storage", d.cfg.Storage.Driver)
 	logProviders(d.log, d.cfg)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(d.ln) }()
-	bg, stopBG := context.WithCancel(ctx)
-	defer stopBG()
-	go d.pruneDeliveries(bg)
-	summarized := make(chan struct{})
-	go func() {
-		defer close(summarized)
-		d.hooks.Run(bg)
-	}()
-	schedule, _ := config.ParseSchedule(d.cfg.Sweep.Schedule) // validated with the config
-	d.sweeper.Start(bg, schedule)
-	d.alerts.Start(bg)
-	var err error
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
-		d.log.Info("shutting down")
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.Server.ShutdownTimeout.D())
-		err = srv.Shutdown(sctx)
-		cancel()
+	// The services live until their Stop, not until ctx, so that they
+	// outlast the server's drain: the last summary of the delivery log
+	// counts every request it answered.
+	started, err := d.startServices(context.WithoutCancel(ctx))
+	if err == nil {
+		errc := make(chan error, 1)
+		go func() { errc <- srv.Serve(d.ln) }()
+		select {
+		case err = <-errc:
+		case <-ctx.Done():
+			d.log.Info("shutting down")
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.Server.ShutdownTimeout.D())
+			err = srv.Shutdown(sctx)
+			cancel()
+		}
+	} else {
+		d.ln.Close()
 	}
-	stopBG()
-	d.sweeper.Stop()
-	d.alerts.Wait()
-	<-summarized
+	d.stopServices(started)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -193,11 +204,37 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return err
 }
 
+// startServices starts the background services in order under ctx, and
+// returns those it started: all of them, or those before the one that
+// failed to start, with its error.
+func (d *Daemon) startServices(ctx context.Context) ([]service, error) {
+	for i, s := range d.services {
+		if err := s.Start(ctx); err != nil {
+			return d.services[:i], fmt.Errorf("start %s: %w", s.name, err)
+		}
+		d.log.Debug("service started", "service", s.name)
+	}
+	return d.services, nil
+}
+
+// stopServices stops the services in the reverse order of their start,
+// waiting for each.
+func (d *Daemon) stopServices(services []service) {
+	for _, s := range slices.Backward(services) {
+		s.Stop()
+		d.log.Debug("service stopped", "service", s.name)
+	}
+}
+
 // NewSweeper builds the sweep of the configured providers.
 func NewSweeper(cfg config.Config, t *tracker.Tracker, log *slog.Logger, reg prometheus.Registerer) (*sweep.Sweeper, error) {
 	provs, err := sweepProviders(cfg, log)
 	if err != nil {
 		return nil, err
+	}
+	schedule, err := config.ParseSchedule(cfg.Sweep.Schedule)
+	if err != nil {
+		return nil, fmt.Errorf("sweep.schedule: %w", err)
 	}
 	return sweep.New(sweep.Options{
 		Tracker:     t,
@@ -206,62 +243,10 @@ func NewSweeper(cfg config.Config, t *tracker.Tracker, log *slog.Logger, reg pro
 		BatchSize:   cfg.Sweep.BatchSize,
 		Lease:       cfg.Sweep.Lease.D(),
 		AuthBackoff: cfg.Sweep.AuthBackoff.D(),
+		Schedule:    schedule,
 		Logger:      log,
 		Registry:    reg,
 	}), nil
-}
-
-// pollJob serves POST /v1/jobs/{provider}/{id}/poll: poll one job now.
-func (d *Daemon) pollJob(w http.ResponseWriter, r *http.Request) {
-	job, err := d.sweeper.PollJob(r.Context(), r.PathValue("provider"), r.PathValue("id"))
-	var pe *providers.PollError
-	switch {
-	case err == nil:
-		httpapi.WriteJSON(w, http.StatusOK, job)
-	case errors.Is(err, tracker.ErrNotFound):
-		httpapi.WriteError(w, http.StatusNotFound, "job not found")
-	case errors.Is(err, sweep.ErrNotPolled):
-		httpapi.WriteError(w, http.StatusConflict, fmt.Sprintf("provider %s: %v", r.PathValue("provider"), err))
-	case errors.As(err, &pe):
-		httpapi.WriteError(w, http.StatusBadGateway, "poll failed: "+pe.Error())
-	default:
-		d.log.Error("poll job", "provider", r.PathValue("provider"), "job_id", r.PathValue("id"), "error", err)
-		httpapi.WriteError(w, http.StatusServiceUnavailable, "storage unavailable, retry later")
-	}
-}
-
-// pruneEvery is how often the delivery log is pruned to its retention and
-// its size bound: often enough that a flood cannot grow it far past the
-// bound, and cheap, as each check walks one chunk or the bound's rows of an
-// index.
-const pruneEvery = time.Minute
-
-// pruneDeliveries deletes delivery log rows older than the retention or
-// beyond server.delivery_max_rows, at start and every pruneEvery.
-func (d *Daemon) pruneDeliveries(ctx context.Context) {
-	t := time.NewTicker(pruneEvery)
-	defer t.Stop()
-	for {
-		n, err := d.store.PruneDeliveries(ctx, time.Now().Add(-d.cfg.Server.DeliveryRetention.D()))
-		switch {
-		case err != nil && ctx.Err() == nil:
-			d.log.Warn("prune webhook delivery log", "error", err)
-		case n > 0:
-			d.log.Info("pruned webhook delivery log", "deleted", n)
-		}
-		n, err = d.store.TrimDeliveries(ctx, d.cfg.Server.DeliveryMaxRows)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			d.log.Warn("trim webhook delivery log to server.delivery_max_rows", "error", err)
-		case n > 0:
-			d.log.Info("trimmed webhook delivery log to server.delivery_max_rows", "deleted", n, "kept", d.cfg.Server.DeliveryMaxRows)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // Close releases the listener and store of a daemon that was not Run.

@@ -2,17 +2,12 @@ package daemon_test
 
 import (
 	"bytes"
-	"context"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/jobwatch/jobwatch/storage"
-	"github.com/jobwatch/jobwatch/storage/storagetest"
-	"github.com/jobwatch/jobwatch/tracker/config"
-	"github.com/jobwatch/jobwatch/tracker/daemon"
 )
 
 // syncBuffer is a log destination the daemon's goroutines may share.
@@ -39,33 +34,8 @@ func (s *syncBuffer) String() string {
 // to return.
 func runDaemon(t *testing.T, server, text string) (url string, logs *syncBuffer, stop func()) {
 	t.Helper()
-	db := storagetest.Config(t, storage.DriverSQLite).DSN
-	cfg, err := config.Parse(fmt.Sprintf("[server]\nlisten = \"127.0.0.1:0\"\n%s\n[storage]\ndsn = %q\n[log]\nformat = \"text\"\n%s", server, db, text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs = &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	d, err := daemon.New(ctx, cfg, daemon.NewLogger(cfg.Log, logs))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}
-	t.Cleanup(stop)
-	return "http://" + d.Addr().String(), logs, stop
+	d := startDaemon(t, storage.DriverSQLite, server, text)
+	return d.url, d.logs, func() { d.stop(t) }
 }
 
 // The start log says, for each provider, whether webhooks and polls are on

@@ -8,6 +8,8 @@
 // a retried alert never arrives after newer ones. Permanent failures, and
 // alerts past max_attempts or max_age, are dead-lettered: kept, listed,
 // retryable by hand, and no longer holding the others back.
+//
+// It is part of the jobwatch daemon, not of the library's public API.
 package dispatch
 
 import (
@@ -24,6 +26,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/tracker"
 	"github.com/jobwatch/jobwatch/tracker/notify"
+	"github.com/jobwatch/jobwatch/tracker/startstop"
 )
 
 // Options configure a Dispatcher. Zero values get the defaults noted.
@@ -53,7 +56,9 @@ type Options struct {
 	// MaxBackoff. Defaults 5s and 10m.
 	Backoff, MaxBackoff time.Duration
 	Logger              *slog.Logger
-	Registry            prometheus.Registerer
+	// Registry receives the dispatcher's metrics; nil: they are not
+	// registered.
+	Registry prometheus.Registerer
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -66,7 +71,7 @@ type Dispatcher struct {
 	limiters map[string]*rate.Limiter
 	total    *prometheus.CounterVec
 	delivery *prometheus.HistogramVec
-	wg       sync.WaitGroup
+	life     startstop.Runner
 }
 
 // New returns a Dispatcher.
@@ -106,35 +111,36 @@ func New(opts Options) *Dispatcher {
 	return d
 }
 
-// Start runs one delivery loop per notifier until ctx is done; Wait waits for
-// them.
-func (d *Dispatcher) Start(ctx context.Context) {
-	for name := range d.opts.Notifiers {
-		d.wg.Go(func() {
-			t := time.NewTicker(d.opts.Interval)
-			defer t.Stop()
-			for {
-				for {
-					n, err := d.Dispatch(ctx, name)
-					if err != nil && ctx.Err() == nil {
-						d.opts.Logger.Warn("claim alerts", "notifier", name, "error", err)
-					}
-					if n < d.opts.BatchSize || err != nil {
-						break
-					}
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-				}
-			}
-		})
-	}
+// Start runs one delivery loop per notifier, each claiming its due alerts
+// every Interval, until Stop or the end of ctx.
+func (d *Dispatcher) Start(ctx context.Context) error {
+	return d.life.Start(ctx, func(ctx context.Context) {
+		var wg sync.WaitGroup
+		for name := range d.opts.Notifiers {
+			wg.Go(func() { startstop.Every(ctx, d.opts.Interval, func(ctx context.Context) { d.drain(ctx, name) }) })
+		}
+		wg.Wait()
+	})
 }
 
-// Wait waits for the loops Start began to end.
-func (d *Dispatcher) Wait() { d.wg.Wait() }
+// Stop ends the delivery loops and waits for them. A delivery cut short
+// is not counted as an attempt: its alert stays pending, sent by the next
+// start or another replica when its claim's lease runs out.
+func (d *Dispatcher) Stop() { d.life.Stop() }
+
+// drain dispatches a notifier's due alerts, batch after batch, until a
+// batch is not full or a claim fails.
+func (d *Dispatcher) drain(ctx context.Context, name string) {
+	for {
+		n, err := d.Dispatch(ctx, name)
+		if err != nil && ctx.Err() == nil {
+			d.opts.Logger.Warn("claim alerts", "notifier", name, "error", err)
+		}
+		if n < d.opts.BatchSize || err != nil {
+			return
+		}
+	}
+}
 
 // Dispatch claims one batch of a notifier's due alerts and sends them one
 // at a time, oldest first, within the notifier's rate limit. A failed

@@ -129,8 +129,10 @@ func TestSlowNotifierDelaysNoOther(t *testing.T) {
 	d := dispatch.New(dispatch.Options{Store: s, Notifiers: map[string]notify.Notifier{"slow": webhook(t, slow), "fast": webhook(t, fast)},
 		Interval: 20 * time.Millisecond, Timeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	ctx, cancel := context.WithCancel(context.Background())
-	d.Start(ctx)
-	defer func() { cancel(); d.Wait() }()
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); d.Stop() }()
 	start := time.Now()
 	for _, id := range []string{"a", "b", "c"} {
 		raise(t, s, id, "slow", "fast")
@@ -240,8 +242,10 @@ func TestRetryAfterPausesTheNotifierInOrder(t *testing.T) {
 		}
 		want := raised(t, s)
 		ctx, cancel := context.WithCancel(context.Background())
-		d.Start(ctx)
-		defer func() { cancel(); d.Wait() }()
+		if err := d.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { cancel(); d.Stop() }()
 		deadline := time.Now().Add(10 * time.Second)
 		for len(slack.requests()) < len(want)+1 && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)

@@ -1,6 +1,9 @@
-// Package httpapi is jobwatch's HTTP API: the jobs API under /v1/, health
-// endpoints and Prometheus metrics. JSON in and out; errors are
-// {"error": "..."} with a status that fits.
+// Package httpapi is jobwatch's HTTP API: every route of the daemon but the
+// webhooks (tracker/ingest, mounted here): the jobs, deliveries, alerts,
+// usage and poll-now API under /v1/, health endpoints and Prometheus
+// metrics. JSON in and out; errors are {"error": "..."} with a status that
+// fits. It is part of the jobwatch daemon, not of the library's public API
+// (tracker.Client is the API's client).
 package httpapi
 
 import (
@@ -34,8 +37,12 @@ type Options struct {
 	// MaxBodyBytes caps request bodies, in bytes.
 	MaxBodyBytes int64
 	Logger       *slog.Logger
-	// Registry receives the API's metrics and is served on /metrics.
+	// Registry receives the API's metrics and is served on /metrics; nil:
+	// they are not registered, and there is no /metrics.
 	Registry *prometheus.Registry
+	// Poller, when set, serves POST /v1/jobs/{provider}/{id}/poll (the
+	// daemon's sweeper); nil: there is no such route.
+	Poller JobPoller
 	// Outage logs storage outages once, not per request; nil: one of the
 	// API's own. Share it with the webhook ingest.
 	Outage *Outage
@@ -73,19 +80,26 @@ func New(opts Options) *Server {
 		Help:    "Time to answer an HTTP request, by route pattern.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	}, []string{"route"})
-	opts.Registry.MustRegister(s.requests, s.latency)
-
 	s.Handle("GET /healthz", s.healthz, false)
 	s.Handle("GET /readyz", s.readyz, false)
-	s.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}).ServeHTTP, false)
+	if opts.Registry != nil {
+		opts.Registry.MustRegister(s.requests, s.latency)
+		s.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}).ServeHTTP, false)
+	}
 	s.Handle("POST /v1/jobs", s.trackJob, true)
 	s.Handle("GET /v1/jobs", s.listJobs, true)
 	s.Handle("GET /v1/jobs/{provider}/{id}", s.getJob, true)
+	if opts.Poller != nil {
+		s.Handle("POST /v1/jobs/{provider}/{id}/poll", s.pollJob, true)
+	}
 	s.Handle("GET /v1/deliveries", s.listDeliveries, true)
+	s.Handle("GET /v1/alerts", s.listAlerts, true)
+	s.Handle("POST /v1/alerts/{id}/retry", s.retryAlert, true)
+	s.Handle("GET /v1/usage", s.usage, true)
 	return s
 }
 
-// Handle adds a route; later features (webhooks, alerts) plug in here. When
+// Handle adds a route: the daemon mounts the webhooks here. When
 // authenticated, the route requires the API token like the jobs API. Every
 // route refuses a path or query that is not clean text (checkURL).
 func (s *Server) Handle(pattern string, h http.HandlerFunc, authenticated bool) {

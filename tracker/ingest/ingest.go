@@ -3,6 +3,8 @@
 // applies it through the tracker, answering 2xx only once the delivery and
 // its effect are committed. Every request is logged, but rejected ones at a
 // bounded rate, so that a flood of forged requests costs no write each.
+//
+// It is part of the jobwatch daemon, not of the library's public API.
 package ingest
 
 import (
@@ -26,6 +28,7 @@ import (
 	"github.com/jobwatch/jobwatch/providers/signature"
 	"github.com/jobwatch/jobwatch/tracker"
 	"github.com/jobwatch/jobwatch/tracker/httpapi"
+	"github.com/jobwatch/jobwatch/tracker/startstop"
 )
 
 // Provider is one configured webhook endpoint.
@@ -49,7 +52,8 @@ type Options struct {
 	// MaxBodyBytes caps a delivery's body, in bytes.
 	MaxBodyBytes int64
 	Logger       *slog.Logger
-	Registry     prometheus.Registerer
+	// Registry receives the handler's metrics; nil: they are not registered.
+	Registry prometheus.Registerer
 	// Outage logs storage outages once, not per request; nil: one of the
 	// handler's own. Share it with the HTTP API.
 	Outage *httpapi.Outage
@@ -61,7 +65,7 @@ type Options struct {
 // second of each provider (all unknown names counting as one) and
 // outcome, and RejectedLogRate at once. The others are only counted, in
 // jobwatch_webhook_deliveries_unlogged_total, and summed up in one row
-// per provider and outcome every SummaryInterval (see Run).
+// per provider and outcome every SummaryInterval (see Start).
 const (
 	RejectedLogRate = 10
 	SummaryInterval = time.Minute
@@ -77,6 +81,9 @@ type Handler struct {
 
 	mu      sync.Mutex
 	budgets map[logKey]*logBudget
+
+	// summaries is the life of the loop that writes the summaries.
+	summaries startstop.Runner
 }
 
 // logKey is what the rate of logged rejections is kept per: a provider's
@@ -124,7 +131,9 @@ func New(opts Options) *Handler {
 		Help:    "Time from receiving a webhook delivery to answering it, by provider.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 	}, []string{"provider"})
-	opts.Registry.MustRegister(h.deliveries, h.unlogged, h.processing)
+	if opts.Registry != nil {
+		opts.Registry.MustRegister(h.deliveries, h.unlogged, h.processing)
+	}
 	return h
 }
 
@@ -268,23 +277,20 @@ func (h *Handler) log(ctx context.Context, d *tracker.Delivery) {
 	h.opts.Outage.Served()
 }
 
-// Run writes the summaries of unlogged rejections (see LogSummaries) every
-// SummaryInterval until ctx is done, and once more then.
-func (h *Handler) Run(ctx context.Context) {
-	t := time.NewTicker(SummaryInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			h.logSummaries(fctx)
-			return
-		case <-t.C:
-			h.logSummaries(ctx)
-		}
-	}
+// Start writes the summaries of unlogged rejections (see LogSummaries)
+// every SummaryInterval until Stop or the end of ctx, and once more then.
+func (h *Handler) Start(ctx context.Context) error {
+	return h.summaries.Start(ctx, func(ctx context.Context) {
+		startstop.Every(ctx, SummaryInterval, h.logSummaries)
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		h.logSummaries(fctx)
+	})
 }
+
+// Stop ends the summaries' loop and waits for its last summary. Stop it
+// after the HTTP server, so that the last summary counts every rejection.
+func (h *Handler) Stop() { h.summaries.Stop() }
 
 func (h *Handler) logSummaries(ctx context.Context) {
 	if err := h.LogSummaries(ctx); err != nil {

@@ -11,6 +11,8 @@
 // Secrets (a Slack webhook URL, a webhook URL's path and query, a webhook
 // signing secret, an SMTP password) never appear in an error, a log line or
 // a printed config.
+//
+// It is part of the jobwatch daemon, not of the library's public API.
 package notify
 
 import (

@@ -7,6 +7,8 @@
 // enrichment poll, and ends the silence of providers whose webhooks arrive
 // again. Claims are leased, so several replicas on one PostgreSQL never poll
 // one job at once.
+//
+// It is part of the jobwatch daemon, not of the library's public API.
 package sweep
 
 import (
@@ -25,6 +27,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/tracker"
+	"github.com/jobwatch/jobwatch/tracker/startstop"
 )
 
 // Provider is what the sweep knows of one configured provider.
@@ -51,8 +54,12 @@ type Options struct {
 	// AuthBackoff is how long a provider that refused our credentials is
 	// left alone. Default 5m.
 	AuthBackoff time.Duration
-	Logger      *slog.Logger
-	Registry    prometheus.Registerer
+	// Schedule is when Start runs sweeps (UTC); Start refuses nil. Sweep
+	// and PollJob do not need it.
+	Schedule cron.Schedule
+	Logger   *slog.Logger
+	// Registry receives the sweep's metrics; nil: they are not registered.
+	Registry prometheus.Registerer
 }
 
 // Sweeper runs sweeps. It is safe for concurrent use.
@@ -62,7 +69,7 @@ type Sweeper struct {
 	store   tracker.Store
 	log     *slog.Logger
 	m       *sweepMetrics
-	cron    *cron.Cron
+	life    startstop.Runner
 
 	mu         sync.Mutex
 	authPaused map[string]time.Time // provider -> until
@@ -99,29 +106,32 @@ func New(opts Options) *Sweeper {
 	}
 }
 
-// Start runs a sweep on every tick of the schedule (a cron spec or
-// descriptor, in UTC). A sweep still running when the next tick comes makes
-// that tick skip; a panicking sweep is logged and recovered.
-func (s *Sweeper) Start(ctx context.Context, schedule cron.Schedule) {
-	l := cronLogger{s.log}
-	// SkipIfStillRunning must wrap Recover: the other order leaves the job
-	// skipped forever after a panic (robfig/cron v3.0.1).
-	s.cron = cron.New(cron.WithLocation(time.UTC), cron.WithLogger(l), cron.WithChain(cron.SkipIfStillRunning(l), cron.Recover(l)))
-	s.cron.Schedule(schedule, cron.FuncJob(func() {
-		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("sweep failed", "error", err)
-		}
-	}))
-	s.cron.Start()
+// Start runs a sweep on every tick of Options.Schedule until Stop or the
+// end of ctx. A sweep still running when the next tick comes makes that
+// tick skip; a panicking sweep is logged and recovered.
+func (s *Sweeper) Start(ctx context.Context) error {
+	if s.opts.Schedule == nil {
+		return errors.New("start sweeps: no schedule")
+	}
+	return s.life.Start(ctx, func(ctx context.Context) {
+		l := cronLogger{s.log}
+		// SkipIfStillRunning must wrap Recover: the other order leaves the job
+		// skipped forever after a panic (robfig/cron v3.0.1).
+		c := cron.New(cron.WithLocation(time.UTC), cron.WithLogger(l), cron.WithChain(cron.SkipIfStillRunning(l), cron.Recover(l)))
+		c.Schedule(s.opts.Schedule, cron.FuncJob(func() {
+			if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("sweep failed", "error", err)
+			}
+		}))
+		c.Start()
+		<-ctx.Done()
+		<-c.Stop().Done()
+	})
 }
 
-// Stop stops scheduling sweeps and waits for a running one, which ends early
-// once the context given to Start is cancelled.
-func (s *Sweeper) Stop() {
-	if s.cron != nil {
-		<-s.cron.Stop().Done()
-	}
-}
+// Stop stops scheduling sweeps, ends a running one early (its polls are
+// cancelled; their jobs' leases run out) and waits for it.
+func (s *Sweeper) Stop() { s.life.Stop() }
 
 // Sweep claims and handles due jobs, batch after batch, until none is due.
 func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
