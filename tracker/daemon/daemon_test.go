@@ -1,38 +1,19 @@
 package daemon_test
 
 import (
-	"bytes"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/jobwatch/jobwatch/storage"
+	"github.com/jobwatch/jobwatch/tracker/internal/logtest"
 )
-
-// syncBuffer is a log destination the daemon's goroutines may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // runDaemon starts a daemon of the config text (listening on a free port,
 // over a fresh SQLite database, with more [server] keys in server) and
 // returns its URL, its log and a function that stops it and waits for Run
 // to return.
-func runDaemon(t *testing.T, server, text string) (url string, logs *syncBuffer, stop func()) {
+func runDaemon(t *testing.T, server, text string) (url string, logs *logtest.Buffer, stop func()) {
 	t.Helper()
 	d := startDaemon(t, storage.DriverSQLite, server, text)
 	return d.url, d.logs, func() { d.stop(t) }

@@ -18,6 +18,7 @@ import (
 	"github.com/jobwatch/jobwatch/tracker"
 	"github.com/jobwatch/jobwatch/tracker/config"
 	"github.com/jobwatch/jobwatch/tracker/daemon"
+	"github.com/jobwatch/jobwatch/tracker/internal/logtest"
 )
 
 // stopBound is how long Run may take to return once its context ends, in
@@ -33,7 +34,7 @@ var services = []string{"delivery log pruning", "delivery log summaries", "sweep
 // lifeDaemon is a running daemon of the life tests.
 type lifeDaemon struct {
 	url   string
-	logs  *syncBuffer
+	logs  *logtest.Buffer
 	store storage.Config
 	// stop ends Run's context and returns how long Run took to return.
 	stop func(t *testing.T) time.Duration
@@ -49,7 +50,7 @@ func startDaemon(t *testing.T, driver, server, text string) *lifeDaemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ld := &lifeDaemon{logs: &syncBuffer{}, store: sc}
+	ld := &lifeDaemon{logs: &logtest.Buffer{}, store: sc}
 	ctx, cancel := context.WithCancel(context.Background())
 	d, err := daemon.New(ctx, cfg, daemon.NewLogger(cfg.Log, ld.logs))
 	if err != nil {

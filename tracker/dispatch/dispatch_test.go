@@ -1,7 +1,6 @@
 package dispatch_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"github.com/jobwatch/jobwatch/storage/storagetest"
 	"github.com/jobwatch/jobwatch/tracker"
 	"github.com/jobwatch/jobwatch/tracker/dispatch"
+	"github.com/jobwatch/jobwatch/tracker/internal/logtest"
 	"github.com/jobwatch/jobwatch/tracker/notify"
 )
 
@@ -233,7 +233,7 @@ func TestRetryAfterPausesTheNotifierInOrder(t *testing.T) {
 			}
 			return http.StatusOK
 		})
-		var logs syncBuffer
+		var logs logtest.Buffer
 		d := dispatch.New(dispatch.Options{Store: s, Notifiers: map[string]notify.Notifier{"slack": slack.notifier(t)},
 			Interval: 20 * time.Millisecond, Backoff: time.Millisecond, MaxBackoff: time.Millisecond,
 			Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
@@ -272,24 +272,6 @@ func TestRetryAfterPausesTheNotifierInOrder(t *testing.T) {
 			t.Errorf("the retry's log line does not give the alert's attempts:\n%s", logs.String())
 		}
 	})
-}
-
-// syncBuffer is a bytes.Buffer for a logger that several goroutines use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // notifyFunc is a Notifier made of a function.

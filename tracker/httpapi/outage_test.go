@@ -1,14 +1,12 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/jobwatch/jobwatch/storage/storagetest"
 	"github.com/jobwatch/jobwatch/tracker"
 	"github.com/jobwatch/jobwatch/tracker/httpapi"
+	"github.com/jobwatch/jobwatch/tracker/internal/logtest"
 )
 
 // downStore is a real store whose job listing fails while down is set, as
@@ -39,24 +38,17 @@ func (s *downStore) ListJobs(ctx context.Context, p tracker.ListParams) ([]track
 // and once at its end with the count.
 func TestOutageIsLoggedOnce(t *testing.T) {
 	t.Parallel()
-	var (
-		mu   sync.Mutex
-		logs bytes.Buffer
-	)
+	var logs logtest.Buffer
 	store := &downStore{Store: storagetest.Open(t, storage.DriverSQLite)}
 	api := httpapi.New(httpapi.Options{
 		Tracker:      tracker.New(store, tracker.Options{}),
 		MaxBodyBytes: 4096,
-		Logger:       slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil)),
+		Logger:       slog.New(slog.NewTextHandler(&logs, nil)),
 		Registry:     prometheus.NewRegistry(),
 	})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	logged := func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return logs.String()
-	}
+	logged := logs.String
 
 	store.down.Store(true)
 	for range 20 {
@@ -75,16 +67,4 @@ func TestOutageIsLoggedOnce(t *testing.T) {
 	if len(lines) != 2 || !strings.Contains(lines[1], "storage available again") || !strings.Contains(lines[1], "failed_requests=20") {
 		t.Fatalf("log after the outage, want its end with 20 failed requests:\n%s", logged())
 	}
-}
-
-// lockedWriter serializes writes to w.
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

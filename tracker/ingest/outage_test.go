@@ -1,7 +1,6 @@
 package ingest_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/storage"
 	"github.com/jobwatch/jobwatch/tracker"
+	"github.com/jobwatch/jobwatch/tracker/internal/logtest"
 )
 
 // downStore is a real store whose writes fail while down is set, as they
@@ -30,30 +30,12 @@ func (s *downStore) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker
 	return s.Store.Apply(ctx, p)
 }
 
-// syncBuffer is a log destination safe for concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestOutageIsLoggedOnce: during a storage outage every delivery is
 // answered 503 and counted in the metrics, but the log says so once, and
 // once more when storage is back, with the count.
 func TestOutageIsLoggedOnce(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs logtest.Buffer
 	var store *downStore
 	e := setupWith(t, storage.DriverSQLite, options{
 		logger: slog.New(slog.NewTextHandler(&logs, nil)),
