@@ -170,6 +170,8 @@ func PlanApply(p ApplyParams, order []int, jobs map[JobKey]*Job, seen map[EventK
 		Results:    make([]Result, len(p.Items)),
 		Jobs:       jobs,
 		Adopted:    slices.SortedFunc(maps.Keys(created), JobKey.Compare),
+		Events:     make([]EventWrite, 0, len(p.Items)),
+		Deliveries: make([]Delivery, 0, len(p.Items)),
 		resultJobs: map[int]JobKey{},
 	}
 	for _, i := range order {
