@@ -18,92 +18,34 @@ import (
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
-// alertBatch collects, over one Apply, the usage to add and the alerts
-// raised, so that each usage row is written once per transaction (in a fixed
-// order, so that concurrent transactions cannot deadlock on them).
-type alertBatch struct {
-	usage  map[usageKey]tracker.UsageDelta
-	alerts []tracker.Alert
-	// missed counts, by provider, the job.webhook_missed verdicts applied.
-	missed map[string]int
-}
-
-type usageKey struct {
-	provider, scope, window string
-	start                   time.Time
-}
-
-// collect notes what one applied item raises.
-func (b *alertBatch) collect(p tracker.ApplyParams, before tracker.Job, res tracker.Result, obs tracker.Observation, delta tracker.UsageDelta) {
-	b.alerts = append(b.alerts, tracker.Alerts(before, res, obs, p.Now)...)
-	if obs.Type == tracker.TypeJobWebhookMissed && res.Effect == tracker.EffectApplied {
-		if b.missed == nil {
-			b.missed = map[string]int{}
-		}
-		b.missed[obs.Provider]++
-	}
-	if len(delta) == 0 {
-		return
-	}
-	scopes := []string{""}
-	for _, t := range p.Alerting.Thresholds {
-		if len(t.Labels) > 0 && hasLabels(res.Job.Labels, t.Labels) && !slices.Contains(scopes, t.Scope()) {
-			scopes = append(scopes, t.Scope())
-		}
-	}
-	if b.usage == nil {
-		b.usage = map[usageKey]tracker.UsageDelta{}
-	}
-	for _, scope := range scopes {
-		for _, w := range tracker.Windows {
-			k := usageKey{obs.Provider, scope, w, tracker.WindowStart(w, p.Now)}
-			d := b.usage[k]
-			if d == nil {
-				d = tracker.UsageDelta{}
-				b.usage[k] = d
-			}
-			for m, v := range delta {
-				d[m] += v
-			}
-		}
-	}
-}
-
-// pending reports whether flush has anything to write.
-func (b *alertBatch) pending() bool {
-	return len(b.usage) > 0 || len(b.alerts) > 0 || len(b.missed) > 0
-}
-
-func hasLabels(have, want map[string]string) bool {
-	for k, v := range want {
-		if got, ok := have[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
-}
-
-// flush writes the batch: usage totals, the threshold crossings they cause,
-// the missed webhooks and the silences they cause, and every alert to the
-// outbox. The totals take one statement, and so do the alerts, whatever
-// their number: a batch of finishing jobs raises one alert or more each.
-func (s *Store) flush(ctx context.Context, tx bun.IDB, p tracker.ApplyParams, b *alertBatch) error {
-	if err := s.addUsage(ctx, tx, b.usage); err != nil {
+// flush writes what the plan of an Apply batch raises besides its rows:
+// usage totals, the threshold crossings they cause, the missed webhooks and
+// the silences they cause, and every alert to the outbox. The totals take
+// one statement, and so do the alerts, whatever their number: a batch of
+// finishing jobs raises one alert or more each.
+func (s *Store) flush(ctx context.Context, tx bun.IDB, p tracker.ApplyParams, plan *tracker.ApplyPlan) error {
+	if err := s.addUsage(ctx, tx, plan.Usage); err != nil {
 		return err
 	}
+	alerts := plan.Alerts
 	for _, t := range p.Alerting.Thresholds {
-		if err := s.checkThreshold(ctx, tx, p, t, b); err != nil {
-			return err
+		if !t.Touched(plan.Usage, p.Now) {
+			continue
 		}
-	}
-	for _, provider := range slices.Sorted(maps.Keys(b.missed)) {
-		alerts, err := s.countMissedWebhooks(ctx, tx, p, provider, b.missed[provider])
+		crossed, err := s.checkThreshold(ctx, tx, p.Now, t)
 		if err != nil {
 			return err
 		}
-		b.alerts = append(b.alerts, alerts...)
+		alerts = append(alerts, crossed...)
 	}
-	return s.enqueue(ctx, tx, p.Now, p.Alerting, b.alerts)
+	for _, provider := range slices.Sorted(maps.Keys(plan.Missed)) {
+		raised, err := s.countMissedWebhooks(ctx, tx, p, provider, plan.Missed[provider])
+		if err != nil {
+			return err
+		}
+		alerts = append(alerts, raised...)
+	}
+	return s.enqueue(ctx, tx, p.Now, p.Alerting, alerts)
 }
 
 // enqueue writes alerts to the outbox, one row per notifier of the routes
@@ -132,12 +74,12 @@ var usageColumns = tracker.UsageMetrics
 // addUsage adds usage to the totals, in (provider, scope, window, start)
 // order, so that concurrent transactions lock the rows they share in the
 // same order and cannot deadlock on them.
-func (s *Store) addUsage(ctx context.Context, tx bun.IDB, usage map[usageKey]tracker.UsageDelta) error {
+func (s *Store) addUsage(ctx context.Context, tx bun.IDB, usage map[tracker.UsageKey]tracker.UsageDelta) error {
 	if len(usage) == 0 {
 		return nil
 	}
-	keys := slices.SortedFunc(maps.Keys(usage), func(x, y usageKey) int {
-		return cmp.Or(cmp.Compare(x.provider, y.provider), cmp.Compare(x.scope, y.scope), cmp.Compare(x.window, y.window), x.start.Compare(y.start))
+	keys := slices.SortedFunc(maps.Keys(usage), func(x, y tracker.UsageKey) int {
+		return cmp.Or(cmp.Compare(x.Provider, y.Provider), cmp.Compare(x.Scope, y.Scope), cmp.Compare(x.Window, y.Window), x.Start.Compare(y.Start))
 	})
 	var (
 		cols    = strings.Join(usageColumns, ", ")
@@ -148,7 +90,7 @@ func (s *Store) addUsage(ctx context.Context, tx bun.IDB, usage map[usageKey]tra
 	)
 	for i, k := range keys {
 		values[i] = holders
-		args = append(args, k.provider, k.scope, k.window, k.start)
+		args = append(args, k.Provider, k.Scope, k.Window, k.Start)
 		for _, c := range usageColumns {
 			args = append(args, usage[k][c])
 		}
@@ -164,19 +106,13 @@ ON CONFLICT (provider, scope, period, window_start) DO UPDATE SET %s`, cols, str
 	return nil
 }
 
-// checkThreshold records each level of t that the batch's usage crossed,
-// raising a usage.threshold alert for a level only when its crossing row is
-// new: the row is unique per threshold, window and level, so concurrent
-// transactions and replicas alert once.
-func (s *Store) checkThreshold(ctx context.Context, tx bun.IDB, p tracker.ApplyParams, t tracker.Threshold, b *alertBatch) error {
-	start := tracker.WindowStart(t.Window, p.Now)
-	touched := false
-	for k, d := range b.usage {
-		touched = touched || (k.scope == t.Scope() && k.window == t.Window && k.start.Equal(start) && (t.Provider == "" || k.provider == t.Provider) && d[t.Metric] > 0)
-	}
-	if !touched {
-		return nil
-	}
+// checkThreshold reads t's total in its window at now and records each
+// level of it crossed (t.CrossedLevels), returning a usage.threshold alert
+// for a level only when its crossing row is new: the row is unique per
+// threshold, window and level, so concurrent transactions and replicas
+// alert once.
+func (s *Store) checkThreshold(ctx context.Context, tx bun.IDB, now time.Time, t tracker.Threshold) ([]tracker.Alert, error) {
+	start := tracker.WindowStart(t.Window, now)
 	q := tx.NewSelect().Table("usage_totals").ColumnExpr("COALESCE(SUM(?), 0)", bun.Ident(t.Metric)).
 		Where("scope = ? AND period = ? AND window_start = ?", t.Scope(), t.Window, start)
 	if t.Provider != "" {
@@ -184,55 +120,41 @@ func (s *Store) checkThreshold(ctx context.Context, tx bun.IDB, p tracker.ApplyP
 	}
 	var value int64
 	if err := q.Scan(ctx, &value); err != nil {
-		return fmt.Errorf("read usage for threshold %s: %w", t.Name, err)
+		return nil, fmt.Errorf("read usage for threshold %s: %w", t.Name, err)
 	}
-	for _, level := range t.Levels {
-		if float64(value) < level*float64(t.Limit) {
-			continue
-		}
+	var alerts []tracker.Alert
+	for _, level := range t.CrossedLevels(value) {
 		res, err := tx.NewRaw(`INSERT INTO threshold_crossings (threshold, window_start, level, value, crossed_at) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (threshold, window_start, level) DO NOTHING`, t.Name, start, strconv.FormatFloat(level, 'g', -1, 64), value, p.Now).Exec(ctx)
+ON CONFLICT (threshold, window_start, level) DO NOTHING`, t.Name, start, strconv.FormatFloat(level, 'g', -1, 64), value, now).Exec(ctx)
 		if err != nil {
-			return fmt.Errorf("record crossing of threshold %s: %w", t.Name, err)
+			return nil, fmt.Errorf("record crossing of threshold %s: %w", t.Name, err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			continue
+		if n, _ := res.RowsAffected(); n > 0 {
+			alerts = append(alerts, t.CrossingAlert(start, value, level, now))
 		}
-		a := tracker.Alert{Type: tracker.AlertUsageThreshold, CreatedAt: p.Now, Provider: t.Provider, Threshold: &tracker.ThresholdCrossing{
-			Name: t.Name, Metric: t.Metric, Provider: t.Provider, Labels: t.Labels, Window: t.Window, WindowStart: start,
-			Limit: t.Limit, Value: value, Level: level,
-		}}
-		a.Summary = tracker.Summary(a)
-		b.alerts = append(b.alerts, a)
 	}
-	return nil
+	return alerts, nil
 }
 
-// outboxRows are alert a's outbox rows, one per notifier of the routes that
-// match it, unless a route's repeat interval holds it back.
+// outboxRows are alert a's outbox rows, one per notifier it goes to
+// (alerting.Notifiers). Whether a route's repeat interval has passed is
+// decided by the alert_repeats row of the route and alert, updated only
+// when it has, so that concurrent transactions and replicas send once.
 func (s *Store) outboxRows(ctx context.Context, tx bun.IDB, now time.Time, alerting *tracker.Alerting, a tracker.Alert) ([]alertRow, error) {
-	var notifiers []string
-	for i, r := range alerting.Routes {
-		if !r.Matches(a) {
-			continue
-		}
-		if r.RepeatInterval > 0 {
-			var key string
-			err := tx.NewRaw(`INSERT INTO alert_repeats (key, last_at) VALUES (?, ?)
+	notifiers, err := alerting.Notifiers(a, func(key string, interval time.Duration) (bool, error) {
+		err := tx.NewRaw(`INSERT INTO alert_repeats (key, last_at) VALUES (?, ?)
 ON CONFLICT (key) DO UPDATE SET last_at = excluded.last_at WHERE alert_repeats.last_at <= ?
-RETURNING key`, fmt.Sprintf("%d|%s", i, a.RepeatKey()), now, now.Add(-r.RepeatInterval)).Scan(ctx, &key)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue // sent within the interval
-			}
-			if err != nil {
-				return nil, fmt.Errorf("check repeat interval: %w", err)
-			}
+RETURNING key`, key, now, now.Add(-interval)).Scan(ctx, &key)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
 		}
-		for _, n := range r.Notifiers {
-			if !slices.Contains(notifiers, n) {
-				notifiers = append(notifiers, n)
-			}
+		if err != nil {
+			return false, fmt.Errorf("check repeat interval: %w", err)
 		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(notifiers) == 0 {
 		return nil, nil

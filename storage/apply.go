@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -18,10 +17,11 @@ import (
 //
 // The work is set-based, so that a batch of any size costs a handful of
 // statements: read every job the batch names, look up which event ids were
-// seen (only when needed, see below), make the jobs the batch adopts, run
-// tracker.Transition in memory item by item (items of one job in their given
-// order), and write the adopted jobs, the changed jobs, the events and the
-// deliveries in one batch write (see write.go), then the alerts.
+// seen (only when needed, see below), have tracker.PlanApply decide in
+// memory what the batch writes (the rules: dedupe, adoption, transitions,
+// usage and alerts), and write the adopted jobs, the changed jobs, the
+// events and the deliveries in one batch write (see write.go), then the
+// usage and the alerts (see alerts.go).
 //
 // On PostgreSQL the first attempt takes two round trips: it reads the jobs
 // without a transaction or a lock, and the batch write, a single statement,
@@ -39,11 +39,7 @@ import (
 // adopted job says otherwise, or that a concurrent writer got there first,
 // and the batch runs again with the look-up, seeing both.
 func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Result, error) {
-	order := make([]int, len(p.Items))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return compareKeys(itemKey(p.Items[a]), itemKey(p.Items[b])) })
+	order := tracker.ApplyOrder(p.Items)
 	st, err := s.statements(ctx)
 	if err != nil {
 		return nil, err
@@ -73,125 +69,54 @@ func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Res
 	}
 }
 
-// jobKey names a job.
-type jobKey struct{ provider, externalID string }
-
-// eventKey names an event.
-type eventKey struct{ provider, eventID string }
-
-func itemKey(it tracker.ApplyItem) jobKey {
-	if it.Observation == nil {
-		return jobKey{}
-	}
-	return jobKey{it.Observation.Provider, it.Observation.ExternalID}
-}
-
-func compareKeys(a, b jobKey) int {
-	return cmp.Or(cmp.Compare(a.provider, b.provider), cmp.Compare(a.externalID, b.externalID))
-}
-
 // applyBatch is one attempt at Apply, in the transaction db when it is a
-// bun.Tx, without one (the optimistic form) when it is the Store's DB. check
-// looks up which event ids were seen before; without it a seen one fails the
-// insert.
+// bun.Tx, without one (the optimistic form) when it is the Store's DB: it
+// reads what the batch names, has tracker.PlanApply decide what to write,
+// and writes that. check looks up which event ids were seen before; without
+// it a seen one fails the insert.
 func (s *Store) applyBatch(ctx context.Context, db bun.IDB, st *statements, p tracker.ApplyParams, order []int, check bool) ([]tracker.Result, error) {
-	var (
-		keys    []jobKey
-		evKeys  []eventKey
-		results = make([]tracker.Result, len(p.Items))
-	)
-	for _, i := range order {
-		o := p.Items[i].Observation
-		if o == nil {
-			continue
-		}
-		if k := itemKey(p.Items[i]); k.externalID != "" && (len(keys) == 0 || keys[len(keys)-1] != k) {
-			keys = append(keys, k)
-		}
-		if o.EventID != "" {
-			evKeys = append(evKeys, eventKey{o.Provider, o.EventID})
-		}
-	}
+	keys, evKeys := tracker.ReadKeys(p.Items, order)
 	jobs, versions, err := s.readJobs(ctx, db, st, keys)
 	if err != nil {
 		return nil, err
 	}
-	seen := map[eventKey]bool{}
+	var seen map[tracker.EventKey]bool
 	if check {
 		if seen, err = s.seenEvents(ctx, db, evKeys); err != nil {
 			return nil, err
 		}
 	}
-	created := s.adoptJobs(p, order, jobs, seen)
-	adopted := slices.SortedFunc(maps.Keys(created), compareKeys)
+	plan := tracker.PlanApply(p, order, jobs, seen)
 
-	var (
-		b          *alertBatch
-		rows       batchRows
-		resultJobs = map[int]jobKey{}
-		dirty      []jobKey // existing jobs that changed
-	)
-	if p.Alerting != nil {
-		b = &alertBatch{}
-	}
-	for _, i := range order {
-		item := p.Items[i]
-		var r tracker.Result
-		if obs := item.Observation; obs != nil {
-			k := itemKey(item)
-			ek := eventKey{obs.Provider, obs.EventID}
-			if obs.EventID != "" && seen[ek] {
-				r.Duplicate = true
-				if j := jobs[k]; j != nil {
-					c := *j
-					r.Job = &c
-				}
-			} else {
-				if obs.EventID != "" {
-					seen[ek] = true
-				}
-				var ev eventRow
-				r, ev = s.applyOne(p, *obs, k, jobs, created, b)
-				if r.Job != nil {
-					resultJobs[i] = k
-					if slices.Contains(adopted, k) {
-						ev.JobID, ev.AdoptedJob = nil, k.externalID
-					} else if !slices.Contains(dirty, k) {
-						dirty = append(dirty, k)
-					}
-				}
-				rows.events = append(rows.events, ev)
-			}
-		}
-		if d := item.Delivery; d != nil {
-			logged := *d
-			if item.Observation != nil && d.Outcome == tracker.OutcomeAccepted {
-				logged.Outcome = r.DeliveryOutcome()
-			}
-			rows.deliveries = append(rows.deliveries, toDeliveryRow(logged))
-		}
-		results[i] = r
-	}
-
-	if rows.adopted, err = jobRows(adopted, jobs); err != nil {
+	var rows batchRows
+	if rows.adopted, err = jobRows(plan.Adopted, jobs); err != nil {
 		return nil, err
 	}
-	if rows.changed, err = jobRows(dirty, jobs); err != nil {
+	if rows.changed, err = jobRows(plan.Changed, jobs); err != nil {
 		return nil, err
 	}
-	for i, k := range dirty {
+	for i, k := range plan.Changed {
 		rows.changed[i].Version = versions[k]
 	}
+	rows.events = make([]eventRow, len(plan.Events))
+	for i, e := range plan.Events {
+		rows.events[i] = toEventRow(e)
+	}
+	rows.deliveries = make([]deliveryRow, len(plan.Deliveries))
+	for i, d := range plan.Deliveries {
+		rows.deliveries[i] = toDeliveryRow(d)
+	}
+	alerting := plan.WritesAlerting()
 	write := func(ctx context.Context, db bun.IDB) error {
 		if err := s.writeBatch(ctx, db, st, &rows); err != nil {
 			return err
 		}
-		if b != nil && b.pending() {
-			return s.flush(ctx, db, p, b)
+		if alerting {
+			return s.flush(ctx, db, p, plan)
 		}
 		return nil
 	}
-	if _, inTx := db.(bun.Tx); inTx || b == nil || !b.pending() {
+	if _, inTx := db.(bun.Tx); inTx || !alerting {
 		err = write(ctx, db)
 	} else {
 		// Not s.inTx: a failed version check must not be retried as it
@@ -201,19 +126,16 @@ func (s *Store) applyBatch(ctx context.Context, db bun.IDB, st *statements, p tr
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range rows.adopted {
-		jobs[jobKey{r.Provider, r.ExternalID}].ID = r.ID
+	ids := make([]int64, len(rows.adopted))
+	for i, r := range rows.adopted {
+		ids[i] = r.ID
 	}
-	if len(adopted) > 0 {
-		for i, k := range resultJobs {
-			results[i].Job.ID = jobs[k].ID
-		}
-	}
-	return results, nil
+	plan.SetAdoptedIDs(ids)
+	return plan.Results, nil
 }
 
 // jobRows converts the jobs of keys to rows.
-func jobRows(keys []jobKey, jobs map[jobKey]*tracker.Job) ([]jobRow, error) {
+func jobRows(keys []tracker.JobKey, jobs map[tracker.JobKey]*tracker.Job) ([]jobRow, error) {
 	rows := make([]jobRow, len(keys))
 	for i, k := range keys {
 		r, err := toJobRow(*jobs[k])
@@ -225,66 +147,34 @@ func jobRows(keys []jobKey, jobs map[jobKey]*tracker.Job) ([]jobRow, error) {
 	return rows, nil
 }
 
-// applyOne passes one observation through tracker.Transition against the
-// in-memory state of its job, updating that state, and returns the result
-// and the history row. With b (alerting on) it also accounts the job's
-// usage and collects the alerts the observation raises.
-func (s *Store) applyOne(p tracker.ApplyParams, obs tracker.Observation, k jobKey, jobs map[jobKey]*tracker.Job, created map[jobKey]bool, b *alertBatch) (tracker.Result, eventRow) {
-	ev := eventRow{
-		Provider:       obs.Provider,
-		EventID:        strPtr(obs.EventID),
-		Source:         string(obs.Source),
-		Type:           obs.Type,
-		ProviderStatus: obs.ProviderStatus,
-		Status:         string(obs.Status),
-		Effect:         string(tracker.EffectRecorded),
-		OccurredAt:     obs.OccurredAt.UTC(),
-		RecordedAt:     p.Now,
-		Payload:        rawText(obs.Payload),
+// toEventRow is the row of a planned history row.
+func toEventRow(e tracker.EventWrite) eventRow {
+	return eventRow{
+		Provider:       e.Provider,
+		EventID:        strPtr(e.EventID),
+		JobID:          e.JobID,
+		Source:         string(e.Source),
+		Type:           e.Type,
+		ProviderStatus: e.ProviderStatus,
+		Status:         string(e.Status),
+		Effect:         string(e.Effect),
+		OccurredAt:     e.OccurredAt,
+		RecordedAt:     e.RecordedAt,
+		Payload:        rawText(e.Payload),
+		AdoptedJob:     e.AdoptedJob,
 	}
-	var res tracker.Result
-	job := jobs[k]
-	if job == nil {
-		res.Effect = tracker.EffectRecorded
-		if b != nil {
-			b.collect(p, tracker.Job{}, res, obs, nil)
-		}
-		return res, ev
-	}
-	before := *job
-	if created[k] {
-		// The first observation of an adopted job created it.
-		res.Created = true
-		delete(created, k)
-		before = tracker.Job{}
-	}
-	res.Previous = before.Status
-	next, effect := tracker.Transition(*job, obs, p.Now, p.Rules(job.Provider, job.Kind))
-	var delta tracker.UsageDelta
-	if b != nil {
-		delta, next.Counted = tracker.Account(*job, next, job.Counted)
-	}
-	*job = next
-	id := next.ID
-	ev.JobID, ev.Effect = &id, string(effect)
-	c := next
-	res.Job, res.Effect = &c, effect
-	if b != nil {
-		b.collect(p, before, res, obs, delta)
-	}
-	return res, ev
 }
 
 // readJobs reads the jobs of keys and, on PostgreSQL, their row versions.
 // In a transaction it locks them (PostgreSQL; SQLite's IMMEDIATE
 // transaction already holds the write lock), in (provider, external id)
 // order. It takes one query per provider (usually one).
-func (s *Store) readJobs(ctx context.Context, db bun.IDB, st *statements, keys []jobKey) (map[jobKey]*tracker.Job, map[jobKey]string, error) {
-	found := make(map[jobKey]*tracker.Job, len(keys))
-	versions := map[jobKey]string{}
+func (s *Store) readJobs(ctx context.Context, db bun.IDB, st *statements, keys []tracker.JobKey) (map[tracker.JobKey]*tracker.Job, map[tracker.JobKey]string, error) {
+	found := make(map[tracker.JobKey]*tracker.Job, len(keys))
+	versions := map[tracker.JobKey]string{}
 	groups := map[string][]string{}
 	for _, k := range keys {
-		groups[k.provider] = append(groups[k.provider], k.externalID)
+		groups[k.Provider] = append(groups[k.Provider], k.ExternalID)
 	}
 	tx, lock := db.(bun.Tx)
 	for _, provider := range slices.Sorted(maps.Keys(groups)) {
@@ -310,7 +200,7 @@ func (s *Store) readJobs(ctx context.Context, db bun.IDB, st *statements, keys [
 			if err != nil {
 				return nil, nil, err
 			}
-			k := jobKey{j.Provider, j.ExternalID}
+			k := tracker.JobKey{Provider: j.Provider, ExternalID: j.ExternalID}
 			found[k], versions[k] = &j, r.Version
 		}
 	}
@@ -337,11 +227,11 @@ CROSS JOIN LATERAL (SELECT jobs.*, jobs.xmin::text AS version FROM jobs
 )
 
 // seenEvents returns which of keys are recorded already.
-func (s *Store) seenEvents(ctx context.Context, db bun.IDB, keys []eventKey) (map[eventKey]bool, error) {
-	seen := map[eventKey]bool{}
+func (s *Store) seenEvents(ctx context.Context, db bun.IDB, keys []tracker.EventKey) (map[tracker.EventKey]bool, error) {
+	seen := map[tracker.EventKey]bool{}
 	groups := map[string][]string{}
 	for _, k := range keys {
-		groups[k.provider] = append(groups[k.provider], k.eventID)
+		groups[k.Provider] = append(groups[k.Provider], k.EventID)
 	}
 	for provider, ids := range groups {
 		var found []string
@@ -350,31 +240,8 @@ func (s *Store) seenEvents(ctx context.Context, db bun.IDB, keys []eventKey) (ma
 			return nil, fmt.Errorf("look up events: %w", err)
 		}
 		for _, id := range found {
-			seen[eventKey{provider, id}] = true
+			seen[tracker.EventKey{Provider: provider, EventID: id}] = true
 		}
 	}
 	return seen, nil
-}
-
-// adoptJobs makes, in memory and as pending, the jobs that adopting items
-// name and that do not exist, unless the item's event was seen before (a
-// redelivered event cannot conjure a job after a policy change). They are
-// inserted by insertAdopted once their observations have applied, so that
-// each is written once. It returns which jobs it made.
-func (s *Store) adoptJobs(p tracker.ApplyParams, order []int, jobs map[jobKey]*tracker.Job, seen map[eventKey]bool) map[jobKey]bool {
-	created := map[jobKey]bool{}
-	for _, i := range order {
-		it := p.Items[i]
-		o := it.Observation
-		k := itemKey(it)
-		if o == nil || !it.Adopt || k.externalID == "" || jobs[k] != nil || (o.EventID != "" && seen[eventKey{o.Provider, o.EventID}]) {
-			continue
-		}
-		kind := cmp.Or(o.Kind, tracker.Kind("unknown"))
-		next := p.Now.Add(p.Rules(o.Provider, kind).StaleAfter)
-		jobs[k] = &tracker.Job{Provider: o.Provider, ExternalID: o.ExternalID, Kind: kind, Status: tracker.StatusPending,
-			CreatedAt: p.Now, UpdatedAt: p.Now, LastHeardAt: p.Now, NextPollAt: &next}
-		created[k] = true
-	}
-	return created
 }

@@ -56,11 +56,10 @@ func newestVerifiedDelivery(ctx context.Context, db bun.IDB, provider string, af
 }
 
 // countMissedWebhooks adds n missed webhooks to the provider's run, in the
-// transaction tx that records them, and returns the alerts that raises: a
-// verified delivery since the run was last checked breaks the run first
-// (and ends a silence: provider.webhooks_resumed), and a run reaching
-// SilentAfter declares the webhooks silent (provider.webhooks_silent), once
-// per silence. The provider's row is locked while it is counted, so that
+// transaction tx that records them, and returns the alerts that raises
+// (tracker.Alerting.CountMissed): the run is broken when the delivery log
+// holds a verified delivery newer than the one it was last checked
+// against. The provider's row is locked while it is counted, so that
 // concurrent transactions and replicas count in turn.
 func (s *Store) countMissedWebhooks(ctx context.Context, tx bun.IDB, p tracker.ApplyParams, provider string, n int) ([]tracker.Alert, error) {
 	if _, err := tx.NewRaw("INSERT INTO provider_webhooks (provider) VALUES (?) ON CONFLICT (provider) DO NOTHING", provider).Exec(ctx); err != nil {
@@ -78,32 +77,15 @@ func (s *Store) countMissedWebhooks(ctx context.Context, tx bun.IDB, p tracker.A
 	if err != nil {
 		return nil, err
 	}
-	var alerts []tracker.Alert
+	run, alerts := p.Alerting.CountMissed(provider, tracker.WebhookRun{Missed: row.Missed, SilentSince: row.SilentSince}, newest > 0, n, p.Now)
+	row.Missed, row.SilentSince = run.Missed, run.SilentSince
 	if newest > 0 {
-		if row.SilentSince != nil {
-			alerts = append(alerts, silenceAlert(tracker.AlertWebhooksResumed, provider, row.Missed, *row.SilentSince, p.Now))
-			row.SilentSince = nil
-		}
-		row.Missed, row.SeenDeliveryID = 0, newest
-	}
-	row.Missed += n
-	if row.SilentSince == nil && row.Missed >= p.Alerting.SilentAfterFor(provider) {
-		t := p.Now
-		row.SilentSince = &t
-		alerts = append(alerts, silenceAlert(tracker.AlertWebhooksSilent, provider, row.Missed, t, p.Now))
+		row.SeenDeliveryID = newest
 	}
 	if _, err := tx.NewUpdate().Model(&row).WherePK().Exec(ctx); err != nil {
 		return nil, fmt.Errorf("count missed webhooks of %s: %w", provider, err)
 	}
 	return alerts, nil
-}
-
-// silenceAlert is a provider.webhooks_silent or provider.webhooks_resumed
-// alert.
-func silenceAlert(typ, provider string, missed int, since, now time.Time) tracker.Alert {
-	a := tracker.Alert{Type: typ, CreatedAt: now, Provider: provider, Silence: &tracker.WebhookSilence{Missed: missed, Since: since.UTC()}}
-	a.Summary = tracker.Summary(a)
-	return a
 }
 
 // EndWebhookSilences ends the silences that a verified delivery has broken;
@@ -136,7 +118,7 @@ func (s *Store) EndWebhookSilences(ctx context.Context, now time.Time, alerting 
 			if done = n > 0; !done || alerting == nil {
 				return nil
 			}
-			return s.enqueue(ctx, tx, now, alerting, []tracker.Alert{silenceAlert(tracker.AlertWebhooksResumed, row.Provider, row.Missed, *row.SilentSince, now)})
+			return s.enqueue(ctx, tx, now, alerting, []tracker.Alert{tracker.SilenceAlert(tracker.AlertWebhooksResumed, row.Provider, row.Missed, *row.SilentSince, now)})
 		})
 		if err != nil {
 			return ended, err

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"github.com/jobwatch/jobwatch/tracker"
 )
 
 // Apply's hot path renders no SQL per batch: its statements are prepared
@@ -362,7 +364,7 @@ func writePostgres(ctx context.Context, stmt *sql.Stmt, b *batchRows) error {
 func (s *Store) writeSQLite(ctx context.Context, tx bun.Tx, st *statements, b *batchRows) error {
 	insertJob, updateJob := tx.Tx.StmtContext(ctx, st.insertJob), tx.Tx.StmtContext(ctx, st.updateJob)
 	insertEvent, insertDelivery := tx.Tx.StmtContext(ctx, st.insertEvent), tx.Tx.StmtContext(ctx, st.insertDelivery)
-	ids := make(map[jobKey]int64, len(b.adopted))
+	ids := make(map[tracker.JobKey]int64, len(b.adopted))
 	for i := range b.adopted {
 		j := &b.adopted[i]
 		res, err := insertJob.ExecContext(ctx, args(j, jobInsertColumns)...)
@@ -372,7 +374,7 @@ func (s *Store) writeSQLite(ctx context.Context, tx bun.Tx, st *statements, b *b
 		if j.ID, err = res.LastInsertId(); err != nil {
 			return fmt.Errorf("insert adopted job: %w", err)
 		}
-		ids[jobKey{j.Provider, j.ExternalID}] = j.ID
+		ids[tracker.JobKey{Provider: j.Provider, ExternalID: j.ExternalID}] = j.ID
 	}
 	for i := range b.changed {
 		if _, err := updateJob.ExecContext(ctx, args(&b.changed[i], jobStateColumns, b.changed[i].ID)...); err != nil {
@@ -382,7 +384,7 @@ func (s *Store) writeSQLite(ctx context.Context, tx bun.Tx, st *statements, b *b
 	for i := range b.events {
 		e := &b.events[i]
 		if e.AdoptedJob != "" {
-			id := ids[jobKey{e.Provider, e.AdoptedJob}]
+			id := ids[tracker.JobKey{Provider: e.Provider, ExternalID: e.AdoptedJob}]
 			e.JobID = &id
 		}
 		if _, err := insertEvent.ExecContext(ctx, args(e, eventColumns)...); err != nil {
@@ -402,9 +404,9 @@ func (s *Store) writeSQLite(ctx context.Context, tx bun.Tx, st *statements, b *b
 // stands for none.
 func setAdoptedIDs(rows *sql.Rows, adopted []jobRow) error {
 	defer rows.Close()
-	byKey := make(map[jobKey]*jobRow, len(adopted))
+	byKey := make(map[tracker.JobKey]*jobRow, len(adopted))
 	for i := range adopted {
-		byKey[jobKey{adopted[i].Provider, adopted[i].ExternalID}] = &adopted[i]
+		byKey[tracker.JobKey{Provider: adopted[i].Provider, ExternalID: adopted[i].ExternalID}] = &adopted[i]
 	}
 	n := 0
 	for rows.Next() {
@@ -415,7 +417,7 @@ func setAdoptedIDs(rows *sql.Rows, adopted []jobRow) error {
 		if err := rows.Scan(&id, &provider, &externalID); err != nil {
 			return fmt.Errorf("read adopted job ids: %w", err)
 		}
-		if j := byKey[jobKey{provider.String, externalID.String}]; j != nil && id.Valid {
+		if j := byKey[tracker.JobKey{Provider: provider.String, ExternalID: externalID.String}]; j != nil && id.Valid {
 			j.ID = id.Int64
 			n++
 		}

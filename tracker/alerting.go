@@ -68,12 +68,7 @@ func (r Route) Matches(a Alert) bool {
 	if len(r.Kinds) > 0 && !slices.Contains(r.Kinds, kind) {
 		return false
 	}
-	for k, v := range r.Labels {
-		if got, ok := labels[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
+	return hasLabels(labels, r.Labels)
 }
 
 func matchPattern(pattern, typ string) bool {

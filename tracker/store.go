@@ -30,7 +30,8 @@ type Store interface {
 	// adopts unknown jobs), passed through Transition and stored with its
 	// history row, and the item's delivery (if any) logged with its final
 	// outcome. Results are in the order of items. Nothing is written unless
-	// everything is.
+	// everything is. A backend reads what ReadKeys names, has PlanApply
+	// decide, and writes the plan.
 	Apply(ctx context.Context, p ApplyParams) ([]Result, error)
 	// ListDeliveries returns the newest webhook deliveries matching f.
 	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
