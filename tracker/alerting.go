@@ -209,7 +209,7 @@ func AlertTypes(before Job, res Result, obs Observation) []string {
 		return nil
 	}
 	var types []string
-	failure := after.Details["request_failure"]
+	failure := after.Details[DetailRequestFailure]
 	end := "job." + string(after.Status)
 	if failure != "" {
 		end = AlertJobPartialFailure
@@ -221,7 +221,7 @@ func AlertTypes(before Job, res Result, obs Observation) []string {
 		}
 	case after.Status.Terminal() && before.AlertHeldUntil != nil && after.AlertHeldUntil == nil:
 		types = append(types, end)
-	case after.Status.Terminal() && failure != "" && before.Details["request_failure"] == "":
+	case after.Status.Terminal() && failure != "" && before.Details[DetailRequestFailure] == "":
 		types = append(types, AlertJobPartialFailure)
 	}
 	if after.Status == StatusLost && before.Status != StatusLost {

@@ -131,7 +131,7 @@ func headline(a tracker.Alert) string {
 		t := a.Threshold
 		return fmt.Sprintf("usage at %s of %s", percent(t.Level), t.Name)
 	case a.Job != nil && isJobAlert(a.Type):
-		if a.Type == tracker.AlertJobPartialFailure && a.Job.Details["request_failure"] == "total" {
+		if a.Type == tracker.AlertJobPartialFailure && a.Job.Details[tracker.DetailRequestFailure] == tracker.RequestFailureTotal {
 			return fmt.Sprintf("%s %s: all requests failed", provider(a), kind(a.Job))
 		}
 		return fmt.Sprintf("%s %s %s", provider(a), kind(a.Job), jobOutcome(a.Type))
@@ -179,9 +179,9 @@ func kind(j *tracker.Job) string {
 func failedRequests(j *tracker.Job) string {
 	u := j.Usage
 	switch {
-	case j.Details["request_failure"] == "total" && u.RequestsTotal > 0:
+	case j.Details[tracker.DetailRequestFailure] == tracker.RequestFailureTotal && u.RequestsTotal > 0:
 		return fmt.Sprintf("all %s requests failed", group(u.RequestsTotal))
-	case j.Details["request_failure"] == "total":
+	case j.Details[tracker.DetailRequestFailure] == tracker.RequestFailureTotal:
 		return "all requests failed"
 	case u.RequestsFailed > 0 && u.RequestsTotal > 0:
 		return fmt.Sprintf("%s of %s requests failed", group(u.RequestsFailed), group(u.RequestsTotal))
@@ -272,7 +272,7 @@ func (w *textWriter) job(a tracker.Alert) {
 	if u.TrainedTokens > 0 {
 		w.field("trained tokens", group(u.TrainedTokens))
 	}
-	known := map[string]bool{"request_failure": true}
+	known := map[string]bool{tracker.DetailRequestFailure: true}
 	for _, d := range detailLabels {
 		known[d.key] = true
 		w.field(d.label, j.Details[d.key])
