@@ -1,7 +1,6 @@
 package mistral_test
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +12,7 @@ import (
 	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/providers/mistral"
 	"github.com/jobwatch/jobwatch/providers/pollhttp"
+	"github.com/jobwatch/jobwatch/providers/providertest"
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
@@ -204,19 +204,7 @@ func TestPollFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := newPoller(srv, tt.key).Poll(t.Context(), tt.job)
-			pe, ok := errors.AsType[*providers.PollError](err)
-			if !ok {
-				t.Fatalf("error %v (%T) is not a *providers.PollError", err, err)
-			}
-			if pe.Class != tt.class || pe.StatusCode != tt.code {
-				t.Errorf("%v: got %s, HTTP %d; want %s, %d", err, pe.Class, pe.StatusCode, tt.class, tt.code)
-			}
-			if want := fmt.Sprintf("poll mistral %s %s: ", tt.job.Kind, tt.job.ExternalID); !strings.Contains(err.Error(), want) {
-				t.Errorf("error %q does not name the action", err)
-			}
-			if strings.Contains(err.Error(), tt.key) {
-				t.Errorf("error %q holds the key", err)
-			}
+			providertest.CheckPollError(t, err, "mistral", tt.job, tt.key, tt.class, tt.code)
 		})
 	}
 }

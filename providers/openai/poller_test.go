@@ -1,7 +1,6 @@
 package openai_test
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +13,7 @@ import (
 	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/providers/openai"
 	"github.com/jobwatch/jobwatch/providers/pollhttp"
+	"github.com/jobwatch/jobwatch/providers/providertest"
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
@@ -252,19 +252,7 @@ func TestPollFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := newPoller(t, api, tt.key).Poll(t.Context(), tt.job)
-			pe, ok := errors.AsType[*providers.PollError](err)
-			if !ok {
-				t.Fatalf("error %v (%T) is not a *providers.PollError", err, err)
-			}
-			if pe.Class != tt.want || pe.StatusCode != tt.code {
-				t.Errorf("%v: got %s, HTTP %d; want %s, %d", err, pe.Class, pe.StatusCode, tt.want, tt.code)
-			}
-			if action := fmt.Sprintf("poll openai %s %s: ", tt.job.Kind, tt.job.ExternalID); !strings.Contains(err.Error(), action) {
-				t.Errorf("error %q does not name the action %q", err, action)
-			}
-			if strings.Contains(err.Error(), tt.key) {
-				t.Errorf("error %q holds the key", err)
-			}
+			providertest.CheckPollError(t, err, "openai", tt.job, tt.key, tt.want, tt.code)
 		})
 	}
 	for _, r := range api.requests() {
