@@ -1,11 +1,10 @@
 package azureopenai_test
 
 import (
-	"errors"
 	"testing"
 
-	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/providers/azureopenai"
+	"github.com/jobwatch/jobwatch/providers/providertest"
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
@@ -30,34 +29,12 @@ func FuzzObservation(f *testing.F) {
 			tracker.KindBatch:      azureopenai.BatchObservation,
 			tracker.KindFineTuning: azureopenai.FineTuningObservation,
 		} {
-			obs, err := observe(body)
-			if err != nil {
-				if pe, ok := errors.AsType[*providers.PayloadError](err); !ok || pe.Msg == "" {
-					t.Fatalf("%s: error %v (%T) is not a *providers.PayloadError with a message", kind, err, err)
-				}
-				continue
-			}
-			if err := tracker.ValidateExternalID(obs.ExternalID); err != nil {
-				t.Fatalf("%s: ExternalID %q: %v", kind, obs.ExternalID, err)
-			}
-			if obs.Kind != kind || !obs.OccurredAt.IsZero() || obs.Payload != nil {
-				t.Fatalf("%s: observation %+v", kind, obs)
-			}
 			normalize := azureopenai.BatchStatus
 			if kind == tracker.KindFineTuning {
 				normalize = azureopenai.FineTuningStatus
 			}
-			if obs.Status != normalize(obs.ProviderStatus) {
-				t.Fatalf("%s: Status %q for %q", kind, obs.Status, obs.ProviderStatus)
-			}
-			for k, v := range obs.Details {
-				if v == "" {
-					t.Fatalf("%s: Details[%q] is empty", kind, k)
-				}
-			}
-			if _, ok := obs.Details[tracker.DetailRequestFailure]; ok && (obs.ProviderStatus != "completed" || obs.Usage == nil || obs.Usage.RequestsFailed == 0) {
-				t.Fatalf("%s: request_failure on %+v", kind, obs)
-			}
+			obs, err := observe(body)
+			providertest.CheckObservation(t, kind, obs, err, normalize, "completed")
 		}
 	})
 }

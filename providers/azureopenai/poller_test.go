@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,59 +18,26 @@ import (
 
 const testKey = "azure-test-key-0123456789abcdef"
 
-// answer is one stage of a fake job: an HTTP status (0: 200), a
-// Retry-After, and a body.
-type answer struct {
-	code       int
-	retryAfter string
-	body       string
-}
+type answer = providertest.Answer
 
 // fakeResource behaves like an Azure OpenAI resource's v1 API: each GET of a
 // known job, under /openai/v1/batches/ or /openai/v1/fine_tuning/jobs/,
 // answers the next stage of its sequence (the last one forever). A request
-// without an api-key is refused with 401 and one with the wrong key with
-// 403 (Azure answers a wrong key with 401 too; both are auth failures), an
-// unknown job with 404, in Azure's error shape.
-func fakeResource(t *testing.T, jobs map[string][]answer) (*httptest.Server, *int) {
+// without an api-key (or with a query: the v1 API takes no api-version) is
+// refused with 401 and one with the wrong key with 403 (Azure answers a
+// wrong key with 401 too; both are auth failures), an unknown job with 404,
+// in Azure's error shape.
+func fakeResource(t *testing.T, jobs map[string][]answer) (*httptest.Server, func() int) {
 	t.Helper()
-	var mu sync.Mutex
-	var requests int
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		requests++
-		w.Header().Set("Content-Type", "application/json")
+	return providertest.FakeAPI(t, func(r *http.Request) (int, string) {
 		switch key := r.Header.Get("api-key"); {
 		case key == "" || r.URL.RawQuery != "":
-			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprint(w, `{"error":{"code":"401","message":"Access denied due to missing subscription key."}}`)
-			return
+			return http.StatusUnauthorized, `{"error":{"code":"401","message":"Access denied due to missing subscription key."}}`
 		case key != testKey:
-			w.WriteHeader(http.StatusForbidden)
-			fmt.Fprint(w, `{"error":{"code":"PermissionDenied","message":"Principal does not have access to API/Operation."}}`)
-			return
+			return http.StatusForbidden, `{"error":{"code":"PermissionDenied","message":"Principal does not have access to API/Operation."}}`
 		}
-		seq := jobs[r.URL.Path]
-		if r.Method != http.MethodGet || len(seq) == 0 {
-			w.WriteHeader(http.StatusNotFound)
-			fmt.Fprint(w, `{"error":{"code":"404","message":"Resource not found"}}`)
-			return
-		}
-		a := seq[0]
-		if len(seq) > 1 {
-			jobs[r.URL.Path] = seq[1:]
-		}
-		if a.retryAfter != "" {
-			w.Header().Set("Retry-After", a.retryAfter)
-		}
-		if a.code != 0 {
-			w.WriteHeader(a.code)
-		}
-		fmt.Fprint(w, a.body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &requests
+		return 0, ""
+	}, `{"error":{"code":"404","message":"Resource not found"}}`, jobs)
 }
 
 func newPoller(srv *httptest.Server, key string) *azureopenai.Poller {
@@ -81,13 +47,13 @@ func newPoller(srv *httptest.Server, key string) *azureopenai.Poller {
 // batch is a batch object as Azure's v1 API answers it, with extra fields
 // after its status.
 func batch(id, status, extra string) answer {
-	return answer{body: fmt.Sprintf(`{"id":%q,"object":"batch","endpoint":"/chat/completions","errors":null,"input_file_id":"file-7c1f2e3d4b5a",`+
+	return answer{Body: fmt.Sprintf(`{"id":%q,"object":"batch","endpoint":"/chat/completions","errors":null,"input_file_id":"file-7c1f2e3d4b5a",`+
 		`"completion_window":"24h","status":%q,"created_at":1733000000,"metadata":null%s}`, id, status, extra)}
 }
 
 // fineTune is a fine-tuning job object as Azure's v1 API answers it.
 func fineTune(id, status, extra string) answer {
-	return answer{body: fmt.Sprintf(`{"id":%q,"object":"fine_tuning.job","model":"gpt-4.1-mini-2025-04-14","created_at":1733000000,`+
+	return answer{Body: fmt.Sprintf(`{"id":%q,"object":"fine_tuning.job","model":"gpt-4.1-mini-2025-04-14","created_at":1733000000,`+
 		`"training_file":"file-0678a7e63fca41a0","validation_file":null,"result_files":[],"status":%q%s}`, id, status, extra)}
 }
 
@@ -95,24 +61,28 @@ func counts(total, completed, failed int) string {
 	return fmt.Sprintf(`,"request_counts":{"total":%d,"completed":%d,"failed":%d}`, total, completed, failed)
 }
 
-// Each batch goes through Azure's statuses to each end; the last answer's
-// figures and details are the observation's.
-func TestPollBatchEnds(t *testing.T) {
+// Each job goes through Azure's statuses to each end (a fine-tune's through
+// its earlier API versions' words too; a paused one is not ended); the last
+// answer's figures and details are the observation's.
+func TestPollEnds(t *testing.T) {
 	t.Parallel()
+	const batchID, fineTuneID = "batch_ok", "ftjob-1"
 	tests := []struct {
 		name    string
+		kind    tracker.Kind
 		seq     []answer
 		want    []tracker.Status
 		usage   tracker.Usage
 		details map[string]string
 	}{
 		{
-			name: "completed with failed requests",
+			name: "batch completed with failed requests",
+			kind: tracker.KindBatch,
 			seq: []answer{
-				batch("batch_ok", "validating", counts(0, 0, 0)),
-				batch("batch_ok", "in_progress", counts(100, 40, 1)),
-				batch("batch_ok", "finalizing", counts(100, 97, 3)),
-				batch("batch_ok", "completed", counts(100, 97, 3)+`,"output_file_id":"file-out","error_file_id":"file-err","completed_at":1733003600,`+
+				batch(batchID, "validating", counts(0, 0, 0)),
+				batch(batchID, "in_progress", counts(100, 40, 1)),
+				batch(batchID, "finalizing", counts(100, 97, 3)),
+				batch(batchID, "completed", counts(100, 97, 3)+`,"output_file_id":"file-out","error_file_id":"file-err","completed_at":1733003600,`+
 					`"usage":{"input_tokens":12000,"output_tokens":3400,"total_tokens":15400}`),
 			},
 			want:    []tracker.Status{tracker.StatusPending, tracker.StatusRunning, tracker.StatusRunning, tracker.StatusSucceeded},
@@ -120,54 +90,100 @@ func TestPollBatchEnds(t *testing.T) {
 			details: map[string]string{"output_file_id": "file-out", "error_file_id": "file-err", tracker.DetailRequestFailure: tracker.RequestFailurePartial},
 		},
 		{
-			name:    "completed with every request failed",
-			seq:     []answer{batch("batch_ok", "completed", counts(5, 0, 5)+`,"output_file_id":null,"error_file_id":"file-err"`)},
+			name:    "batch completed with every request failed",
+			kind:    tracker.KindBatch,
+			seq:     []answer{batch(batchID, "completed", counts(5, 0, 5)+`,"output_file_id":null,"error_file_id":"file-err"`)},
 			want:    []tracker.Status{tracker.StatusSucceeded},
 			usage:   tracker.Usage{RequestsTotal: 5, RequestsFailed: 5},
 			details: map[string]string{"error_file_id": "file-err", tracker.DetailRequestFailure: tracker.RequestFailureTotal},
 		},
 		{
-			name: "failed",
+			name: "batch failed",
+			kind: tracker.KindBatch,
 			seq: []answer{
-				batch("batch_ok", "validating", ""),
-				batch("batch_ok", "failed", `,"errors":{"object":"list","data":[{"code":"invalid_json_line","message":"Line 3 is not valid JSON.","line":3}]}`),
+				batch(batchID, "validating", ""),
+				batch(batchID, "failed", `,"errors":{"object":"list","data":[{"code":"invalid_json_line","message":"Line 3 is not valid JSON.","line":3}]}`),
 			},
 			want:    []tracker.Status{tracker.StatusPending, tracker.StatusFailed},
 			details: map[string]string{"error_code": "invalid_json_line", "error_message": "Line 3 is not valid JSON."},
 		},
 		{
-			name: "expired with partial output",
+			name: "batch expired with partial output",
+			kind: tracker.KindBatch,
 			seq: []answer{
-				batch("batch_ok", "in_progress", counts(10, 2, 0)),
-				batch("batch_ok", "expired", counts(10, 6, 0)+`,"output_file_id":"file-partial","expired_at":1733090000`),
+				batch(batchID, "in_progress", counts(10, 2, 0)),
+				batch(batchID, "expired", counts(10, 6, 0)+`,"output_file_id":"file-partial","expired_at":1733090000`),
 			},
 			want:    []tracker.Status{tracker.StatusRunning, tracker.StatusExpired},
 			usage:   tracker.Usage{RequestsTotal: 10, RequestsCompleted: 6},
 			details: map[string]string{"output_file_id": "file-partial"},
 		},
 		{
-			name: "cancelled",
-			seq: []answer{
-				batch("batch_ok", "cancelling", counts(10, 2, 0)),
-				batch("batch_ok", "cancelled", counts(10, 2, 0)),
-			},
+			name:  "batch cancelled",
+			kind:  tracker.KindBatch,
+			seq:   []answer{batch(batchID, "cancelling", counts(10, 2, 0)), batch(batchID, "cancelled", counts(10, 2, 0))},
 			want:  []tracker.Status{tracker.StatusRunning, tracker.StatusCancelled},
 			usage: tracker.Usage{RequestsTotal: 10, RequestsCompleted: 2},
+		},
+		{
+			name: "fine-tune succeeded",
+			kind: tracker.KindFineTuning,
+			seq: []answer{
+				fineTune(fineTuneID, "pending", `,"fine_tuned_model":null,"trained_tokens":null`),
+				fineTune(fineTuneID, "validating_files", ""),
+				fineTune(fineTuneID, "queued", ""),
+				fineTune(fineTuneID, "running", `,"trained_tokens":null`),
+				fineTune(fineTuneID, "pausing", ""),
+				fineTune(fineTuneID, "paused", ""),
+				fineTune(fineTuneID, "resuming", ""),
+				fineTune(fineTuneID, "succeeded", `,"fine_tuned_model":"gpt-4.1-mini-2025-04-14.ft-0123456789abcdef","trained_tokens":325000,"finished_at":1733030000`),
+			},
+			want: []tracker.Status{tracker.StatusPending, tracker.StatusPending, tracker.StatusPending, tracker.StatusRunning,
+				"", "", "", tracker.StatusSucceeded},
+			usage:   tracker.Usage{TrainedTokens: 325000},
+			details: map[string]string{"fine_tuned_model": "gpt-4.1-mini-2025-04-14.ft-0123456789abcdef"},
+		},
+		{
+			name: "fine-tune failed",
+			kind: tracker.KindFineTuning,
+			seq: []answer{
+				fineTune(fineTuneID, "created", ""),
+				fineTune(fineTuneID, "failed", `,"error":{"code":"invalidTrainingFile","message":"The training file has too few examples.","param":"training_file"}`),
+			},
+			want:    []tracker.Status{tracker.StatusPending, tracker.StatusFailed},
+			details: map[string]string{"error_code": "invalidTrainingFile", "error_message": "The training file has too few examples."},
+		},
+		{
+			name:  "fine-tune cancelled",
+			kind:  tracker.KindFineTuning,
+			seq:   []answer{fineTune(fineTuneID, "running", ""), fineTune(fineTuneID, "cancelled", `,"trained_tokens":1200`)},
+			want:  []tracker.Status{tracker.StatusRunning, tracker.StatusCancelled},
+			usage: tracker.Usage{TrainedTokens: 1200},
+		},
+		{
+			name: "fine-tune canceled, as Azure's legacy fine-tunes spell it",
+			kind: tracker.KindFineTuning,
+			seq:  []answer{fineTune(fineTuneID, "canceled", "")},
+			want: []tracker.Status{tracker.StatusCancelled},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv, _ := fakeResource(t, map[string][]answer{"/openai/v1/batches/batch_ok": tt.seq})
+			job := tracker.Job{Provider: "azure", Kind: tt.kind, ExternalID: batchID}
+			path := "/openai/v1/batches/" + batchID
+			if tt.kind == tracker.KindFineTuning {
+				job.ExternalID, path = fineTuneID, "/openai/v1/fine_tuning/jobs/"+fineTuneID
+			}
+			srv, _ := fakeResource(t, map[string][]answer{path: tt.seq})
 			p := newPoller(srv, testKey)
-			job := tracker.Job{Provider: "azure", Kind: tracker.KindBatch, ExternalID: "batch_ok"}
 			var obs tracker.Observation
 			for i, want := range tt.want {
 				var err error
 				if obs, err = p.Poll(t.Context(), job); err != nil {
 					t.Fatalf("poll %d: %v", i+1, err)
 				}
-				if obs.Status != want || obs.ExternalID != "batch_ok" || obs.Kind != tracker.KindBatch || !strings.Contains(string(obs.Payload), `"status"`) {
+				if obs.Status != want || obs.ProviderStatus == "" || obs.ExternalID != job.ExternalID || obs.Kind != tt.kind || !strings.Contains(string(obs.Payload), `"status"`) {
 					t.Errorf("poll %d: %s %s %q (%s), payload %s; want %q", i+1, obs.Kind, obs.ExternalID, obs.Status, obs.ProviderStatus, obs.Payload, want)
 				}
 			}
@@ -182,96 +198,20 @@ func TestPollBatchEnds(t *testing.T) {
 	}
 }
 
-// Each fine-tuning job goes through Azure's statuses, its earlier API
-// versions' words included, to each end; a paused job is not ended.
-func TestPollFineTuningEnds(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
-		seq     []answer
-		want    []tracker.Status
-		trained int64
-		details map[string]string
-	}{
-		{
-			name: "succeeded",
-			seq: []answer{
-				fineTune("ftjob-1", "pending", `,"fine_tuned_model":null,"trained_tokens":null`),
-				fineTune("ftjob-1", "validating_files", ""),
-				fineTune("ftjob-1", "queued", ""),
-				fineTune("ftjob-1", "running", `,"trained_tokens":null`),
-				fineTune("ftjob-1", "pausing", ""),
-				fineTune("ftjob-1", "paused", ""),
-				fineTune("ftjob-1", "resuming", ""),
-				fineTune("ftjob-1", "succeeded", `,"fine_tuned_model":"gpt-4.1-mini-2025-04-14.ft-0123456789abcdef","trained_tokens":325000,"finished_at":1733030000`),
-			},
-			want: []tracker.Status{tracker.StatusPending, tracker.StatusPending, tracker.StatusPending, tracker.StatusRunning,
-				"", "", "", tracker.StatusSucceeded},
-			trained: 325000,
-			details: map[string]string{"fine_tuned_model": "gpt-4.1-mini-2025-04-14.ft-0123456789abcdef"},
-		},
-		{
-			name: "failed",
-			seq: []answer{
-				fineTune("ftjob-1", "created", ""),
-				fineTune("ftjob-1", "failed", `,"error":{"code":"invalidTrainingFile","message":"The training file has too few examples.","param":"training_file"}`),
-			},
-			want:    []tracker.Status{tracker.StatusPending, tracker.StatusFailed},
-			details: map[string]string{"error_code": "invalidTrainingFile", "error_message": "The training file has too few examples."},
-		},
-		{
-			name:    "cancelled",
-			seq:     []answer{fineTune("ftjob-1", "running", ""), fineTune("ftjob-1", "cancelled", `,"trained_tokens":1200`)},
-			want:    []tracker.Status{tracker.StatusRunning, tracker.StatusCancelled},
-			trained: 1200,
-		},
-		{
-			name: "canceled, as Azure's legacy fine-tunes spell it",
-			seq:  []answer{fineTune("ftjob-1", "canceled", "")},
-			want: []tracker.Status{tracker.StatusCancelled},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			srv, _ := fakeResource(t, map[string][]answer{"/openai/v1/fine_tuning/jobs/ftjob-1": tt.seq})
-			p := newPoller(srv, testKey)
-			job := tracker.Job{Provider: "azure", Kind: tracker.KindFineTuning, ExternalID: "ftjob-1"}
-			var obs tracker.Observation
-			for i, want := range tt.want {
-				var err error
-				if obs, err = p.Poll(t.Context(), job); err != nil {
-					t.Fatalf("poll %d: %v", i+1, err)
-				}
-				if obs.Status != want || obs.ProviderStatus == "" || obs.Kind != tracker.KindFineTuning {
-					t.Errorf("poll %d: %s %q (%s), want %q", i+1, obs.Kind, obs.Status, obs.ProviderStatus, want)
-				}
-			}
-			var trained int64
-			if obs.Usage != nil {
-				trained = obs.Usage.TrainedTokens
-			}
-			if trained != tt.trained || fmt.Sprint(obs.Details) != fmt.Sprint(tt.details) {
-				t.Errorf("trained tokens %d, details %v; want %d, %v", trained, obs.Details, tt.trained, tt.details)
-			}
-		})
-	}
-}
-
 // A 429 is retried after the Retry-After it names, and the answer after it
 // is the poll's.
 func TestPollRetriesAfterTooManyRequests(t *testing.T) {
 	t.Parallel()
 	srv, requests := fakeResource(t, map[string][]answer{"/openai/v1/batches/batch_429": {
-		{code: http.StatusTooManyRequests, retryAfter: "0", body: `{"error":{"code":"429","message":"Requests to the Batch API have exceeded call rate limit."}}`},
+		{Code: http.StatusTooManyRequests, RetryAfter: "0", Body: `{"error":{"code":"429","message":"Requests to the Batch API have exceeded call rate limit."}}`},
 		batch("batch_429", "in_progress", counts(10, 1, 0)),
 	}})
 	obs, err := newPoller(srv, testKey).Poll(t.Context(), tracker.Job{Kind: tracker.KindBatch, ExternalID: "batch_429"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if obs.Status != tracker.StatusRunning || *requests != 2 {
-		t.Errorf("status %q after %d requests; want running after 2", obs.Status, *requests)
+	if obs.Status != tracker.StatusRunning || requests() != 2 {
+		t.Errorf("status %q after %d requests; want running after 2", obs.Status, requests())
 	}
 }
 
@@ -279,10 +219,10 @@ func TestPollFailures(t *testing.T) {
 	t.Parallel()
 	srv, _ := fakeResource(t, map[string][]answer{
 		"/openai/v1/batches/batch_1":    {batch("batch_1", "in_progress", "")},
-		"/openai/v1/batches/busy":       {{code: http.StatusServiceUnavailable, body: `{"error":{"code":"ServiceUnavailable","message":"The service is temporarily unavailable."}}`}},
-		"/openai/v1/batches/limited":    {{code: http.StatusTooManyRequests, retryAfter: "0", body: `{"error":{"code":"429","message":"Rate limit is exceeded."}}`}},
-		"/openai/v1/batches/odd":        {{body: `{"id":"odd","object":"batch","status":"in_progress","request_counts":{"total":"many"}}`}},
-		"/openai/v1/batches/not_json":   {{body: `<html>Bad gateway</html>`}},
+		"/openai/v1/batches/busy":       {{Code: http.StatusServiceUnavailable, Body: `{"error":{"code":"ServiceUnavailable","message":"The service is temporarily unavailable."}}`}},
+		"/openai/v1/batches/limited":    {{Code: http.StatusTooManyRequests, RetryAfter: "0", Body: `{"error":{"code":"429","message":"Rate limit is exceeded."}}`}},
+		"/openai/v1/batches/odd":        {{Body: `{"id":"odd","object":"batch","status":"in_progress","request_counts":{"total":"many"}}`}},
+		"/openai/v1/batches/not_json":   {{Body: `<html>Bad gateway</html>`}},
 		"/openai/v1/batches/batch_mine": {batch("batch_theirs", "completed", counts(1, 1, 0))},
 		"/openai/v1/batches/ftjob-2":    {fineTune("ftjob-2", "running", "")},
 	})
