@@ -19,6 +19,11 @@ type Type struct {
 	// DefaultBaseURL is the API a provider of this type polls when its
 	// base_url is not set; "": base_url is required to poll.
 	DefaultBaseURL string
+	// MinStaleAfter is the least time the provider tolerates between two
+	// polls of one job: a provider's stale_after (the first poll interval,
+	// which later ones double) is never shorter, and a shorter one configured
+	// for it is refused; 0: no floor.
+	MinStaleAfter time.Duration
 	// Scheme and SignatureHeader are the webhook signature scheme (a
 	// signature.Scheme* name) and header a [providers.webhook] table gets
 	// when it sets no scheme; Scheme "": the table must set one.

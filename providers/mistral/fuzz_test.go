@@ -1,11 +1,10 @@
 package mistral_test
 
 import (
-	"errors"
 	"testing"
 
-	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/providers/mistral"
+	"github.com/jobwatch/jobwatch/providers/providertest"
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
@@ -30,33 +29,14 @@ func FuzzJobObservation(f *testing.F) {
 			tracker.KindBatch:      mistral.BatchObservation,
 			tracker.KindFineTuning: mistral.FineTuningObservation,
 		} {
-			obs, err := observe(body)
-			if err != nil {
-				if pe, ok := errors.AsType[*providers.PayloadError](err); !ok || pe.Msg == "" {
-					t.Fatalf("%s: error %v (%T) is not a *providers.PayloadError with a message", kind, err, err)
-				}
-				continue
-			}
-			if err := tracker.ValidateExternalID(obs.ExternalID); err != nil {
-				t.Fatalf("%s: ExternalID %q: %v", kind, obs.ExternalID, err)
-			}
-			if obs.Kind != kind || obs.ProviderStatus == "" || !obs.OccurredAt.IsZero() || obs.Payload != nil {
-				t.Fatalf("%s: observation %+v", kind, obs)
-			}
 			normalize := mistral.BatchStatus
 			if kind == tracker.KindFineTuning {
 				normalize = mistral.FineTuningStatus
 			}
-			if obs.Status != normalize(obs.ProviderStatus) {
-				t.Fatalf("%s: Status %q for %q", kind, obs.Status, obs.ProviderStatus)
-			}
-			for k, v := range obs.Details {
-				if v == "" {
-					t.Fatalf("%s: Details[%q] is empty", kind, k)
-				}
-			}
-			if _, ok := obs.Details[tracker.DetailRequestFailure]; ok && (obs.ProviderStatus != "SUCCESS" || obs.Usage == nil || obs.Usage.RequestsFailed == 0) {
-				t.Fatalf("%s: request_failure on %+v", kind, obs)
+			obs, err := observe(body)
+			providertest.CheckObservation(t, kind, obs, err, normalize, "SUCCESS")
+			if err == nil && obs.ProviderStatus == "" {
+				t.Fatalf("%s: observation %+v has no provider status", kind, obs)
 			}
 		}
 	})

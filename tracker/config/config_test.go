@@ -103,7 +103,7 @@ func TestExampleProvidersAreValid(t *testing.T) {
 		lines = append(lines, l)
 	}
 	for _, v := range []string{"OPENAI_WEBHOOK_SECRET", "MYTHICDOT_WEBHOOK_SECRET", "LLMTUNE_WEBHOOK_SECRET", "TASKS_WEBHOOK_SECRET",
-		"OPENAI_API_KEY", "MYTHICDOT_API_KEY", "ANTHROPIC_API_KEY", "TASKS_API_KEY", "MISTRAL_API_KEY", "SMTP_PASSWORD", "DOWNSTREAM_WEBHOOK_SECRET"} {
+		"OPENAI_API_KEY", "MYTHICDOT_API_KEY", "ANTHROPIC_API_KEY", "TASKS_API_KEY", "MISTRAL_API_KEY", "AZURE_OPENAI_API_KEY", "SMTP_PASSWORD", "DOWNSTREAM_WEBHOOK_SECRET"} {
 		t.Setenv(v, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 	}
 	t.Setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/XYZ")
@@ -114,7 +114,7 @@ func TestExampleProvidersAreValid(t *testing.T) {
 	if len(c.Notifiers) != 4 || len(c.Routes) != 3 || len(c.Thresholds) != 1 {
 		t.Fatalf("uncommented example has %d notifiers, %d routes, %d thresholds; want 4, 3, 1", len(c.Notifiers), len(c.Routes), len(c.Thresholds))
 	}
-	if len(c.Providers) != 6 || c.Providers[4].Generic == nil || len(c.Providers[4].Generic.StatusMap) != 4 || !c.Providers[3].Polls() || !c.Providers[4].Polls() || !c.Providers[5].Polls() {
+	if len(c.Providers) != 7 || c.Providers[4].Generic == nil || len(c.Providers[4].Generic.StatusMap) != 4 || !c.Providers[3].Polls() || !c.Providers[4].Polls() || !c.Providers[5].Polls() || !c.Providers[6].Polls() {
 		t.Fatalf("uncommented example has providers %+v", c.Providers)
 	}
 }
@@ -141,6 +141,9 @@ func TestProviderErrorsNameTheKey(t *testing.T) {
 		{"mistral without key", "[[providers]]\nname = \"m\"\ntype = \"mistral\"\n", "providers[0].api_key: required: mistral jobs are only ever polled"},
 		{"mistral with paths", "[[providers]]\nname = \"m\"\ntype = \"mistral\"\napi_key = \"k\"\n[providers.generic]\njob_id = \"id\"\nstatus = \"s\"\n", "providers[0].generic: only for a type configured by field paths"},
 		{"mythicdot poll without base_url", "[[providers]]\nname = \"m\"\ntype = \"mythicdot\"\napi_key = \"k\"\n", "providers[0].base_url: required to poll mythicdot"},
+		{"azure-openai without base_url", "[[providers]]\nname = \"az\"\ntype = \"azure-openai\"\napi_key = \"k\"\n", "providers[0].base_url: required to poll azure-openai"},
+		{"azure-openai polled too often", "[[providers]]\nname = \"az\"\ntype = \"azure-openai\"\nbase_url = \"https://r.openai.azure.com\"\napi_key = \"k\"\n[providers.poll]\nstale_after = \"30s\"\n", "providers[0].poll.stale_after: must be at least 2m0s for azure-openai"},
+		{"azure-openai kind polled too often", "[[providers]]\nname = \"az\"\ntype = \"azure-openai\"\nbase_url = \"https://r.openai.azure.com\"\napi_key = \"k\"\n[providers.poll.stale_after_by_kind]\nbatch = \"1m\"\n", "providers[0].poll.stale_after_by_kind.batch: must be at least 2m0s"},
 		{"slack url", "[[notifiers]]\nname = \"s\"\ntype = \"slack\"\nwebhook_url = \"not a url\"\n", "notifiers[0].webhook_url"},
 		{"webhook secret", "[[notifiers]]\nname = \"w\"\ntype = \"webhook\"\nurl = \"https://x/y\"\nsecret = \"plain\"\n", "notifiers[0].secret"},
 		{"email to", "[[notifiers]]\nname = \"e\"\ntype = \"email\"\nsmtp_host = \"h\"\nfrom = \"a@b.c\"\n", "notifiers[0].to"},

@@ -210,8 +210,17 @@ func (p *Provider) Polls() bool {
 	return p.APIKey != ""
 }
 
-// StaleAfterFor is the stale threshold of the provider's jobs of a kind.
+// StaleAfterFor is the stale threshold of the provider's jobs of a kind:
+// the provider's own, else the sweep's, never below its type's
+// MinStaleAfter.
 func (p *Provider) StaleAfterFor(kind tracker.Kind, sweep Sweep) time.Duration {
+	t, _ := p.ProviderType()
+	return max(p.staleAfter(kind, sweep), t.MinStaleAfter)
+}
+
+// staleAfter is the stale threshold configured for the provider's jobs of a
+// kind.
+func (p *Provider) staleAfter(kind tracker.Kind, sweep Sweep) time.Duration {
 	if p.Poll != nil {
 		if d, ok := p.Poll.StaleAfterByKind[string(kind)]; ok {
 			return d.D()
@@ -286,6 +295,13 @@ func (p *Provider) validatePolling(t providers.Type, key string, bad func(key, f
 	if poll.StaleAfter < 0 {
 		bad(pkey+".stale_after", "must not be negative")
 	}
+	// tooShort reports a stale threshold below what the type tolerates.
+	tooShort := func(key string, d Duration) {
+		if d > 0 && d.D() < t.MinStaleAfter {
+			bad(key, "must be at least %s for %s (the least time it tolerates between polls of one job)", t.MinStaleAfter, t.Name)
+		}
+	}
+	tooShort(pkey+".stale_after", poll.StaleAfter)
 	kinds := make([]string, 0, len(poll.StaleAfterByKind))
 	for k := range poll.StaleAfterByKind {
 		kinds = append(kinds, k)
@@ -294,6 +310,8 @@ func (p *Provider) validatePolling(t providers.Type, key string, bad func(key, f
 	for _, k := range kinds {
 		if poll.StaleAfterByKind[k] <= 0 || tracker.ValidateKind(tracker.Kind(k)) != nil {
 			bad(pkey+".stale_after_by_kind."+k, "must be a kind with a positive duration")
+		} else {
+			tooShort(pkey+".stale_after_by_kind."+k, poll.StaleAfterByKind[k])
 		}
 	}
 }
