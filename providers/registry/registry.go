@@ -16,6 +16,7 @@ import (
 	"github.com/jobwatch/jobwatch/providers/mistral"
 	"github.com/jobwatch/jobwatch/providers/mythicdot"
 	"github.com/jobwatch/jobwatch/providers/openai"
+	"github.com/jobwatch/jobwatch/providers/vertex"
 )
 
 // types are the provider types, in the order they are listed.
@@ -26,6 +27,7 @@ var types = []providers.Type{
 	generic.Type,
 	anthropic.Type,
 	mistral.Type,
+	vertex.Type,
 }
 
 // Lookup returns the provider type of that name.
