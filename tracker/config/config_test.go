@@ -114,8 +114,11 @@ func TestExampleProvidersAreValid(t *testing.T) {
 	if len(c.Notifiers) != 4 || len(c.Routes) != 3 || len(c.Thresholds) != 1 {
 		t.Fatalf("uncommented example has %d notifiers, %d routes, %d thresholds; want 4, 3, 1", len(c.Notifiers), len(c.Routes), len(c.Thresholds))
 	}
-	if len(c.Providers) != 6 || c.Providers[4].Generic == nil || len(c.Providers[4].Generic.StatusMap) != 4 || !c.Providers[3].Polls() || !c.Providers[4].Polls() || !c.Providers[5].Polls() {
+	if len(c.Providers) != 7 || c.Providers[4].Generic == nil || len(c.Providers[4].Generic.StatusMap) != 4 || !c.Providers[3].Polls() || !c.Providers[4].Polls() || !c.Providers[5].Polls() {
 		t.Fatalf("uncommented example has providers %+v", c.Providers)
+	}
+	if v := c.Providers[6]; v.Type != "vertex" || !v.Polls() || v.Project == "" || v.Location == "" {
+		t.Errorf("uncommented example's vertex provider: %+v", v)
 	}
 }
 
