@@ -1,11 +1,6 @@
 package vertex_test
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -61,32 +56,11 @@ func newTokenServer(t *testing.T, code, expiresIn int) *tokenServer {
 	return ts
 }
 
-// keyFile writes a service-account JSON key, with an RSA key made for the
-// test, whose token_uri is tokenURL, and returns its path and private key.
+// keyFile writes a service-account key whose token_uri is tokenURL and
+// returns its path and private key.
 func keyFile(t *testing.T, tokenURL string) (string, string) {
 	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-	body, err := json.Marshal(map[string]string{
-		"type": "service_account", "project_id": project, "private_key_id": "0123456789abcdef",
-		"private_key": pemKey, "client_email": "jobwatch@" + project + ".iam.gserviceaccount.com",
-		"client_id": "123456789012345678901", "token_uri": tokenURL,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "key.json")
-	if err := os.WriteFile(path, body, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path, pemKey
+	return providertest.ServiceAccountKey(t, project, tokenURL)
 }
 
 // answer is one stage of a fake job: an HTTP status (0: 200) and a body.
