@@ -49,10 +49,17 @@ func (p *PathPoller) Polls(kind tracker.Kind) bool {
 // Poll implements Poller: GET {base}{path}{id} of the job's kind, mapped by
 // that kind's Observe.
 func (p *PathPoller) Poll(ctx context.Context, job tracker.Job) (tracker.Observation, error) {
+	return p.PollWithHeaders(ctx, job, p.headers)
+}
+
+// PollWithHeaders is Poll sending headers instead of the poller's own: for
+// an API whose credential changes between polls (an OAuth2 access token
+// that is refreshed), which the caller puts in headers for each poll.
+func (p *PathPoller) PollWithHeaders(ctx context.Context, job tracker.Job, headers http.Header) (tracker.Observation, error) {
 	k, ok := p.kinds[job.Kind]
 	if !ok {
 		// An empty URL: the client answers that the kind is not polled.
-		return p.client.Poll(ctx, job, "", p.headers, nil)
+		return p.client.Poll(ctx, job, "", headers, nil)
 	}
-	return p.client.Poll(ctx, job, p.baseURL+k.Path+url.PathEscape(job.ExternalID), p.headers, k.Observe)
+	return p.client.Poll(ctx, job, p.baseURL+k.Path+url.PathEscape(job.ExternalID), headers, k.Observe)
 }

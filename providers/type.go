@@ -36,10 +36,17 @@ type Type struct {
 	// takes a [providers.generic] table and [providers.poll] url, headers
 	// and paths, and its event types are whatever its payloads hold.
 	Mapped bool
+	// OwnCredentials is true for a type whose polls authenticate with
+	// credentials of its own kind rather than api_key (vertex: Google
+	// application default credentials or a service-account key file): a
+	// provider of the type is polled whenever it is configured, and api_key
+	// is refused.
+	OwnCredentials bool
 	// Validate checks what only this type knows of a provider's settings,
 	// reporting each fault with the config table it is in, below the
-	// provider's entry ("generic", "poll"), and an error whose lines start
-	// with the key in that table ("job_id: required"); nil: nothing to check.
+	// provider's entry ("generic", "poll"; "" for the entry itself), and an
+	// error whose lines start with the key in that table ("job_id:
+	// required"); nil: nothing to check.
 	Validate func(s Settings, bad func(table string, err error))
 	// NewParser returns the webhook parser of a provider; nil: the type
 	// sends no webhooks (its jobs are polled).
@@ -76,6 +83,12 @@ type Settings struct {
 	// PollHeaders are sent with a Mapped type's polls (they may hold
 	// credentials).
 	PollHeaders http.Header
+	// Project and Location name a Google Cloud project and region (vertex:
+	// where its batch prediction jobs run); "" for other types.
+	Project, Location string
+	// CredentialsFile is the path of a Google service-account JSON key
+	// (vertex); "": application default credentials.
+	CredentialsFile string
 }
 
 // Mapping maps a provider's JSON to an observation by field paths:

@@ -160,6 +160,33 @@ func NumberCount(n json.Number) Count { return Count{n.String()} }
 // IsZero reports whether the figure is absent (or null).
 func (c Count) IsZero() bool { return c.text == "" }
 
+// Text is the figure as written ("-1", "97"); "" when absent or null.
+func (c Count) Text() string { return c.text }
+
+// ProtoCount is a usage figure in Google's proto3 JSON (Vertex AI, Gemini),
+// where an int64 is written as a decimal string ("97"), and may come as a
+// plain number too: its Count is that number, to hand to Figures. Any other
+// string is a type error, as for an int64.
+type ProtoCount struct {
+	Count
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (c *ProtoCount) UnmarshalJSON(b []byte) error {
+	if b[0] != '"' {
+		return c.Count.UnmarshalJSON(b)
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	if s == "" || !(s[0] == '-' || '0' <= s[0] && s[0] <= '9') || !('0' <= s[len(s)-1] && s[len(s)-1] <= '9') || !json.Valid([]byte(s)) {
+		return &json.UnmarshalTypeError{Value: "string", Type: reflect.TypeFor[int64]()}
+	}
+	c.text = s
+	return nil
+}
+
 // countOf reads a figure's number text as a count: a non-negative integer
 // within int64, written as an integer or not ("1e6", "1000.0"). Otherwise
 // reason says why it is none.

@@ -186,3 +186,25 @@ func TestDerivedEventIDFormula(t *testing.T) {
 		t.Errorf("DerivedEventID = %q, want %q", got, want)
 	}
 }
+
+// A ProtoCount reads a proto3 JSON int64, a decimal string or a number, as
+// its Count; a string that is no number is a type error at its path.
+func TestProtoCount(t *testing.T) {
+	t.Parallel()
+	for body, want := range map[string]string{`{"n":"97"}`: "97", `{"n":97}`: "97", `{"n":"-1"}`: "-1", `{"n":null}`: "", `{}`: ""} {
+		var v struct {
+			N payload.ProtoCount `json:"n"`
+		}
+		if err := payload.Unmarshal([]byte(body), &v); err != nil || v.N.Text() != want {
+			t.Errorf("%s: %q, %v; want %q", body, v.N.Text(), err, want)
+		}
+	}
+	for _, body := range []string{`{"n":"lots"}`, `{"n":""}`, `{"n":"9 "}`, `{"n":"-"}`, `{"n":true}`} {
+		var v struct {
+			N payload.ProtoCount `json:"n"`
+		}
+		if pe := payloadErr(t, payload.Unmarshal([]byte(body), &v)); pe == nil || pe.Field != "n" {
+			t.Errorf("%s: error %v, want one at n", body, pe)
+		}
+	}
+}

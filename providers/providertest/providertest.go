@@ -3,8 +3,15 @@
 package providertest
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -31,4 +38,33 @@ func CheckPollError(t testing.TB, err error, provider string, job tracker.Job, k
 	if strings.Contains(err.Error(), key) {
 		t.Errorf("error %q holds the key", err)
 	}
+}
+
+// ServiceAccountKey writes a Google service-account JSON key of project,
+// with an RSA key made for the test, whose token_uri is tokenURL (a local
+// token server), and returns its path and its PEM private key.
+func ServiceAccountKey(t testing.TB, project, tokenURL string) (path, pemKey string) {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	body, err := json.Marshal(map[string]string{
+		"type": "service_account", "project_id": project, "private_key_id": "0123456789abcdef",
+		"private_key": pemKey, "client_email": "jobwatch@" + project + ".iam.gserviceaccount.com",
+		"client_id": "123456789012345678901", "token_uri": tokenURL,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(t.TempDir(), "key.json")
+	if err := os.WriteFile(path, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, pemKey
 }

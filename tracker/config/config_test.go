@@ -114,8 +114,11 @@ func TestExampleProvidersAreValid(t *testing.T) {
 	if len(c.Notifiers) != 4 || len(c.Routes) != 3 || len(c.Thresholds) != 1 {
 		t.Fatalf("uncommented example has %d notifiers, %d routes, %d thresholds; want 4, 3, 1", len(c.Notifiers), len(c.Routes), len(c.Thresholds))
 	}
-	if len(c.Providers) != 7 || c.Providers[4].Generic == nil || len(c.Providers[4].Generic.StatusMap) != 4 || !c.Providers[3].Polls() || !c.Providers[4].Polls() || !c.Providers[5].Polls() || !c.Providers[6].Polls() {
+	if len(c.Providers) != 8 || c.Providers[4].Generic == nil || len(c.Providers[4].Generic.StatusMap) != 4 || !c.Providers[3].Polls() || !c.Providers[4].Polls() || !c.Providers[5].Polls() || !c.Providers[6].Polls() || !c.Providers[7].Polls() {
 		t.Fatalf("uncommented example has providers %+v", c.Providers)
+	}
+	if v := c.Providers[7]; v.Type != "vertex" || !v.Polls() || v.Project == "" || v.Location == "" {
+		t.Errorf("uncommented example's vertex provider: %+v", v)
 	}
 }
 
@@ -140,6 +143,9 @@ func TestProviderErrorsNameTheKey(t *testing.T) {
 		{"mistral webhook", "[[providers]]\nname = \"m\"\ntype = \"mistral\"\napi_key = \"k\"\n[providers.webhook]\nsecrets = [\"s\"]\n", "providers[0].webhook: mistral sends no webhooks"},
 		{"mistral without key", "[[providers]]\nname = \"m\"\ntype = \"mistral\"\n", "providers[0].api_key: required: mistral jobs are only ever polled"},
 		{"mistral with paths", "[[providers]]\nname = \"m\"\ntype = \"mistral\"\napi_key = \"k\"\n[providers.generic]\njob_id = \"id\"\nstatus = \"s\"\n", "providers[0].generic: only for a type configured by field paths"},
+		{"vertex without project", "[[providers]]\nname = \"v\"\ntype = \"vertex\"\nlocation = \"us-central1\"\n", "providers[0].project: \"\" is not a Google Cloud project id (required)"},
+		{"vertex bad location", "[[providers]]\nname = \"v\"\ntype = \"vertex\"\nproject = \"p-1\"\nlocation = \"us central\"\n", "providers[0].location: \"us central\" is not a Google Cloud location"},
+		{"vertex with api_key", "[[providers]]\nname = \"v\"\ntype = \"vertex\"\nproject = \"p-1\"\nlocation = \"us-central1\"\napi_key = \"k\"\n", "providers[0].api_key: not used: vertex authenticates with credentials of its own"},
 		{"mythicdot poll without base_url", "[[providers]]\nname = \"m\"\ntype = \"mythicdot\"\napi_key = \"k\"\n", "providers[0].base_url: required to poll mythicdot"},
 		{"azure-openai without base_url", "[[providers]]\nname = \"az\"\ntype = \"azure-openai\"\napi_key = \"k\"\n", "providers[0].base_url: required to poll azure-openai"},
 		{"azure-openai polled too often", "[[providers]]\nname = \"az\"\ntype = \"azure-openai\"\nbase_url = \"https://r.openai.azure.com\"\napi_key = \"k\"\n[providers.poll]\nstale_after = \"30s\"\n", "providers[0].poll.stale_after: must be at least 2m0s for azure-openai"},
@@ -351,5 +357,20 @@ func TestURLCredentialsAreRefusedUnquoted(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), secret) {
 			t.Errorf("the error quotes the credentials: %v", err)
 		}
+	}
+}
+
+// A vertex provider is polled from its entry alone, with no api_key: its
+// project, location and key file reach its settings, and its base URL is
+// left to the type (derived from the location).
+func TestVertexIsPolledWithoutAPIKey(t *testing.T) {
+	cfg, err := config.Parse("[[providers]]\nname = \"vertex\"\ntype = \"vertex\"\nproject = \"my-project\"\nlocation = \"europe-west4\"\ncredentials_file = \"/etc/jobwatch/sa.json\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := cfg.Provider("vertex")
+	s := p.Settings()
+	if !p.Polls() || p.Poll == nil || p.Poll.RateLimit != 5 || s.Project != "my-project" || s.Location != "europe-west4" || s.CredentialsFile != "/etc/jobwatch/sa.json" || s.BaseURL != "" {
+		t.Errorf("polls %v, poll %+v, settings %+v", p.Polls(), p.Poll, s)
 	}
 }

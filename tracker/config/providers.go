@@ -33,6 +33,13 @@ type Provider struct {
 	APIKey Secret `toml:"api_key"`
 	// Poll tunes polling; nil: the defaults.
 	Poll *Poll `toml:"poll"`
+	// Project and Location are the Google Cloud project and region of a
+	// vertex provider's jobs.
+	Project  string `toml:"project"`
+	Location string `toml:"location"`
+	// CredentialsFile is the path of a vertex provider's service-account
+	// JSON key; empty: Google application default credentials.
+	CredentialsFile string `toml:"credentials_file"`
 }
 
 // Webhook configures how a provider's webhooks are verified and applied.
@@ -107,7 +114,8 @@ func (p *Provider) ProviderType() (providers.Type, bool) {
 // Settings are the provider's entry as its type's functions take them, its
 // secrets revealed: to hand to those functions only.
 func (p *Provider) Settings() providers.Settings {
-	s := providers.Settings{Name: p.Name, BaseURL: p.BaseURL, APIKey: p.APIKey.Reveal()}
+	s := providers.Settings{Name: p.Name, BaseURL: p.BaseURL, APIKey: p.APIKey.Reveal(),
+		Project: p.Project, Location: p.Location, CredentialsFile: p.CredentialsFile}
 	if p.Generic != nil {
 		m := p.Generic.GenericConfig()
 		s.Mapping = &m
@@ -129,7 +137,7 @@ func (p *Provider) Settings() providers.Settings {
 func (p *Provider) applyDefaults() {
 	t, _ := p.ProviderType()
 	setDefault(&p.BaseURL, t.DefaultBaseURL)
-	if p.Poll == nil && p.APIKey != "" {
+	if p.Poll == nil && (p.APIKey != "" || t.OwnCredentials) {
 		p.Poll = &Poll{}
 	}
 	if p.Poll != nil {
@@ -196,7 +204,13 @@ func (p *Provider) validate(key string, bad func(key, format string, args ...any
 		bad(key+".generic", "only for a type configured by field paths (generic)")
 	}
 	if t.Validate != nil {
-		t.Validate(p.Settings(), func(table string, err error) { reportPrefixed(key+"."+table, err, bad) })
+		t.Validate(p.Settings(), func(table string, err error) {
+			if table == "" {
+				reportPrefixed(key, err, bad)
+				return
+			}
+			reportPrefixed(key+"."+table, err, bad)
+		})
 	}
 	p.validatePolling(t, key, bad)
 	w := p.Webhook

@@ -202,12 +202,14 @@ func (p *Poll) applyDefaults() {
 }
 
 // Polls reports whether the provider is polled: it has an API key (or, for a
-// type configured by field paths, a poll URL).
+// type configured by field paths, a poll URL; for a type with credentials of
+// its own, always).
 func (p *Provider) Polls() bool {
-	if t, _ := p.ProviderType(); t.Mapped {
+	t, _ := p.ProviderType()
+	if t.Mapped {
 		return p.Poll != nil && p.Poll.URL != ""
 	}
-	return p.APIKey != ""
+	return p.APIKey != "" || t.OwnCredentials
 }
 
 // StaleAfterFor is the stale threshold of the provider's jobs of a kind:
@@ -242,8 +244,11 @@ func (p *Provider) validatePolling(t providers.Type, key string, bad func(key, f
 	if known && t.NewPoller == nil && (p.APIKey != "" || p.Poll != nil) {
 		bad(key+".poll", "%s has no polling API in jobwatch: its jobs are resolved by webhook", t.Name)
 	}
-	if known && t.NewParser == nil && p.APIKey == "" {
+	if known && t.NewParser == nil && p.APIKey == "" && !t.OwnCredentials {
 		bad(key+".api_key", "required: %s jobs are only ever polled", t.Name)
+	}
+	if t.OwnCredentials && p.APIKey != "" {
+		bad(key+".api_key", "not used: %s authenticates with credentials of its own", t.Name)
 	}
 	if p.BaseURL != "" {
 		checkBaseURL(key+".base_url", p.BaseURL, bad)
@@ -271,7 +276,7 @@ func (p *Provider) validatePolling(t providers.Type, key string, bad func(key, f
 		if len(poll.Headers) > 0 {
 			bad(pkey+".headers", "only for generic providers")
 		}
-		if p.APIKey == "" {
+		if p.APIKey == "" && !t.OwnCredentials {
 			bad(key+".api_key", "required to poll (a [providers.poll] table is set)")
 		}
 		if poll.JobID != "" || poll.Status != "" || poll.Usage != nil {
