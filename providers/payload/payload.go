@@ -13,6 +13,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -150,6 +151,29 @@ func (c *Count) UnmarshalJSON(b []byte) error {
 		kinds := map[byte]string{'"': "string", '{': "object", '[': "array", 't': "bool", 'f': "bool"}
 		return &json.UnmarshalTypeError{Value: kinds[b[0]], Type: reflect.TypeFor[int64]()}
 	}
+	return nil
+}
+
+// ProtoCount is a Count as proto3's JSON mapping writes an int64, which
+// Google's APIs send: a number, or a decimal number in a string ("1200").
+// A string that holds no number is a type error, as for Count.
+type ProtoCount struct {
+	Count
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (c *ProtoCount) UnmarshalJSON(b []byte) error {
+	if b[0] != '"' {
+		return c.Count.UnmarshalJSON(b)
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	if s == "" || !(s[0] == '-' || '0' <= s[0] && s[0] <= '9') || !json.Valid([]byte(s)) || strings.TrimSpace(s) != s {
+		return &json.UnmarshalTypeError{Value: "string " + strconv.Quote(s), Type: reflect.TypeFor[int64]()}
+	}
+	c.text = s
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/providers/payload"
+	"github.com/jobwatch/jobwatch/tracker"
 )
 
 // payloadErr returns err as a *providers.PayloadError, nil when it is nil,
@@ -184,5 +185,59 @@ func TestDerivedEventIDFormula(t *testing.T) {
 	// SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad.
 	if got, want := payload.DerivedEventID("p_", []byte("abc")), "p_ba7816bf8f01cfea414140de5dae2223"; got != want {
 		t.Errorf("DerivedEventID = %q, want %q", got, want)
+	}
+}
+
+// A proto3 int64 reads the same written as a number or as a string; a
+// string that is no number fails like any other wrong type, and a number
+// that is no count is dropped with a note.
+func TestProtoCount(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		body    string
+		want    int64
+		dropped bool
+		field   string
+	}{
+		{`{"n":1200}`, 1200, false, ""},
+		{`{"n":"1200"}`, 1200, false, ""},
+		{`{"n":"9223372036854775807"}`, 9223372036854775807, false, ""},
+		{`{"n":null}`, 0, false, ""},
+		{`{}`, 0, false, ""},
+		{`{"n":"-3"}`, 0, true, ""},
+		{`{"n":"1.5"}`, 0, true, ""},
+		{`{"n":"many"}`, 0, false, "n"},
+		{`{"n":""}`, 0, false, "n"},
+		{`{"n":" 1"}`, 0, false, "n"},
+		{`{"n":"1 "}`, 0, false, "n"},
+		{`{"n":"NaN"}`, 0, false, "n"},
+		{`{"n":true}`, 0, false, "n"},
+	}
+	for _, tt := range tests {
+		var v struct {
+			N payload.ProtoCount `json:"n"`
+		}
+		err := payload.Unmarshal([]byte(tt.body), &v)
+		if tt.field != "" {
+			if pe := payloadErr(t, err); pe == nil || pe.Field != tt.field {
+				t.Errorf("%s: error %v, want one at %q", tt.body, err, tt.field)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tt.body, err)
+			continue
+		}
+		var f payload.Figures
+		f.Take("requests_total", "n", v.N.Count)
+		var obs tracker.Observation
+		f.Observe(&obs)
+		var got int64
+		if obs.Usage != nil {
+			got = obs.Usage.RequestsTotal
+		}
+		if got != tt.want || (len(obs.DroppedUsage) == 1) != tt.dropped {
+			t.Errorf("%s: requests_total %d, dropped %v; want %d, dropped %v", tt.body, got, obs.DroppedUsage, tt.want, tt.dropped)
+		}
 	}
 }
