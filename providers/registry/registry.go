@@ -11,6 +11,7 @@ package registry
 import (
 	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/providers/anthropic"
+	"github.com/jobwatch/jobwatch/providers/gemini"
 	"github.com/jobwatch/jobwatch/providers/generic"
 	"github.com/jobwatch/jobwatch/providers/llmtune"
 	"github.com/jobwatch/jobwatch/providers/mistral"
@@ -26,6 +27,7 @@ var types = []providers.Type{
 	generic.Type,
 	anthropic.Type,
 	mistral.Type,
+	gemini.Type,
 }
 
 // Lookup returns the provider type of that name.
