@@ -145,11 +145,8 @@ func BatchObservation(body []byte) (tracker.Observation, error) {
 		total, totalOK := f.Take("requests_total", "batchStats.requestCount", s.RequestCount.Count)
 		f.Take("requests_completed", "batchStats.successfulRequestCount", s.SuccessfulRequestCount.Count)
 		failed, failedOK := f.Take("requests_failed", "batchStats.failedRequestCount", s.FailedRequestCount.Count)
-		if obs.Status == tracker.StatusSucceeded && totalOK && failedOK && failed > 0 {
-			d[tracker.DetailRequestFailure] = tracker.RequestFailurePartial
-			if failed >= total {
-				d[tracker.DetailRequestFailure] = tracker.RequestFailureTotal
-			}
+		if obs.Status == tracker.StatusSucceeded && totalOK && failedOK {
+			set(tracker.DetailRequestFailure, payload.RequestFailure(total, failed))
 		}
 	}
 	if strings.HasSuffix(b.State, "_PARTIALLY_SUCCEEDED") && d[tracker.DetailRequestFailure] == "" {

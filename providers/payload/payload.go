@@ -208,6 +208,20 @@ func countOf(text string) (n int64, reason string) {
 	return int64(f), ""
 }
 
+// RequestFailure is the tracker.DetailRequestFailure of a job that ended
+// well with failed of its total requests failed: "" when none failed,
+// tracker.RequestFailureTotal when every one did, else
+// tracker.RequestFailurePartial.
+func RequestFailure(total, failed int64) string {
+	switch {
+	case failed <= 0:
+		return ""
+	case failed >= total:
+		return tracker.RequestFailureTotal
+	}
+	return tracker.RequestFailurePartial
+}
+
 // Figures collects the usage figures of an observation as a parser reads
 // them, leaving out (and noting, for the job's history) those that are no
 // counts. The zero value is empty and ready to use.

@@ -241,3 +241,19 @@ func TestProtoCount(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestFailure(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		total, failed int64
+		want          string
+	}{
+		{10, 0, ""}, {10, 1, tracker.RequestFailurePartial}, {10, 9, tracker.RequestFailurePartial},
+		{10, 10, tracker.RequestFailureTotal}, {0, 3, tracker.RequestFailureTotal}, {0, 0, ""},
+	}
+	for _, tt := range tests {
+		if got := payload.RequestFailure(tt.total, tt.failed); got != tt.want {
+			t.Errorf("RequestFailure(%d, %d) = %q, want %q", tt.total, tt.failed, got, tt.want)
+		}
+	}
+}
