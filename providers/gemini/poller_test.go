@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,68 +20,30 @@ const (
 	revokedKey = "gemini-revoked-key"
 )
 
-// answer is one stage of a fake batch: an HTTP status (0: 200), a
-// Retry-After header and a body.
-type answer struct {
-	code       int
-	retryAfter string
-	body       string
-}
+// answer is one stage of a fake batch.
+type answer = providertest.Answer
 
 // googleError is a Google API error body, as the Gemini API sends it.
 func googleError(code int, status, msg string) string {
 	return fmt.Sprintf(`{"error":{"code":%d,"message":%q,"status":%q}}`, code, msg, status)
 }
 
-// fakeAPI behaves like the Gemini API: each GET of a known batch under
-// /v1beta/batches/ answers the next stage of its sequence (the last one
-// forever). A request with the key in the URL's query (it must never be
-// there) or without x-goog-api-key is refused with 401, as is an unknown
-// key; revokedKey, a key without access to the API, with 403; an unknown
-// batch with 404.
-func fakeAPI(t *testing.T, batches map[string][]answer) (*httptest.Server, *int) {
+// fakeAPI behaves like the Gemini API, serving batches under
+// /v1beta/batches/. A request with the key in the URL's query (it must never
+// be there), without x-goog-api-key or with an unknown key is refused with
+// 401; revokedKey, a key without access to the API, with 403; an unknown
+// batch is answered 404.
+func fakeAPI(t *testing.T, batches map[string][]answer) (*httptest.Server, func() int) {
 	t.Helper()
-	var mu sync.Mutex
-	var requests int
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		requests++
-		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	return providertest.FakeAPI(t, func(r *http.Request) (int, string) {
 		switch key := r.Header.Get("X-Goog-Api-Key"); {
-		case r.URL.RawQuery != "" || key == "":
-			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprint(w, googleError(401, "UNAUTHENTICATED", "Method doesn't allow unregistered callers."))
-			return
 		case key == revokedKey:
-			w.WriteHeader(http.StatusForbidden)
-			fmt.Fprint(w, googleError(403, "PERMISSION_DENIED", "Permission denied: Consumer has been suspended."))
-			return
-		case key != testKey:
-			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprint(w, googleError(401, "UNAUTHENTICATED", "API key not valid. Please pass a valid API key."))
-			return
+			return http.StatusForbidden, googleError(403, "PERMISSION_DENIED", "Permission denied: Consumer has been suspended.")
+		case r.URL.RawQuery != "" || key != testKey:
+			return http.StatusUnauthorized, googleError(401, "UNAUTHENTICATED", "API key not valid. Please pass a valid API key.")
 		}
-		seq := batches[r.URL.Path]
-		if r.Method != http.MethodGet || len(seq) == 0 {
-			w.WriteHeader(http.StatusNotFound)
-			fmt.Fprint(w, googleError(404, "NOT_FOUND", "Requested entity was not found."))
-			return
-		}
-		a := seq[0]
-		if len(seq) > 1 {
-			batches[r.URL.Path] = seq[1:]
-		}
-		if a.retryAfter != "" {
-			w.Header().Set("Retry-After", a.retryAfter)
-		}
-		if a.code != 0 {
-			w.WriteHeader(a.code)
-		}
-		fmt.Fprint(w, a.body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &requests
+		return 0, ""
+	}, googleError(404, "NOT_FOUND", "Requested entity was not found."), batches)
 }
 
 func newPoller(srv *httptest.Server, key string) *gemini.Poller {
@@ -93,7 +54,7 @@ func newPoller(srv *httptest.Server, key string) *gemini.Poller {
 // with extra fields (batchStats, output) and the operation's own (done,
 // error) after it.
 func operation(id, state, meta, op string) answer {
-	return answer{body: fmt.Sprintf(`{"name":"batches/%s","metadata":{"@type":"type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch",`+
+	return answer{Body: fmt.Sprintf(`{"name":"batches/%s","metadata":{"@type":"type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch",`+
 		`"model":"models/gemini-2.5-flash","displayName":"nightly-eval","inputConfig":{"fileName":"files/input-7k2"},"createTime":"2026-12-03T10:00:00.123456Z",`+
 		`"name":"batches/%s","state":%q%s}%s}`, id, id, state, meta, op)}
 }
@@ -135,8 +96,8 @@ func TestPollBatchEnds(t *testing.T) {
 			tracker.Usage{RequestsTotal: 10, RequestsCompleted: 7},
 			map[string]string{"responses_file": "files/batch-e1", "display_name": "nightly-eval", "model": "models/gemini-2.5-flash"}},
 		{"SDK spelling", "j1", []answer{
-			{body: `{"name":"batches/j1","state":"JOB_STATE_RUNNING"}`},
-			{body: `{"name":"batches/j1","state":"JOB_STATE_SUCCEEDED","batchStats":{"requestCount":4,"successfulRequestCount":4}}`},
+			{Body: `{"name":"batches/j1","state":"JOB_STATE_RUNNING"}`},
+			{Body: `{"name":"batches/j1","state":"JOB_STATE_SUCCEEDED","batchStats":{"requestCount":4,"successfulRequestCount":4}}`},
 		}, []tracker.Status{tracker.StatusRunning, tracker.StatusSucceeded},
 			tracker.Usage{RequestsTotal: 4, RequestsCompleted: 4}, nil},
 	}
@@ -176,15 +137,15 @@ func TestPollRetriesAfterTooManyRequests(t *testing.T) {
 	t.Parallel()
 	const id = "r429"
 	srv, requests := fakeAPI(t, map[string][]answer{"/v1beta/batches/" + id: {
-		{code: http.StatusTooManyRequests, retryAfter: "0", body: googleError(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).")},
+		{Code: http.StatusTooManyRequests, RetryAfter: "0", Body: googleError(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota).")},
 		operation(id, "BATCH_STATE_RUNNING", "", ""),
 	}})
 	obs, err := newPoller(srv, testKey).Poll(t.Context(), tracker.Job{Kind: tracker.KindBatch, ExternalID: id})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if obs.Status != tracker.StatusRunning || *requests != 2 {
-		t.Errorf("status %q after %d requests; want running after 2", obs.Status, *requests)
+	if obs.Status != tracker.StatusRunning || requests() != 2 {
+		t.Errorf("status %q after %d requests; want running after 2", obs.Status, requests())
 	}
 }
 
@@ -213,40 +174,23 @@ func TestPollFailures(t *testing.T) {
 	t.Parallel()
 	srv, _ := fakeAPI(t, map[string][]answer{
 		"/v1beta/batches/b1":    {operation("b1", "BATCH_STATE_RUNNING", "", "")},
-		"/v1beta/batches/busy":  {{code: http.StatusServiceUnavailable, body: googleError(503, "UNAVAILABLE", "The service is currently unavailable.")}},
-		"/v1beta/batches/odd":   {{body: `{"name":"batches/odd","metadata":{"state":"BATCH_STATE_RUNNING","batchStats":{"requestCount":"many"}}}`}},
+		"/v1beta/batches/busy":  {{Code: http.StatusServiceUnavailable, Body: googleError(503, "UNAVAILABLE", "The service is currently unavailable.")}},
+		"/v1beta/batches/odd":   {{Body: `{"name":"batches/odd","metadata":{"state":"BATCH_STATE_RUNNING","batchStats":{"requestCount":"many"}}}`}},
 		"/v1beta/batches/other": {operation("b1", "BATCH_STATE_SUCCEEDED", "", "")},
 	})
-	tests := []struct {
-		name  string
-		key   string
-		job   tracker.Job
-		class providers.PollErrorClass
-		code  int
-	}{
-		{"unknown batch", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "missing"}, providers.PollNotFound, 404},
-		{"wrong key", "wrong-key", tracker.Job{Kind: tracker.KindBatch, ExternalID: "b1"}, providers.PollAuth, 401},
-		{"revoked key", revokedKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "b1"}, providers.PollAuth, 403},
-		{"unavailable", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "busy"}, providers.PollTransient, 503},
-		{"malformed answer", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "odd"}, providers.PollInvalid, 0},
-		{"answer about another batch", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "other"}, providers.PollInvalid, 0},
-		{"not a polled kind", testKey, tracker.Job{Kind: tracker.KindFineTuning, ExternalID: "b1"}, providers.PollInvalid, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := newPoller(srv, tt.key).Poll(t.Context(), tt.job)
-			providertest.CheckPollError(t, err, "gemini", tt.job, tt.key, tt.class, tt.code)
-		})
-	}
+	providertest.CheckPollFailures(t, "gemini", func(key string) providers.Poller { return newPoller(srv, key) }, []providertest.PollFailure{
+		{Name: "unknown batch", Key: testKey, Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "missing"}, Class: providers.PollNotFound, Code: 404},
+		{Name: "wrong key", Key: "wrong-key", Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "b1"}, Class: providers.PollAuth, Code: 401},
+		{Name: "revoked key", Key: revokedKey, Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "b1"}, Class: providers.PollAuth, Code: 403},
+		{Name: "unavailable", Key: testKey, Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "busy"}, Class: providers.PollTransient, Code: 503},
+		{Name: "malformed answer", Key: testKey, Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "odd"}, Class: providers.PollInvalid, Code: 0},
+		{Name: "answer about another batch", Key: testKey, Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "other"}, Class: providers.PollInvalid, Code: 0},
+		{Name: "not a polled kind", Key: testKey, Job: tracker.Job{Kind: tracker.KindFineTuning, ExternalID: "b1"}, Class: providers.PollInvalid, Code: 0},
+	})
 }
 
 func TestPolls(t *testing.T) {
 	t.Parallel()
 	p := gemini.NewPoller("", testKey, pollhttp.New(pollhttp.Config{Provider: "gemini"}))
-	for kind, want := range map[tracker.Kind]bool{tracker.KindBatch: true, tracker.KindFineTuning: false, tracker.KindResponse: false, tracker.KindEvalRun: false} {
-		if got := p.Polls(kind); got != want {
-			t.Errorf("Polls(%s) = %v, want %v", kind, got, want)
-		}
-	}
+	providertest.CheckPolls(t, p, map[tracker.Kind]bool{tracker.KindBatch: true, tracker.KindFineTuning: false, tracker.KindResponse: false, tracker.KindEvalRun: false})
 }

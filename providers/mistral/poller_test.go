@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,51 +17,20 @@ import (
 
 const testKey = "mistral-test-key"
 
-// answer is one stage of a fake job: an HTTP status (0: 200) and a body.
-type answer struct {
-	code       int
-	retryAfter string
-	body       string
-}
+// answer is one stage of a fake job.
+type answer = providertest.Answer
 
-// fakeAPI behaves like Mistral's API: each GET of a known job, under
-// /v1/batch/jobs/ or /v1/fine_tuning/jobs/, answers the next stage of its
-// sequence (the last one forever); a request without the bearer key is
-// refused with 401, an unknown job with 404, as Mistral answers them.
-func fakeAPI(t *testing.T, jobs map[string][]answer) (*httptest.Server, *int) {
+// fakeAPI behaves like Mistral's API, serving jobs under /v1/batch/jobs/
+// and /v1/fine_tuning/jobs/: a request without the bearer key is refused
+// with 401, an unknown job with 404, as Mistral answers them.
+func fakeAPI(t *testing.T, jobs map[string][]answer) (*httptest.Server, func() int) {
 	t.Helper()
-	var mu sync.Mutex
-	var requests int
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		requests++
-		w.Header().Set("Content-Type", "application/json")
+	return providertest.FakeAPI(t, func(r *http.Request) (int, string) {
 		if r.Header.Get("Authorization") != "Bearer "+testKey {
-			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprint(w, `{"message":"Unauthorized","request_id":"req_1"}`)
-			return
+			return http.StatusUnauthorized, `{"message":"Unauthorized","request_id":"req_1"}`
 		}
-		seq := jobs[r.URL.Path]
-		if r.Method != http.MethodGet || len(seq) == 0 {
-			w.WriteHeader(http.StatusNotFound)
-			fmt.Fprint(w, `{"object":"error","message":"Job not found","type":"invalid_request_error","code":"3000"}`)
-			return
-		}
-		a := seq[0]
-		if len(seq) > 1 {
-			jobs[r.URL.Path] = seq[1:]
-		}
-		if a.retryAfter != "" {
-			w.Header().Set("Retry-After", a.retryAfter)
-		}
-		if a.code != 0 {
-			w.WriteHeader(a.code)
-		}
-		fmt.Fprint(w, a.body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &requests
+		return 0, ""
+	}, `{"object":"error","message":"Job not found","type":"invalid_request_error","code":"3000"}`, jobs)
 }
 
 func newPoller(srv *httptest.Server, key string) *mistral.Poller {
@@ -70,12 +38,12 @@ func newPoller(srv *httptest.Server, key string) *mistral.Poller {
 }
 
 func batchJob(id, status, counts string) answer {
-	return answer{body: fmt.Sprintf(`{"id":%q,"object":"batch","input_files":["7b1f3c52-0d5e-4a57-9a34-1d1c2a3e4f50"],"endpoint":"/v1/chat/completions",`+
+	return answer{Body: fmt.Sprintf(`{"id":%q,"object":"batch","input_files":["7b1f3c52-0d5e-4a57-9a34-1d1c2a3e4f50"],"endpoint":"/v1/chat/completions",`+
 		`"model":"mistral-small-latest","errors":[],"status":%q,"created_at":1733000000%s}`, id, status, counts)}
 }
 
 func fineTuningJob(id, status, extra string) answer {
-	return answer{body: fmt.Sprintf(`{"id":%q,"object":"job","auto_start":true,"model":"open-mistral-7b","status":%q,"job_type":"FT",`+
+	return answer{Body: fmt.Sprintf(`{"id":%q,"object":"job","auto_start":true,"model":"open-mistral-7b","status":%q,"job_type":"FT",`+
 		`"created_at":1733000000,"modified_at":1733000600,"training_files":["e2b1a4c0-5d6e-4f70-8a91-b2c3d4e5f607"]%s}`, id, status, extra)}
 }
 
@@ -148,15 +116,15 @@ func TestPollRetriesAfterTooManyRequests(t *testing.T) {
 	t.Parallel()
 	const id = "batch-429"
 	srv, requests := fakeAPI(t, map[string][]answer{"/v1/batch/jobs/" + id: {
-		{code: http.StatusTooManyRequests, retryAfter: "0", body: `{"message":"Requests rate limit exceeded"}`},
+		{Code: http.StatusTooManyRequests, RetryAfter: "0", Body: `{"message":"Requests rate limit exceeded"}`},
 		batchJob(id, "TIMEOUT_EXCEEDED", `,"total_requests":10,"succeeded_requests":4,"failed_requests":0`),
 	}})
 	obs, err := newPoller(srv, testKey).Poll(t.Context(), tracker.Job{Kind: tracker.KindBatch, ExternalID: id})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if obs.Status != tracker.StatusExpired || *requests != 2 {
-		t.Errorf("status %q after %d requests; want expired after 2", obs.Status, *requests)
+	if obs.Status != tracker.StatusExpired || requests() != 2 {
+		t.Errorf("status %q after %d requests; want expired after 2", obs.Status, requests())
 	}
 }
 
@@ -184,37 +152,20 @@ func TestPollFailures(t *testing.T) {
 	t.Parallel()
 	srv, _ := fakeAPI(t, map[string][]answer{
 		"/v1/batch/jobs/b1":   {batchJob("b1", "RUNNING", "")},
-		"/v1/batch/jobs/busy": {{code: http.StatusServiceUnavailable, body: `{"message":"Service unavailable"}`}},
-		"/v1/batch/jobs/odd":  {{body: `{"id":"odd","object":"batch","status":"RUNNING","total_requests":"many"}`}},
+		"/v1/batch/jobs/busy": {{Code: http.StatusServiceUnavailable, Body: `{"message":"Service unavailable"}`}},
+		"/v1/batch/jobs/odd":  {{Body: `{"id":"odd","object":"batch","status":"RUNNING","total_requests":"many"}`}},
 	})
-	tests := []struct {
-		name  string
-		key   string
-		job   tracker.Job
-		class providers.PollErrorClass
-		code  int
-	}{
-		{"unknown job", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "missing"}, providers.PollNotFound, 404},
-		{"wrong key", "wrong-key", tracker.Job{Kind: tracker.KindBatch, ExternalID: "b1"}, providers.PollAuth, 401},
-		{"unavailable", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "busy"}, providers.PollTransient, 503},
-		{"malformed answer", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "odd"}, providers.PollInvalid, 0},
-		{"not a polled kind", testKey, tracker.Job{Kind: tracker.KindResponse, ExternalID: "b1"}, providers.PollInvalid, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := newPoller(srv, tt.key).Poll(t.Context(), tt.job)
-			providertest.CheckPollError(t, err, "mistral", tt.job, tt.key, tt.class, tt.code)
-		})
-	}
+	providertest.CheckPollFailures(t, "mistral", func(key string) providers.Poller { return newPoller(srv, key) }, []providertest.PollFailure{
+		{Name: "unknown job", Key: testKey, Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "missing"}, Class: providers.PollNotFound, Code: 404},
+		{Name: "wrong key", Key: "wrong-key", Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "b1"}, Class: providers.PollAuth, Code: 401},
+		{Name: "unavailable", Key: testKey, Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "busy"}, Class: providers.PollTransient, Code: 503},
+		{Name: "malformed answer", Key: testKey, Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "odd"}, Class: providers.PollInvalid, Code: 0},
+		{Name: "not a polled kind", Key: testKey, Job: tracker.Job{Kind: tracker.KindResponse, ExternalID: "b1"}, Class: providers.PollInvalid, Code: 0},
+	})
 }
 
 func TestPolls(t *testing.T) {
 	t.Parallel()
 	p := mistral.NewPoller("", testKey, pollhttp.New(pollhttp.Config{Provider: "mistral"}))
-	for kind, want := range map[tracker.Kind]bool{tracker.KindBatch: true, tracker.KindFineTuning: true, tracker.KindResponse: false, tracker.KindEvalRun: false} {
-		if got := p.Polls(kind); got != want {
-			t.Errorf("Polls(%s) = %v, want %v", kind, got, want)
-		}
-	}
+	providertest.CheckPolls(t, p, map[tracker.Kind]bool{tracker.KindBatch: true, tracker.KindFineTuning: true, tracker.KindResponse: false, tracker.KindEvalRun: false})
 }
