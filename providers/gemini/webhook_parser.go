@@ -1,7 +1,6 @@
 package gemini
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 
@@ -95,12 +94,7 @@ func (WebhookParser) ParseEvent(body []byte) (tracker.Observation, error) {
 		}
 	}
 	if obs.EventID == "" {
-		var content bytes.Buffer
-		content.WriteString(ev.Type)
-		content.WriteByte('\n')
-		// ev.Data was decoded from valid JSON, so Compact cannot fail.
-		_ = json.Compact(&content, ev.Data)
-		obs.EventID = payload.DerivedEventID("gemini_", content.Bytes())
+		obs.EventID = payload.EventTypeID("gemini_", ev.Type, ev.Data)
 	}
 	status, ok := batchEvents[ev.Type]
 	if !ok {

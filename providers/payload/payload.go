@@ -5,6 +5,7 @@
 package payload
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -128,6 +129,20 @@ func ParseTime(field, s string) (time.Time, error) {
 func DerivedEventID(prefix string, content []byte) string {
 	sum := sha256.Sum256(content)
 	return prefix + hex.EncodeToString(sum[:16])
+}
+
+// EventTypeID is the derived event id (DerivedEventID) of an event that
+// carries none, from its type and its data compacted: a retry that changes
+// only the delivery time, or the data's spacing, hashes alike. data must be
+// valid JSON or empty.
+func EventTypeID(prefix, typ string, data json.RawMessage) string {
+	var content bytes.Buffer
+	content.Grow(len(typ) + 1 + len(data))
+	content.WriteString(typ)
+	content.WriteByte('\n')
+	// data is valid JSON (or empty, which Compact rejects writing nothing).
+	_ = json.Compact(&content, data)
+	return DerivedEventID(prefix, content.Bytes())
 }
 
 // Count is a usage figure in a provider's JSON, decoded so that a number

@@ -257,3 +257,19 @@ func TestRequestFailure(t *testing.T) {
 		}
 	}
 }
+
+// An event's type-and-data id is the same whatever the data's spacing, and
+// differs by type and by data.
+func TestEventTypeID(t *testing.T) {
+	t.Parallel()
+	a := payload.EventTypeID("p_", "x.done", []byte(`{"id": "j1"}`))
+	if a != payload.DerivedEventID("p_", []byte("x.done\n"+`{"id":"j1"}`)) {
+		t.Errorf("EventTypeID = %q, not the derived id of type, newline and compacted data", a)
+	}
+	if b, c := payload.EventTypeID("p_", "x.failed", []byte(`{"id":"j1"}`)), payload.EventTypeID("p_", "x.done", []byte(`{"id":"j2"}`)); a == b || a == c {
+		t.Errorf("ids %q, %q, %q are not all different", a, b, c)
+	}
+	if got := payload.EventTypeID("p_", "x.done", nil); got != payload.DerivedEventID("p_", []byte("x.done\n")) {
+		t.Errorf("EventTypeID without data = %q", got)
+	}
+}
