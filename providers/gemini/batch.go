@@ -149,7 +149,7 @@ func BatchObservation(body []byte) (tracker.Observation, error) {
 			set(tracker.DetailRequestFailure, payload.RequestFailure(total, failed))
 		}
 	}
-	if strings.HasSuffix(b.State, "_PARTIALLY_SUCCEEDED") && d[tracker.DetailRequestFailure] == "" {
+	if obs.Status == tracker.StatusSucceeded && strings.HasSuffix(b.State, "_PARTIALLY_SUCCEEDED") && d[tracker.DetailRequestFailure] == "" {
 		d[tracker.DetailRequestFailure] = tracker.RequestFailurePartial
 	}
 	f.Observe(&obs)

@@ -84,6 +84,7 @@ func TestBatchRequestFailureAndError(t *testing.T) {
 		{`{"name":"batches/b","metadata":{"state":"BATCH_STATE_SUCCEEDED","batchStats":{"requestCount":"5","successfulRequestCount":"5"}}}`, ""},
 		{`{"name":"batches/b","state":"JOB_STATE_PARTIALLY_SUCCEEDED"}`, tracker.RequestFailurePartial},
 		{`{"name":"batches/b","metadata":{"state":"BATCH_STATE_FAILED","batchStats":{"requestCount":"5","failedRequestCount":"5"}}}`, ""},
+		{`{"name":"batches/b","state":"OTHER_PARTIALLY_SUCCEEDED"}`, ""},
 	}
 	for _, tt := range tests {
 		obs, err := gemini.BatchObservation([]byte(tt.body))
