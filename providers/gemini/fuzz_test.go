@@ -91,5 +91,10 @@ func FuzzParseEvent(f *testing.F) {
 		if !obs.PollNow || obs.Kind != tracker.KindBatch || obs.Status == "" || obs.ProviderStatus == "" {
 			t.Fatalf("batch event %+v", obs)
 		}
+		for k, v := range obs.Details {
+			if v == "" {
+				t.Fatalf("Details[%q] is empty", k)
+			}
+		}
 	})
 }

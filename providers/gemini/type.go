@@ -24,13 +24,22 @@ var Type = providers.Type{
 	SampleEvent: sampleEvent,
 }
 
-// sampleEvent is a thin event as the Gemini API sends it: a batch event
-// names the batch by its resource name ("batches/{id}"); any other event
-// names its own resource by jobID.
-func sampleEvent(_ providers.Settings, typ, jobID, eventID string, now time.Time) ([]byte, error) {
-	name := jobID
+// sampleEvent is a thin event as the Gemini API sends it, Standard Webhooks'
+// shape: a batch event names the batch by its resource name
+// ("batches/{id}"), with its output file when it succeeded and an error when
+// it failed; any other event names its own resource by jobID. The event id
+// goes in the webhook-id header only, as Google sends it: the parser derives
+// the body's.
+func sampleEvent(_ providers.Settings, typ, jobID, _ string, now time.Time) ([]byte, error) {
+	data := map[string]any{"id": jobID}
 	if strings.HasPrefix(typ, "batch.") {
-		name = namePrefix + BatchID(jobID)
+		data["id"] = namePrefix + BatchID(jobID)
+		switch typ {
+		case "batch.succeeded", "batch.completed":
+			data["output_file_uri"] = "files/batch-" + BatchID(jobID)
+		case "batch.failed":
+			data["error_code"], data["error_message"] = 3, "Request payload size exceeds the limit"
+		}
 	}
-	return json.Marshal(map[string]any{"id": eventID, "type": typ, "timestamp": now.UTC().Format(time.RFC3339), "data": map[string]any{"name": name}})
+	return json.Marshal(map[string]any{"type": typ, "version": "v1", "timestamp": now.UTC().Format(time.RFC3339), "data": data})
 }

@@ -1,6 +1,7 @@
 package gemini
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 
@@ -30,27 +31,39 @@ var batchEvents = map[string]tracker.Status{
 }
 
 // batchNameFields are where an event's data may name its batch, in the
-// order they are tried. Google documents no schema for the data of a
-// project webhook's event beyond "the job's id": each spelling seen in
-// Google's samples and SDK types is accepted, as a resource name
-// ("batches/abc") or a bare id.
-var batchNameFields = []string{"name", "batch", "batch_name", "batchName", "id", "batch_id", "batchId"}
+// order they are tried. The payload is documented loosely: data.id is "the
+// resource id" in the guides' samples (Standard Webhooks' shape: type,
+// version, timestamp, data); other spellings seen in samples are accepted
+// too, each as a resource name ("batches/abc") or a bare id.
+var batchNameFields = []string{"id", "name", "batch", "batch_name", "batchName", "batch_id", "batchId"}
+
+// eventDetails are the data fields a batch event's observation keeps, by
+// their detail key: the pointer to the results of a success, the error of
+// a failure (the poll that follows adds the batch's own).
+var eventDetails = map[string]string{
+	"output_file_uri": "output_file_uri",
+	"file_name":       "responses_file",
+	"error_message":   "error_message",
+	"error_code":      "error_code",
+}
 
 // WebhookParser parses the Gemini API's project (static) webhook events,
 // Standard Webhooks envelopes:
 //
-//	{"id":"evt_…","type":"batch.succeeded","timestamp":"2026-06-01T12:00:00Z","data":{"name":"batches/abc"}}
+//	{"type":"batch.succeeded","version":"v1","timestamp":"2026-06-01T12:00:00Z","data":{"id":"batches/abc","output_file_uri":"…"}}
 //
 // Batch events (batchEvents) give the batch's id (found at the first of
 // data's batchNameFields present, else at the top level's name), Kind
 // batch, the status the event type names, the type's last word as
-// ProviderStatus, and PollNow: events are thin, the poll that follows
-// decides the details (request counts, output) and its word is final,
-// as for OpenAI's thin events. Any other type is a provider event:
+// ProviderStatus, the data's output and error fields (eventDetails) and
+// PollNow: events are thin, the poll that follows decides the details
+// (request counts, output) and its word is final, as for OpenAI's thin
+// events. Any other type is a provider event:
 // ExternalID "", recorded, not rejected.
 //
-// type is required. The event id is the body's id, else one derived from
-// the type and the compacted data ("gemini_…"), so that a redelivery
+// type is required. The event id is the body's id where one is given;
+// Standard Webhooks put it in the webhook-id header only, so it is usually
+// derived from the type and the compacted data ("gemini_…"): a redelivery
 // dedupes. The time is timestamp or create_time (RFC 3339), zero when
 // absent. The zero value is ready to use and safe for concurrent use.
 type WebhookParser struct{}
@@ -116,5 +129,32 @@ func (WebhookParser) ParseEvent(body []byte) (tracker.Observation, error) {
 	obs.ExternalID, obs.Kind, obs.Status = BatchID(name), tracker.KindBatch, status
 	obs.ProviderStatus = ev.Type[strings.LastIndexByte(ev.Type, '.')+1:]
 	obs.PollNow = true
+	for field, key := range eventDetails {
+		if v := scalar(data[field]); v != "" {
+			if obs.Details == nil {
+				obs.Details = map[string]string{}
+			}
+			obs.Details[key] = v
+		}
+	}
 	return obs, nil
+}
+
+// scalar is a JSON string's text or a JSON number as written; "" for
+// anything else (absent, null, an object): a detail the event need not
+// carry is kept only when it reads plainly.
+func scalar(raw json.RawMessage) string {
+	var v any
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if len(raw) == 0 || d.Decode(&v) != nil {
+		return ""
+	}
+	switch v := v.(type) {
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	}
+	return ""
 }

@@ -2,6 +2,7 @@ package gemini_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -20,8 +21,8 @@ func TestParseBatchEvents(t *testing.T) {
 		word   string
 	}{
 		{`{"id":"evt_1","type":"batch.succeeded","timestamp":"2026-12-03T12:00:00Z","data":{"name":"batches/abc"}}`, tracker.StatusSucceeded, "succeeded"},
-		{`{"id":"evt_1","type":"batch.completed","timestamp":"2026-12-03T12:00:00Z","data":{"id":"abc","output_file_uri":"files/out"}}`, tracker.StatusSucceeded, "completed"},
-		{`{"id":"evt_1","type":"batch.failed","create_time":"2026-12-03T12:00:00.5Z","data":{"batch":"batches/abc","error":{"code":3,"message":"bad input"}}}`, tracker.StatusFailed, "failed"},
+		{`{"id":"evt_1","type":"batch.completed","timestamp":"2026-12-03T12:00:00Z","data":{"id":"abc"}}`, tracker.StatusSucceeded, "completed"},
+		{`{"id":"evt_1","type":"batch.failed","create_time":"2026-12-03T12:00:00.5Z","data":{"batch":"batches/abc"}}`, tracker.StatusFailed, "failed"},
 		{`{"id":"evt_1","type":"batch.expired","timestamp":"2026-12-03T12:00:00Z","data":{"batch_name":"batches/abc"}}`, tracker.StatusExpired, "expired"},
 		{`{"id":"evt_1","type":"batch.cancelled","timestamp":"2026-12-03T12:00:00Z","data":{"batchName":"abc"}}`, tracker.StatusCancelled, "cancelled"},
 		{`{"id":"evt_1","type":"batch.succeeded","timestamp":"2026-12-03T12:00:00Z","name":"batches/abc","data":{"user_metadata":{"team":"x"}}}`, tracker.StatusSucceeded, "succeeded"},
@@ -35,6 +36,29 @@ func TestParseBatchEvents(t *testing.T) {
 		if obs.ExternalID != "abc" || obs.Kind != tracker.KindBatch || obs.Status != tt.status || obs.ProviderStatus != tt.word || !obs.PollNow ||
 			obs.EventID != "evt_1" || obs.OccurredAt.Truncate(time.Second) != time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC) {
 			t.Errorf("%s: %+v", tt.body, obs)
+		}
+	}
+}
+
+// A batch event keeps the output pointer or the error its data carries.
+func TestParseBatchEventDetails(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		body string
+		want map[string]string
+	}{
+		{`{"type":"batch.succeeded","version":"v1","timestamp":"2026-12-03T12:00:00Z","data":{"id":"batches/abc","output_file_uri":"gs://bucket/out.jsonl"}}`,
+			map[string]string{"output_file_uri": "gs://bucket/out.jsonl"}},
+		{`{"type":"batch.succeeded","data":{"id":"batches/abc","file_name":"files/batch-abc"}}`, map[string]string{"responses_file": "files/batch-abc"}},
+		{`{"type":"batch.failed","data":{"id":"batches/abc","error_code":3,"error_message":"Request payload size exceeds the limit"}}`,
+			map[string]string{"error_code": "3", "error_message": "Request payload size exceeds the limit"}},
+		{`{"type":"batch.failed","data":{"id":"batches/abc","error_code":"INVALID_ARGUMENT","error_message":{"text":"x"}}}`, map[string]string{"error_code": "INVALID_ARGUMENT"}},
+		{`{"type":"batch.expired","data":{"id":"batches/abc","error_message":null}}`, nil},
+	}
+	for _, tt := range tests {
+		obs, err := gemini.WebhookParser{}.ParseEvent([]byte(tt.body))
+		if err != nil || fmt.Sprint(obs.Details) != fmt.Sprint(tt.want) {
+			t.Errorf("%s: details %v, %v; want %v", tt.body, obs.Details, err, tt.want)
 		}
 	}
 }
@@ -115,7 +139,7 @@ func TestSampleEvents(t *testing.T) {
 			if et[:6] == "batch." {
 				want = "abc"
 			}
-			if err != nil || obs.ExternalID != want || obs.EventID != "evt_s" || !obs.OccurredAt.Equal(now) || obs.Type != et {
+			if err != nil || obs.ExternalID != want || obs.EventID == "" || !obs.OccurredAt.Equal(now) || obs.Type != et {
 				t.Errorf("%s %s: %s parses to %+v, %v", et, jobID, body, obs, err)
 			}
 		}
