@@ -3,7 +3,6 @@
 package llmtune
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"time"
@@ -145,13 +144,7 @@ func (WebhookParser) ParseEvent(body []byte) (tracker.Observation, error) {
 // eventID derives the event's id from its name and its compacted data, not
 // from deliveredAt: a retry may carry a new deliveredAt for the same event.
 func eventID(ev event) string {
-	var content bytes.Buffer
-	content.Grow(len(ev.Event) + 1 + len(ev.Data))
-	content.WriteString(ev.Event)
-	content.WriteByte('\n')
-	// ev.Data was decoded from valid JSON, so Compact cannot fail.
-	_ = json.Compact(&content, ev.Data)
-	return payload.DerivedEventID("llmtune_", content.Bytes())
+	return payload.EventTypeID("llmtune_", ev.Event, ev.Data)
 }
 
 // optionalTime parses the RFC 3339 time at field; empty is the zero time.

@@ -93,11 +93,8 @@ func BatchObservation(body []byte) (tracker.Observation, error) {
 	total, totalOK := f.Take("requests_total", "total_requests", b.TotalRequests)
 	f.Take("requests_completed", "succeeded_requests", b.SucceededRequests)
 	failed, failedOK := f.Take("requests_failed", "failed_requests", b.FailedRequests)
-	if b.Status == "SUCCESS" && totalOK && failedOK && failed > 0 {
-		d[tracker.DetailRequestFailure] = tracker.RequestFailurePartial
-		if failed >= total {
-			d[tracker.DetailRequestFailure] = tracker.RequestFailureTotal
-		}
+	if rf := payload.RequestFailure(total, failed); b.Status == "SUCCESS" && totalOK && failedOK && rf != "" {
+		d[tracker.DetailRequestFailure] = rf
 	}
 	f.Observe(&obs)
 	if len(d) > 0 {

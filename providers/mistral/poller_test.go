@@ -17,12 +17,12 @@ import (
 
 const testKey = "mistral-test-key"
 
+// answer is one stage of a fake job.
 type answer = providertest.Answer
 
-// fakeAPI behaves like Mistral's API: each GET of a known job, under
-// /v1/batch/jobs/ or /v1/fine_tuning/jobs/, answers the next stage of its
-// sequence (the last one forever); a request without the bearer key is
-// refused with 401, an unknown job with 404, as Mistral answers them.
+// fakeAPI behaves like Mistral's API, serving jobs under /v1/batch/jobs/
+// and /v1/fine_tuning/jobs/: a request without the bearer key is refused
+// with 401, an unknown job with 404, as Mistral answers them.
 func fakeAPI(t *testing.T, jobs map[string][]answer) (*httptest.Server, func() int) {
 	t.Helper()
 	return providertest.FakeAPI(t, func(r *http.Request) (int, string) {
@@ -155,34 +155,17 @@ func TestPollFailures(t *testing.T) {
 		"/v1/batch/jobs/busy": {{Code: http.StatusServiceUnavailable, Body: `{"message":"Service unavailable"}`}},
 		"/v1/batch/jobs/odd":  {{Body: `{"id":"odd","object":"batch","status":"RUNNING","total_requests":"many"}`}},
 	})
-	tests := []struct {
-		name  string
-		key   string
-		job   tracker.Job
-		class providers.PollErrorClass
-		code  int
-	}{
-		{"unknown job", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "missing"}, providers.PollNotFound, 404},
-		{"wrong key", "wrong-key", tracker.Job{Kind: tracker.KindBatch, ExternalID: "b1"}, providers.PollAuth, 401},
-		{"unavailable", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "busy"}, providers.PollTransient, 503},
-		{"malformed answer", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "odd"}, providers.PollInvalid, 0},
-		{"not a polled kind", testKey, tracker.Job{Kind: tracker.KindResponse, ExternalID: "b1"}, providers.PollInvalid, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := newPoller(srv, tt.key).Poll(t.Context(), tt.job)
-			providertest.CheckPollError(t, err, "mistral", tt.job, tt.key, tt.class, tt.code)
-		})
-	}
+	providertest.CheckPollFailures(t, "mistral", func(key string) providers.Poller { return newPoller(srv, key) }, []providertest.PollFailure{
+		{Name: "unknown job", Key: testKey, Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "missing"}, Class: providers.PollNotFound, Code: 404},
+		{Name: "wrong key", Key: "wrong-key", Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "b1"}, Class: providers.PollAuth, Code: 401},
+		{Name: "unavailable", Key: testKey, Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "busy"}, Class: providers.PollTransient, Code: 503},
+		{Name: "malformed answer", Key: testKey, Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "odd"}, Class: providers.PollInvalid, Code: 0},
+		{Name: "not a polled kind", Key: testKey, Job: tracker.Job{Kind: tracker.KindResponse, ExternalID: "b1"}, Class: providers.PollInvalid, Code: 0},
+	})
 }
 
 func TestPolls(t *testing.T) {
 	t.Parallel()
 	p := mistral.NewPoller("", testKey, pollhttp.New(pollhttp.Config{Provider: "mistral"}))
-	for kind, want := range map[tracker.Kind]bool{tracker.KindBatch: true, tracker.KindFineTuning: true, tracker.KindResponse: false, tracker.KindEvalRun: false} {
-		if got := p.Polls(kind); got != want {
-			t.Errorf("Polls(%s) = %v, want %v", kind, got, want)
-		}
-	}
+	providertest.CheckPolls(t, p, map[tracker.Kind]bool{tracker.KindBatch: true, tracker.KindFineTuning: true, tracker.KindResponse: false, tracker.KindEvalRun: false})
 }

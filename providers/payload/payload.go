@@ -5,6 +5,7 @@
 package payload
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -129,6 +131,20 @@ func DerivedEventID(prefix string, content []byte) string {
 	return prefix + hex.EncodeToString(sum[:16])
 }
 
+// EventTypeID is the derived event id (DerivedEventID) of an event that
+// carries none, from its type and its data compacted: a retry that changes
+// only the delivery time, or the data's spacing, hashes alike. data must be
+// valid JSON or empty.
+func EventTypeID(prefix, typ string, data json.RawMessage) string {
+	var content bytes.Buffer
+	content.Grow(len(typ) + 1 + len(data))
+	content.WriteString(typ)
+	content.WriteByte('\n')
+	// data is valid JSON (or empty, which Compact rejects writing nothing).
+	_ = json.Compact(&content, data)
+	return DerivedEventID(prefix, content.Bytes())
+}
+
 // Count is a usage figure in a provider's JSON, decoded so that a number
 // that is no count (negative, fractional, beyond int64) does not fail the
 // whole event: Figures drops it with a note instead. Absent and null are
@@ -153,20 +169,9 @@ func (c *Count) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// NumberCount is the figure of a JSON number decoded on its own (as
-// json.Decoder.UseNumber gives it).
-func NumberCount(n json.Number) Count { return Count{n.String()} }
-
-// IsZero reports whether the figure is absent (or null).
-func (c Count) IsZero() bool { return c.text == "" }
-
-// Text is the figure as written ("-1", "97"); "" when absent or null.
-func (c Count) Text() string { return c.text }
-
-// ProtoCount is a usage figure in Google's proto3 JSON (Vertex AI, Gemini),
-// where an int64 is written as a decimal string ("97"), and may come as a
-// plain number too: its Count is that number, to hand to Figures. Any other
-// string is a type error, as for an int64.
+// ProtoCount is a Count as proto3's JSON mapping writes an int64, which
+// Google's APIs send: a number, or a decimal number in a string ("1200").
+// A string that holds no number is a type error, as for Count.
 type ProtoCount struct {
 	Count
 }
@@ -180,12 +185,22 @@ func (c *ProtoCount) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
-	if s == "" || !(s[0] == '-' || '0' <= s[0] && s[0] <= '9') || !('0' <= s[len(s)-1] && s[len(s)-1] <= '9') || !json.Valid([]byte(s)) {
-		return &json.UnmarshalTypeError{Value: "string", Type: reflect.TypeFor[int64]()}
+	if s == "" || !(s[0] == '-' || '0' <= s[0] && s[0] <= '9') || !json.Valid([]byte(s)) || strings.TrimSpace(s) != s {
+		return &json.UnmarshalTypeError{Value: "string " + strconv.Quote(s), Type: reflect.TypeFor[int64]()}
 	}
 	c.text = s
 	return nil
 }
+
+// NumberCount is the figure of a JSON number decoded on its own (as
+// json.Decoder.UseNumber gives it).
+func NumberCount(n json.Number) Count { return Count{n.String()} }
+
+// IsZero reports whether the figure is absent (or null).
+func (c Count) IsZero() bool { return c.text == "" }
+
+// Text is the figure as written ("-1", "97"); "" when absent or null.
+func (c Count) Text() string { return c.text }
 
 // countOf reads a figure's number text as a count: a non-negative integer
 // within int64, written as an integer or not ("1e6", "1000.0"). Otherwise
@@ -209,6 +224,20 @@ func countOf(text string) (n int64, reason string) {
 		return 0, tracker.DropTooLarge
 	}
 	return int64(f), ""
+}
+
+// RequestFailure is the tracker.DetailRequestFailure of a job that ended
+// well with failed of its total requests failed: "" when none failed,
+// tracker.RequestFailureTotal when every one did, else
+// tracker.RequestFailurePartial.
+func RequestFailure(total, failed int64) string {
+	switch {
+	case failed <= 0:
+		return ""
+	case failed >= total:
+		return tracker.RequestFailureTotal
+	}
+	return tracker.RequestFailurePartial
 }
 
 // Figures collects the usage figures of an observation as a parser reads

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/providers/payload"
+	"github.com/jobwatch/jobwatch/tracker"
 )
 
 // payloadErr returns err as a *providers.PayloadError, nil when it is nil,
@@ -187,24 +188,88 @@ func TestDerivedEventIDFormula(t *testing.T) {
 	}
 }
 
-// A ProtoCount reads a proto3 JSON int64, a decimal string or a number, as
-// its Count; a string that is no number is a type error at its path.
+// A proto3 int64 reads the same written as a number or as a string; a
+// string that is no number fails like any other wrong type, and a number
+// that is no count is dropped with a note.
 func TestProtoCount(t *testing.T) {
 	t.Parallel()
-	for body, want := range map[string]string{`{"n":"97"}`: "97", `{"n":97}`: "97", `{"n":"-1"}`: "-1", `{"n":null}`: "", `{}`: ""} {
+	tests := []struct {
+		body    string
+		want    int64
+		dropped bool
+		field   string
+	}{
+		{`{"n":1200}`, 1200, false, ""},
+		{`{"n":"1200"}`, 1200, false, ""},
+		{`{"n":"9223372036854775807"}`, 9223372036854775807, false, ""},
+		{`{"n":null}`, 0, false, ""},
+		{`{}`, 0, false, ""},
+		{`{"n":"-3"}`, 0, true, ""},
+		{`{"n":"1.5"}`, 0, true, ""},
+		{`{"n":"many"}`, 0, false, "n"},
+		{`{"n":""}`, 0, false, "n"},
+		{`{"n":" 1"}`, 0, false, "n"},
+		{`{"n":"1 "}`, 0, false, "n"},
+		{`{"n":"NaN"}`, 0, false, "n"},
+		{`{"n":true}`, 0, false, "n"},
+	}
+	for _, tt := range tests {
 		var v struct {
 			N payload.ProtoCount `json:"n"`
 		}
-		if err := payload.Unmarshal([]byte(body), &v); err != nil || v.N.Text() != want {
-			t.Errorf("%s: %q, %v; want %q", body, v.N.Text(), err, want)
+		err := payload.Unmarshal([]byte(tt.body), &v)
+		if tt.field != "" {
+			if pe := payloadErr(t, err); pe == nil || pe.Field != tt.field {
+				t.Errorf("%s: error %v, want one at %q", tt.body, err, tt.field)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tt.body, err)
+			continue
+		}
+		var f payload.Figures
+		f.Take("requests_total", "n", v.N.Count)
+		var obs tracker.Observation
+		f.Observe(&obs)
+		var got int64
+		if obs.Usage != nil {
+			got = obs.Usage.RequestsTotal
+		}
+		if got != tt.want || (len(obs.DroppedUsage) == 1) != tt.dropped {
+			t.Errorf("%s: requests_total %d, dropped %v; want %d, dropped %v", tt.body, got, obs.DroppedUsage, tt.want, tt.dropped)
 		}
 	}
-	for _, body := range []string{`{"n":"lots"}`, `{"n":""}`, `{"n":"9 "}`, `{"n":"-"}`, `{"n":true}`} {
-		var v struct {
-			N payload.ProtoCount `json:"n"`
+}
+
+func TestRequestFailure(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		total, failed int64
+		want          string
+	}{
+		{10, 0, ""}, {10, 1, tracker.RequestFailurePartial}, {10, 9, tracker.RequestFailurePartial},
+		{10, 10, tracker.RequestFailureTotal}, {0, 3, tracker.RequestFailureTotal}, {0, 0, ""},
+	}
+	for _, tt := range tests {
+		if got := payload.RequestFailure(tt.total, tt.failed); got != tt.want {
+			t.Errorf("RequestFailure(%d, %d) = %q, want %q", tt.total, tt.failed, got, tt.want)
 		}
-		if pe := payloadErr(t, payload.Unmarshal([]byte(body), &v)); pe == nil || pe.Field != "n" {
-			t.Errorf("%s: error %v, want one at n", body, pe)
-		}
+	}
+}
+
+// An event's type-and-data id is the same whatever the data's spacing, and
+// differs by type and by data.
+func TestEventTypeID(t *testing.T) {
+	t.Parallel()
+	a := payload.EventTypeID("p_", "x.done", []byte(`{"id": "j1"}`))
+	if a != payload.DerivedEventID("p_", []byte("x.done\n"+`{"id":"j1"}`)) {
+		t.Errorf("EventTypeID = %q, not the derived id of type, newline and compacted data", a)
+	}
+	if b, c := payload.EventTypeID("p_", "x.failed", []byte(`{"id":"j1"}`)), payload.EventTypeID("p_", "x.done", []byte(`{"id":"j2"}`)); a == b || a == c {
+		t.Errorf("ids %q, %q, %q are not all different", a, b, c)
+	}
+	if got := payload.EventTypeID("p_", "x.done", nil); got != payload.DerivedEventID("p_", []byte("x.done\n")) {
+		t.Errorf("EventTypeID without data = %q", got)
 	}
 }

@@ -1,5 +1,6 @@
 // Package providertest holds the checks every provider package's tests make
-// of its pollers. It is for tests only, not part of the library's API.
+// of its pollers, and the fake API they poll. It is for tests only, not part
+// of the library's API.
 package providertest
 
 import (
@@ -67,4 +68,38 @@ func ServiceAccountKey(t testing.TB, project, tokenURL string) (path, pemKey str
 		t.Fatal(err)
 	}
 	return path, pemKey
+}
+
+// PollFailure is a poll that must fail: of job, with the API key key, as a
+// *providers.PollError of class with HTTP status code (0: none came).
+type PollFailure struct {
+	Name  string
+	Key   string
+	Job   tracker.Job
+	Class providers.PollErrorClass
+	Code  int
+}
+
+// CheckPollFailures runs each failure as a parallel subtest: a poll of its
+// job by the poller newPoller makes with its key, checked by
+// CheckPollError.
+func CheckPollFailures(t *testing.T, provider string, newPoller func(key string) providers.Poller, failures []PollFailure) {
+	t.Helper()
+	for _, f := range failures {
+		t.Run(f.Name, func(t *testing.T) {
+			t.Parallel()
+			_, err := newPoller(f.Key).Poll(t.Context(), f.Job)
+			CheckPollError(t, err, provider, f.Job, f.Key, f.Class, f.Code)
+		})
+	}
+}
+
+// CheckPolls checks that p polls exactly the kinds of job kinds says.
+func CheckPolls(t testing.TB, p providers.Poller, kinds map[tracker.Kind]bool) {
+	t.Helper()
+	for kind, want := range kinds {
+		if got := p.Polls(kind); got != want {
+			t.Errorf("Polls(%s) = %v, want %v", kind, got, want)
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/providers/anthropic"
 	"github.com/jobwatch/jobwatch/providers/azureopenai"
+	"github.com/jobwatch/jobwatch/providers/gemini"
 	"github.com/jobwatch/jobwatch/providers/generic"
 	"github.com/jobwatch/jobwatch/providers/llmtune"
 	"github.com/jobwatch/jobwatch/providers/mistral"
@@ -30,6 +31,7 @@ var types = []providers.Type{
 	mistral.Type,
 	azureopenai.Type,
 	vertex.Type,
+	gemini.Type,
 }
 
 // Lookup returns the provider type of that name.

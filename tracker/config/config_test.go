@@ -106,6 +106,8 @@ func TestExampleProvidersAreValid(t *testing.T) {
 		"OPENAI_API_KEY", "MYTHICDOT_API_KEY", "ANTHROPIC_API_KEY", "TASKS_API_KEY", "MISTRAL_API_KEY", "AZURE_OPENAI_API_KEY", "SMTP_PASSWORD", "DOWNSTREAM_WEBHOOK_SECRET"} {
 		t.Setenv(v, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 	}
+	t.Setenv("GEMINI_API_KEY", "gemini-key")
+	t.Setenv("GEMINI_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 	t.Setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/XYZ")
 	c, err := config.Parse(strings.Join(lines, "\n"))
 	if err != nil {
@@ -114,11 +116,23 @@ func TestExampleProvidersAreValid(t *testing.T) {
 	if len(c.Notifiers) != 4 || len(c.Routes) != 3 || len(c.Thresholds) != 1 {
 		t.Fatalf("uncommented example has %d notifiers, %d routes, %d thresholds; want 4, 3, 1", len(c.Notifiers), len(c.Routes), len(c.Thresholds))
 	}
-	if len(c.Providers) != 8 || c.Providers[4].Generic == nil || len(c.Providers[4].Generic.StatusMap) != 4 || !c.Providers[3].Polls() || !c.Providers[4].Polls() || !c.Providers[5].Polls() || !c.Providers[6].Polls() || !c.Providers[7].Polls() {
+	byType := map[string]*config.Provider{}
+	for i := range c.Providers {
+		byType[c.Providers[i].Type] = &c.Providers[i]
+	}
+	if len(c.Providers) != 9 || len(byType) != 9 || byType["generic"].Generic == nil || len(byType["generic"].Generic.StatusMap) != 4 {
 		t.Fatalf("uncommented example has providers %+v", c.Providers)
 	}
-	if v := c.Providers[7]; v.Type != "vertex" || !v.Polls() || v.Project == "" || v.Location == "" {
+	for _, typ := range []string{"anthropic", "generic", "mistral", "azure-openai", "vertex", "gemini"} {
+		if !byType[typ].Polls() {
+			t.Errorf("uncommented example's %s provider is not polled: %+v", typ, byType[typ])
+		}
+	}
+	if v := byType["vertex"]; v.Project == "" || v.Location == "" {
 		t.Errorf("uncommented example's vertex provider: %+v", v)
+	}
+	if gemini := byType["gemini"]; gemini.Webhook == nil || gemini.Webhook.Scheme != "standard-webhooks" {
+		t.Errorf("uncommented example's gemini provider: %+v", gemini)
 	}
 }
 
