@@ -12,6 +12,7 @@ import (
 	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/providers/anthropic"
 	"github.com/jobwatch/jobwatch/providers/generic"
+	"github.com/jobwatch/jobwatch/providers/groq"
 	"github.com/jobwatch/jobwatch/providers/llmtune"
 	"github.com/jobwatch/jobwatch/providers/mistral"
 	"github.com/jobwatch/jobwatch/providers/mythicdot"
@@ -26,6 +27,7 @@ var types = []providers.Type{
 	generic.Type,
 	anthropic.Type,
 	mistral.Type,
+	groq.Type,
 }
 
 // Lookup returns the provider type of that name.
