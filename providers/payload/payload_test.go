@@ -141,6 +141,24 @@ func TestCheckExternalID(t *testing.T) {
 	}
 }
 
+func TestCheckJob(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		id, status, field string
+	}{
+		{"job-1", "RUNNING", ""},
+		{"", "RUNNING", "name"},
+		{"a/b", "RUNNING", "name"},
+		{"job-1", "", "state"},
+	}
+	for _, tt := range tests {
+		pe := payloadErr(t, payload.CheckJob("name", tt.id, "state", tt.status))
+		if (pe == nil) != (tt.field == "") || (pe != nil && pe.Field != tt.field) {
+			t.Errorf("CheckJob(%q, %q) = %v, want a fault at %q", tt.id, tt.status, pe, tt.field)
+		}
+	}
+}
+
 func TestTimes(t *testing.T) {
 	t.Parallel()
 	unix := []struct {
