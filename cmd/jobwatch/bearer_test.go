@@ -75,3 +75,18 @@ api_key = "gsk_test"
 `, []polledJob{{tracker.KindBatch, "batch_01", "/openai/v1/batches/batch_01",
 		`{"id":"batch_01","object":"batch","status":"completed","request_counts":{"total":2,"completed":2,"failed":0}}`, tracker.StatusSucceeded}})
 }
+
+// A together provider needs nothing but its config entry.
+func TestPollTogetherJobs(t *testing.T) {
+	t.Parallel()
+	checkPolledByConfig(t, "together", "together-key", `
+[[providers]]
+name = "together"
+type = "together"
+base_url = "%s/v1"
+api_key = "together-key"
+`, []polledJob{
+		{tracker.KindBatch, "b-1", "/v1/batches/b-1", `{"id":"b-1","status":"EXPIRED","progress":50,"output_file_id":"file-partial"}`, tracker.StatusExpired},
+		{tracker.KindFineTuning, "ft-1", "/v1/fine-tunes/ft-1", `{"id":"ft-1","status":"completed","token_count":1000}`, tracker.StatusSucceeded},
+	})
+}

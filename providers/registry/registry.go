@@ -17,6 +17,7 @@ import (
 	"github.com/jobwatch/jobwatch/providers/mistral"
 	"github.com/jobwatch/jobwatch/providers/mythicdot"
 	"github.com/jobwatch/jobwatch/providers/openai"
+	"github.com/jobwatch/jobwatch/providers/together"
 )
 
 // types are the provider types, in the order they are listed.
@@ -28,6 +29,7 @@ var types = []providers.Type{
 	anthropic.Type,
 	mistral.Type,
 	groq.Type,
+	together.Type,
 }
 
 // Lookup returns the provider type of that name.

@@ -106,7 +106,7 @@ func TestExampleProvidersAreValid(t *testing.T) {
 		"OPENAI_API_KEY", "MYTHICDOT_API_KEY", "ANTHROPIC_API_KEY", "TASKS_API_KEY", "MISTRAL_API_KEY", "SMTP_PASSWORD", "DOWNSTREAM_WEBHOOK_SECRET"} {
 		t.Setenv(v, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 	}
-	for _, v := range []string{"GROQ_API_KEY"} {
+	for _, v := range []string{"GROQ_API_KEY", "TOGETHER_API_KEY"} {
 		t.Setenv(v, "bearer-test-key")
 	}
 	t.Setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/XYZ")
