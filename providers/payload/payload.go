@@ -166,6 +166,32 @@ func (c *Count) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// ProtoCount is a usage figure in an answer that follows protobuf's JSON
+// mapping (Google's, Fireworks'), which writes int64 and uint64 fields as
+// decimal strings and narrower ones as numbers: both are read, the string
+// like the number it holds. A string that holds no number is a type error.
+type ProtoCount struct {
+	Count
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (c *ProtoCount) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || b[0] != '"' {
+		return c.Count.UnmarshalJSON(b)
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	_, err := strconv.ParseFloat(s, 64)
+	number := s != "" && (s[0] == '-' || '0' <= s[0] && s[0] <= '9') && (err == nil || errors.Is(err, strconv.ErrRange))
+	if !number {
+		return &json.UnmarshalTypeError{Value: "string", Type: reflect.TypeFor[int64]()}
+	}
+	c.text = s
+	return nil
+}
+
 // NumberCount is the figure of a JSON number decoded on its own (as
 // json.Decoder.UseNumber gives it).
 func NumberCount(n json.Number) Count { return Count{n.String()} }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/providers/payload"
+	"github.com/jobwatch/jobwatch/tracker"
 )
 
 // payloadErr returns err as a *providers.PayloadError, nil when it is nil,
@@ -202,5 +203,45 @@ func TestDerivedEventIDFormula(t *testing.T) {
 	// SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad.
 	if got, want := payload.DerivedEventID("p_", []byte("abc")), "p_ba7816bf8f01cfea414140de5dae2223"; got != want {
 		t.Errorf("DerivedEventID = %q, want %q", got, want)
+	}
+}
+
+// A ProtoCount reads int64s written as strings like numbers, drops the same
+// figures a Count drops, and refuses a string that holds no number.
+func TestProtoCount(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		json    string
+		want    int64
+		dropped bool
+		err     bool
+	}{
+		{`{"n":"9007199254740993"}`, 9007199254740993, false, false},
+		{`{"n":42}`, 42, false, false},
+		{`{"n":"-3"}`, 0, true, false},
+		{`{"n":"1e400"}`, 0, true, false},
+		{`{"n":"1.5"}`, 0, true, false},
+		{`{"n":null}`, 0, false, false},
+		{`{"n":"lots"}`, 0, false, true},
+		{`{"n":""}`, 0, false, true},
+		{`{"n":"Inf"}`, 0, false, true},
+		{`{"n":true}`, 0, false, true},
+	}
+	for _, tt := range tests {
+		var v struct {
+			N payload.ProtoCount `json:"n"`
+		}
+		err := payload.Unmarshal([]byte(tt.json), &v)
+		if (err != nil) != tt.err {
+			t.Errorf("%s: error %v", tt.json, err)
+			continue
+		}
+		var f payload.Figures
+		n, _ := f.Take("input_tokens", "n", v.N.Count)
+		var obs tracker.Observation
+		f.Observe(&obs)
+		if dropped := len(obs.DroppedUsage) == 1; n != tt.want || dropped != tt.dropped {
+			t.Errorf("%s: %d, dropped %v; want %d, dropped %v", tt.json, n, dropped, tt.want, tt.dropped)
+		}
 	}
 }
