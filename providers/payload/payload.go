@@ -166,6 +166,20 @@ func (c *Count) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// RequestFailure is the request_failure detail (tracker.DetailRequestFailure)
+// of a batch that ended well with failed of its total requests failed:
+// tracker.RequestFailureTotal when every request failed,
+// tracker.RequestFailurePartial when some did, "" when none did.
+func RequestFailure(total, failed int64) string {
+	switch {
+	case failed <= 0:
+		return ""
+	case failed >= total:
+		return tracker.RequestFailureTotal
+	}
+	return tracker.RequestFailurePartial
+}
+
 // ProtoCount is a usage figure in an answer that follows protobuf's JSON
 // mapping (Google's, Fireworks'), which writes int64 and uint64 fields as
 // decimal strings and narrower ones as numbers: both are read, the string

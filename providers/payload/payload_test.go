@@ -245,3 +245,17 @@ func TestProtoCount(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestFailure(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		total, failed int64
+		want          string
+	}{
+		{10, 0, ""}, {10, 3, tracker.RequestFailurePartial}, {10, 10, tracker.RequestFailureTotal}, {0, 2, tracker.RequestFailureTotal},
+	} {
+		if got := payload.RequestFailure(tt.total, tt.failed); got != tt.want {
+			t.Errorf("RequestFailure(%d, %d) = %q, want %q", tt.total, tt.failed, got, tt.want)
+		}
+	}
+}
