@@ -90,3 +90,18 @@ api_key = "together-key"
 		{tracker.KindFineTuning, "ft-1", "/v1/fine-tunes/ft-1", `{"id":"ft-1","status":"completed","token_count":1000}`, tracker.StatusSucceeded},
 	})
 }
+
+// A fireworks provider needs nothing but its config entry, its account
+// included.
+func TestPollFireworksJobs(t *testing.T) {
+	t.Parallel()
+	checkPolledByConfig(t, "fireworks", "fw-key", `
+[[providers]]
+name = "fireworks"
+type = "fireworks"
+base_url = "%s"
+account = "acme-ml"
+api_key = "fw-key"
+`, []polledJob{{tracker.KindBatch, "nightly-1", "/v1/accounts/acme-ml/batchInferenceJobs/nightly-1",
+		`{"name":"accounts/acme-ml/batchInferenceJobs/nightly-1","state":"JOB_STATE_FAILED","status":{"code":"INTERNAL","message":"boom"}}`, tracker.StatusFailed}})
+}

@@ -11,6 +11,7 @@ package registry
 import (
 	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/providers/anthropic"
+	"github.com/jobwatch/jobwatch/providers/fireworks"
 	"github.com/jobwatch/jobwatch/providers/generic"
 	"github.com/jobwatch/jobwatch/providers/groq"
 	"github.com/jobwatch/jobwatch/providers/llmtune"
@@ -30,6 +31,7 @@ var types = []providers.Type{
 	mistral.Type,
 	groq.Type,
 	together.Type,
+	fireworks.Type,
 }
 
 // Lookup returns the provider type of that name.

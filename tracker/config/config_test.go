@@ -106,7 +106,7 @@ func TestExampleProvidersAreValid(t *testing.T) {
 		"OPENAI_API_KEY", "MYTHICDOT_API_KEY", "ANTHROPIC_API_KEY", "TASKS_API_KEY", "MISTRAL_API_KEY", "SMTP_PASSWORD", "DOWNSTREAM_WEBHOOK_SECRET"} {
 		t.Setenv(v, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 	}
-	for _, v := range []string{"GROQ_API_KEY", "TOGETHER_API_KEY"} {
+	for _, v := range []string{"GROQ_API_KEY", "TOGETHER_API_KEY", "FIREWORKS_API_KEY"} {
 		t.Setenv(v, "bearer-test-key")
 	}
 	t.Setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/XYZ")
@@ -148,6 +148,8 @@ func TestProviderErrorsNameTheKey(t *testing.T) {
 		{"bad lost_after", "[sweep.lost_after]\nbatch = \"soon\"\n", "sweep.lost_after.batch"},
 		{"mistral webhook", "[[providers]]\nname = \"m\"\ntype = \"mistral\"\napi_key = \"k\"\n[providers.webhook]\nsecrets = [\"s\"]\n", "providers[0].webhook: mistral sends no webhooks"},
 		{"mistral without key", "[[providers]]\nname = \"m\"\ntype = \"mistral\"\n", "providers[0].api_key: required: mistral jobs are only ever polled"},
+		{"fireworks without account", "[[providers]]\nname = \"f\"\ntype = \"fireworks\"\napi_key = \"k\"\n", "providers[0].account: required"},
+		{"fireworks with a path for account", "[[providers]]\nname = \"f\"\ntype = \"fireworks\"\naccount = \"a/b\"\napi_key = \"k\"\n", "providers[0].account: must be an account id"},
 		{"mistral with paths", "[[providers]]\nname = \"m\"\ntype = \"mistral\"\napi_key = \"k\"\n[providers.generic]\njob_id = \"id\"\nstatus = \"s\"\n", "providers[0].generic: only for a type configured by field paths"},
 		{"mythicdot poll without base_url", "[[providers]]\nname = \"m\"\ntype = \"mythicdot\"\napi_key = \"k\"\n", "providers[0].base_url: required to poll mythicdot"},
 		{"slack url", "[[notifiers]]\nname = \"s\"\ntype = \"slack\"\nwebhook_url = \"not a url\"\n", "notifiers[0].webhook_url"},
