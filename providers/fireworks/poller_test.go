@@ -128,28 +128,15 @@ func TestPollFailures(t *testing.T) {
 		jobsPath + "odd":    {{Body: `{"name":"accounts/acme-ml/batchInferenceJobs/odd","state":"JOB_STATE_RUNNING","jobProgress":{"failedRequests":{}}}`}},
 		jobsPath + "other":  {job("someone-else", "JOB_STATE_COMPLETED", "")},
 	})
-	tests := []struct {
-		name  string
-		key   string
-		id    string
-		class providers.PollErrorClass
-		code  int
-	}{
-		{"unknown job", testKey, "missing", providers.PollNotFound, 404},
-		{"wrong key", "wrong-key", "j1", providers.PollAuth, 401},
-		{"forbidden", testKey, "denied", providers.PollAuth, 403},
-		{"internal error", testKey, "down", providers.PollTransient, 500},
-		{"malformed answer", testKey, "odd", providers.PollInvalid, 0},
-		{"answer about another job", testKey, "other", providers.PollInvalid, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			j := tracker.Job{Kind: tracker.KindBatch, ExternalID: tt.id}
-			_, err := newPoller(srv, tt.key).Poll(t.Context(), j)
-			providertest.CheckPollError(t, err, "fireworks", j, tt.key, tt.class, tt.code)
-		})
-	}
+	j := func(id string) tracker.Job { return tracker.Job{Kind: tracker.KindBatch, ExternalID: id} }
+	providertest.CheckPollFailures(t, "fireworks", func(key string) providers.Poller { return newPoller(srv, key) }, []providertest.PollFailure{
+		{Name: "unknown job", Key: testKey, Job: j("missing"), Class: providers.PollNotFound, Code: 404},
+		{Name: "wrong key", Key: "wrong-key", Job: j("j1"), Class: providers.PollAuth, Code: 401},
+		{Name: "forbidden", Key: testKey, Job: j("denied"), Class: providers.PollAuth, Code: 403},
+		{Name: "internal error", Key: testKey, Job: j("down"), Class: providers.PollTransient, Code: 500},
+		{Name: "malformed answer", Key: testKey, Job: j("odd"), Class: providers.PollInvalid, Code: 0},
+		{Name: "answer about another job", Key: testKey, Job: j("other"), Class: providers.PollInvalid, Code: 0},
+	})
 }
 
 func TestPolls(t *testing.T) {

@@ -148,28 +148,15 @@ func TestPollFailures(t *testing.T) {
 		"/openai/v1/batches/batch_bad":    {{Body: `{"id":"batch_bad","object":"batch","status":"in_progress","request_counts":{"total":"many"}}`}},
 		"/openai/v1/batches/batch_other":  {batch("batch_someone_else", "completed", 1, 1, 0, "")},
 	})
-	tests := []struct {
-		name  string
-		key   string
-		job   tracker.Job
-		class providers.PollErrorClass
-		code  int
-	}{
-		{"unknown batch", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "batch_missing"}, providers.PollNotFound, 404},
-		{"wrong key", "wrong-key", tracker.Job{Kind: tracker.KindBatch, ExternalID: "batch_1"}, providers.PollAuth, 401},
-		{"forbidden", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "batch_denied"}, providers.PollAuth, 403},
-		{"unavailable", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "batch_busy"}, providers.PollTransient, 503},
-		{"malformed answer", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "batch_bad"}, providers.PollInvalid, 0},
-		{"answer about another batch", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "batch_other"}, providers.PollInvalid, 0},
-		{"not a polled kind", testKey, tracker.Job{Kind: tracker.KindFineTuning, ExternalID: "batch_1"}, providers.PollInvalid, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := newPoller(srv, tt.key).Poll(t.Context(), tt.job)
-			providertest.CheckPollError(t, err, "groq", tt.job, tt.key, tt.class, tt.code)
-		})
-	}
+	providertest.CheckPollFailures(t, "groq", func(key string) providers.Poller { return newPoller(srv, key) }, []providertest.PollFailure{
+		{Name: "unknown batch", Key: testKey, Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "batch_missing"}, Class: providers.PollNotFound, Code: 404},
+		{Name: "wrong key", Key: "wrong-key", Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "batch_1"}, Class: providers.PollAuth, Code: 401},
+		{Name: "forbidden", Key: testKey, Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "batch_denied"}, Class: providers.PollAuth, Code: 403},
+		{Name: "unavailable", Key: testKey, Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "batch_busy"}, Class: providers.PollTransient, Code: 503},
+		{Name: "malformed answer", Key: testKey, Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "batch_bad"}, Class: providers.PollInvalid, Code: 0},
+		{Name: "answer about another batch", Key: testKey, Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "batch_other"}, Class: providers.PollInvalid, Code: 0},
+		{Name: "not a polled kind", Key: testKey, Job: tracker.Job{Kind: tracker.KindFineTuning, ExternalID: "batch_1"}, Class: providers.PollInvalid, Code: 0},
+	})
 }
 
 func TestPolls(t *testing.T) {

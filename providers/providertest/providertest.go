@@ -97,3 +97,58 @@ func NewFakeAPI(t testing.TB, jobs map[string][]Answer, authorized func(*http.Re
 	t.Cleanup(f.Close)
 	return f
 }
+
+// PollFailure is a poll that must fail: of Job with the API key Key, as a
+// *providers.PollError of Class with the HTTP status Code (0: none came).
+type PollFailure struct {
+	Name  string
+	Key   string
+	Job   tracker.Job
+	Class providers.PollErrorClass
+	Code  int
+}
+
+// CheckPollFailures polls each failure's job, in a parallel subtest, with
+// the poller newPoller returns for its key, and checks its error with
+// CheckPollError.
+func CheckPollFailures(t *testing.T, provider string, newPoller func(key string) providers.Poller, failures []PollFailure) {
+	t.Helper()
+	for _, f := range failures {
+		t.Run(f.Name, func(t *testing.T) {
+			t.Parallel()
+			_, err := newPoller(f.Key).Poll(t.Context(), f.Job)
+			CheckPollError(t, err, provider, f.Job, f.Key, f.Class, f.Code)
+		})
+	}
+}
+
+// CheckObserved checks what every answer parser promises of what it made of
+// an answer, whatever the answer (fuzz tests call it): err is a
+// *providers.PayloadError with a message; else obs is of kind, about a
+// valid job id, its Status is normalize of its ProviderStatus, it has no
+// Payload and no empty detail, and request_failure only flags a succeeded
+// job with failed requests. It reports whether obs is an observation.
+func CheckObserved(t testing.TB, obs tracker.Observation, err error, kind tracker.Kind, normalize func(string) tracker.Status) bool {
+	t.Helper()
+	if err != nil {
+		if pe, ok := errors.AsType[*providers.PayloadError](err); !ok || pe.Msg == "" {
+			t.Fatalf("%s: error %v (%T) is not a *providers.PayloadError with a message", kind, err, err)
+		}
+		return false
+	}
+	if err := tracker.ValidateExternalID(obs.ExternalID); err != nil {
+		t.Fatalf("%s: ExternalID %q: %v", kind, obs.ExternalID, err)
+	}
+	if obs.Kind != kind || obs.Status != normalize(obs.ProviderStatus) || obs.Payload != nil {
+		t.Fatalf("%s: observation %+v", kind, obs)
+	}
+	for k, v := range obs.Details {
+		if v == "" {
+			t.Fatalf("%s: Details[%q] is empty", kind, k)
+		}
+	}
+	if _, ok := obs.Details[tracker.DetailRequestFailure]; ok && (obs.Status != tracker.StatusSucceeded || obs.Usage == nil || obs.Usage.RequestsFailed == 0) {
+		t.Fatalf("%s: request_failure on %+v", kind, obs)
+	}
+	return true
+}

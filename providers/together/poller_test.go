@@ -155,28 +155,15 @@ func TestPollFailures(t *testing.T) {
 		"/v1/fine-tunes/odd":    {{Body: `{"id":"odd","status":"running","token_count":-5.5,"events":{}}`}},
 		"/v1/fine-tunes/others": {fineTune("ft-someone-else", "completed", "")},
 	})
-	tests := []struct {
-		name  string
-		key   string
-		job   tracker.Job
-		class providers.PollErrorClass
-		code  int
-	}{
-		{"unknown job", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "missing"}, providers.PollNotFound, 404},
-		{"wrong key", "wrong-key", tracker.Job{Kind: tracker.KindBatch, ExternalID: "b1"}, providers.PollAuth, 401},
-		{"forbidden", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "denied"}, providers.PollAuth, 403},
-		{"bad gateway", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "busy"}, providers.PollTransient, 502},
-		{"malformed answer", testKey, tracker.Job{Kind: tracker.KindFineTuning, ExternalID: "odd"}, providers.PollInvalid, 0},
-		{"answer about another job", testKey, tracker.Job{Kind: tracker.KindFineTuning, ExternalID: "others"}, providers.PollInvalid, 0},
-		{"not a polled kind", testKey, tracker.Job{Kind: tracker.KindResponse, ExternalID: "b1"}, providers.PollInvalid, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			_, err := newPoller(srv, tt.key).Poll(t.Context(), tt.job)
-			providertest.CheckPollError(t, err, "together", tt.job, tt.key, tt.class, tt.code)
-		})
-	}
+	providertest.CheckPollFailures(t, "together", func(key string) providers.Poller { return newPoller(srv, key) }, []providertest.PollFailure{
+		{Name: "unknown job", Key: testKey, Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "missing"}, Class: providers.PollNotFound, Code: 404},
+		{Name: "wrong key", Key: "wrong-key", Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "b1"}, Class: providers.PollAuth, Code: 401},
+		{Name: "forbidden", Key: testKey, Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "denied"}, Class: providers.PollAuth, Code: 403},
+		{Name: "bad gateway", Key: testKey, Job: tracker.Job{Kind: tracker.KindBatch, ExternalID: "busy"}, Class: providers.PollTransient, Code: 502},
+		{Name: "malformed answer", Key: testKey, Job: tracker.Job{Kind: tracker.KindFineTuning, ExternalID: "odd"}, Class: providers.PollInvalid, Code: 0},
+		{Name: "answer about another job", Key: testKey, Job: tracker.Job{Kind: tracker.KindFineTuning, ExternalID: "others"}, Class: providers.PollInvalid, Code: 0},
+		{Name: "not a polled kind", Key: testKey, Job: tracker.Job{Kind: tracker.KindResponse, ExternalID: "b1"}, Class: providers.PollInvalid, Code: 0},
+	})
 }
 
 func TestPolls(t *testing.T) {
