@@ -10,9 +10,9 @@ import (
 // BatchStatus normalizes a batch's status (GET /v1/batches/{id}), as
 // together-python's BatchJobStatus spells it: VALIDATING is pending;
 // IN_PROGRESS and a cancellation under way running. The SDK spells the
-// latter CANCELING while Together's prose says cancelling: both spellings
-// are accepted. Unknown words are "" (no normalized equivalent): never
-// guessed terminal.
+// latter CANCELING, which jobwatch's reference notes leave out; CANCELLING,
+// spelt like CANCELLED, is accepted too. Unknown words are "" (no
+// normalized equivalent): never guessed terminal.
 func BatchStatus(s string) tracker.Status {
 	switch s {
 	case "VALIDATING":
