@@ -44,9 +44,9 @@ type Type struct {
 	OwnCredentials bool
 	// Validate checks what only this type knows of a provider's settings,
 	// reporting each fault with the config table it is in, below the
-	// provider's entry ("generic", "poll"; "" for the entry itself), and an
-	// error whose lines start with the key in that table ("job_id:
-	// required"); nil: nothing to check.
+	// provider's entry ("generic", "poll"), and an error whose lines start
+	// with the key in that table ("job_id: required"); table "" is the
+	// provider's entry itself ("account: required"); nil: nothing to check.
 	Validate func(s Settings, bad func(table string, err error))
 	// NewParser returns the webhook parser of a provider; nil: the type
 	// sends no webhooks (its jobs are polled).
@@ -73,6 +73,9 @@ type Settings struct {
 	BaseURL string
 	// APIKey is the credential polls send; "" when polling is off.
 	APIKey string
+	// Account is the provider account the type's API paths name (the
+	// config's account key); "" when not set.
+	Account string
 	// Mapping is a Mapped type's [providers.generic] table; nil when absent.
 	Mapping *Mapping
 	// PollMapping maps a Mapped type's poll answers: Mapping with the paths

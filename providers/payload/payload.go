@@ -69,6 +69,19 @@ func CheckExternalID(field, id string) error {
 	return nil
 }
 
+// CheckJob checks the two fields every polled job object has: a job id
+// the tracker accepts at idField (CheckExternalID) and a status word at
+// statusField; a fault is a *providers.PayloadError naming the field.
+func CheckJob(idField, id, statusField, status string) error {
+	if err := CheckExternalID(idField, id); err != nil {
+		return err
+	}
+	if status == "" {
+		return &providers.PayloadError{Field: statusField, Msg: "required"}
+	}
+	return nil
+}
+
 // maxUnix is the last second of year 9999: later times do not survive
 // time.Time's JSON and SQL encodings.
 const maxUnix = 253402300799
@@ -178,7 +191,7 @@ type ProtoCount struct {
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (c *ProtoCount) UnmarshalJSON(b []byte) error {
-	if b[0] != '"' {
+	if len(b) == 0 || b[0] != '"' {
 		return c.Count.UnmarshalJSON(b)
 	}
 	var s string

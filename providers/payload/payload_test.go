@@ -142,6 +142,24 @@ func TestCheckExternalID(t *testing.T) {
 	}
 }
 
+func TestCheckJob(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		id, status, field string
+	}{
+		{"job-1", "RUNNING", ""},
+		{"", "RUNNING", "name"},
+		{"a/b", "RUNNING", "name"},
+		{"job-1", "", "state"},
+	}
+	for _, tt := range tests {
+		pe := payloadErr(t, payload.CheckJob("name", tt.id, "state", tt.status))
+		if (pe == nil) != (tt.field == "") || (pe != nil && pe.Field != tt.field) {
+			t.Errorf("CheckJob(%q, %q) = %v, want a fault at %q", tt.id, tt.status, pe, tt.field)
+		}
+	}
+}
+
 func TestTimes(t *testing.T) {
 	t.Parallel()
 	unix := []struct {
@@ -212,6 +230,9 @@ func TestProtoCount(t *testing.T) {
 		{`{"n":"1 "}`, 0, false, "n"},
 		{`{"n":"NaN"}`, 0, false, "n"},
 		{`{"n":true}`, 0, false, "n"},
+		{`{"n":"9007199254740993"}`, 9007199254740993, false, ""},
+		{`{"n":"1e400"}`, 0, true, ""},
+		{`{"n":"Inf"}`, 0, false, "n"},
 	}
 	for _, tt := range tests {
 		var v struct {

@@ -61,3 +61,25 @@ func FakeAPI(t testing.TB, refuse func(r *http.Request) (code int, body string),
 		return requests
 	}
 }
+
+// Server is a FakeAPI's server with the count of the requests it has had.
+type Server struct {
+	*httptest.Server
+	requests func() int
+}
+
+// Requests is how many requests the server has had.
+func (s *Server) Requests() int { return s.requests() }
+
+// NewFakeAPI is FakeAPI for an API that answers refused to every request
+// that authorized says lacks the right credentials.
+func NewFakeAPI(t testing.TB, jobs map[string][]Answer, authorized func(*http.Request) bool, refused Answer, notFound string) *Server {
+	t.Helper()
+	srv, requests := FakeAPI(t, func(r *http.Request) (int, string) {
+		if authorized(r) {
+			return 0, ""
+		}
+		return refused.Code, refused.Body
+	}, notFound, jobs)
+	return &Server{Server: srv, requests: requests}
+}

@@ -12,12 +12,15 @@ import (
 	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/providers/anthropic"
 	"github.com/jobwatch/jobwatch/providers/azureopenai"
+	"github.com/jobwatch/jobwatch/providers/fireworks"
 	"github.com/jobwatch/jobwatch/providers/gemini"
 	"github.com/jobwatch/jobwatch/providers/generic"
+	"github.com/jobwatch/jobwatch/providers/groq"
 	"github.com/jobwatch/jobwatch/providers/llmtune"
 	"github.com/jobwatch/jobwatch/providers/mistral"
 	"github.com/jobwatch/jobwatch/providers/mythicdot"
 	"github.com/jobwatch/jobwatch/providers/openai"
+	"github.com/jobwatch/jobwatch/providers/together"
 	"github.com/jobwatch/jobwatch/providers/vertex"
 )
 
@@ -32,6 +35,9 @@ var types = []providers.Type{
 	azureopenai.Type,
 	vertex.Type,
 	gemini.Type,
+	groq.Type,
+	together.Type,
+	fireworks.Type,
 }
 
 // Lookup returns the provider type of that name.

@@ -63,7 +63,9 @@ func TestTypesAreWhole(t *testing.T) {
 			}
 		}
 		if typ.NewPoller != nil && !typ.Mapped {
-			s := providers.Settings{Name: typ.Name, BaseURL: typ.DefaultBaseURL, APIKey: "key"}
+			// Settings as a valid config gives them: with an account for
+			// the types whose paths name one.
+			s := providers.Settings{Name: typ.Name, BaseURL: typ.DefaultBaseURL, APIKey: "key", Account: "test-account"}
 			if s.BaseURL == "" {
 				s.BaseURL = "https://api.example.com/v1"
 			}

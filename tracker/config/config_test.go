@@ -108,6 +108,9 @@ func TestExampleProvidersAreValid(t *testing.T) {
 	}
 	t.Setenv("GEMINI_API_KEY", "gemini-key")
 	t.Setenv("GEMINI_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	for _, v := range []string{"GROQ_API_KEY", "TOGETHER_API_KEY", "FIREWORKS_API_KEY"} {
+		t.Setenv(v, "bearer-test-key")
+	}
 	t.Setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/XYZ")
 	c, err := config.Parse(strings.Join(lines, "\n"))
 	if err != nil {
@@ -120,10 +123,10 @@ func TestExampleProvidersAreValid(t *testing.T) {
 	for i := range c.Providers {
 		byType[c.Providers[i].Type] = &c.Providers[i]
 	}
-	if len(c.Providers) != 9 || len(byType) != 9 || byType["generic"].Generic == nil || len(byType["generic"].Generic.StatusMap) != 4 {
+	if len(c.Providers) != 12 || len(byType) != 12 || byType["generic"].Generic == nil || len(byType["generic"].Generic.StatusMap) != 4 {
 		t.Fatalf("uncommented example has providers %+v", c.Providers)
 	}
-	for _, typ := range []string{"anthropic", "generic", "mistral", "azure-openai", "vertex", "gemini"} {
+	for _, typ := range []string{"anthropic", "generic", "mistral", "azure-openai", "vertex", "gemini", "groq", "together", "fireworks"} {
 		if !byType[typ].Polls() {
 			t.Errorf("uncommented example's %s provider is not polled: %+v", typ, byType[typ])
 		}
@@ -156,6 +159,8 @@ func TestProviderErrorsNameTheKey(t *testing.T) {
 		{"bad lost_after", "[sweep.lost_after]\nbatch = \"soon\"\n", "sweep.lost_after.batch"},
 		{"mistral webhook", "[[providers]]\nname = \"m\"\ntype = \"mistral\"\napi_key = \"k\"\n[providers.webhook]\nsecrets = [\"s\"]\n", "providers[0].webhook: mistral sends no webhooks"},
 		{"mistral without key", "[[providers]]\nname = \"m\"\ntype = \"mistral\"\n", "providers[0].api_key: required: mistral jobs are only ever polled"},
+		{"fireworks without account", "[[providers]]\nname = \"f\"\ntype = \"fireworks\"\napi_key = \"k\"\n", "providers[0].account: required"},
+		{"fireworks with a path for account", "[[providers]]\nname = \"f\"\ntype = \"fireworks\"\naccount = \"a/b\"\napi_key = \"k\"\n", "providers[0].account: must be an account id"},
 		{"mistral with paths", "[[providers]]\nname = \"m\"\ntype = \"mistral\"\napi_key = \"k\"\n[providers.generic]\njob_id = \"id\"\nstatus = \"s\"\n", "providers[0].generic: only for a type configured by field paths"},
 		{"vertex without project", "[[providers]]\nname = \"v\"\ntype = \"vertex\"\nlocation = \"us-central1\"\n", "providers[0].project: \"\" is not a Google Cloud project id (required)"},
 		{"vertex bad location", "[[providers]]\nname = \"v\"\ntype = \"vertex\"\nproject = \"p-1\"\nlocation = \"us central\"\n", "providers[0].location: \"us central\" is not a Google Cloud location"},

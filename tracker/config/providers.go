@@ -31,6 +31,10 @@ type Provider struct {
 	BaseURL string `toml:"base_url"`
 	// APIKey, when set, turns polling on (it is sent in headers only).
 	APIKey Secret `toml:"api_key"`
+	// Account is the provider account a type's API paths name (fireworks:
+	// /v1/accounts/{account}/...); the type's Validate says whether it is
+	// required.
+	Account string `toml:"account"`
 	// Poll tunes polling; nil: the defaults.
 	Poll *Poll `toml:"poll"`
 	// Project and Location are the Google Cloud project and region of a
@@ -114,7 +118,7 @@ func (p *Provider) ProviderType() (providers.Type, bool) {
 // Settings are the provider's entry as its type's functions take them, its
 // secrets revealed: to hand to those functions only.
 func (p *Provider) Settings() providers.Settings {
-	s := providers.Settings{Name: p.Name, BaseURL: p.BaseURL, APIKey: p.APIKey.Reveal(),
+	s := providers.Settings{Name: p.Name, BaseURL: p.BaseURL, APIKey: p.APIKey.Reveal(), Account: p.Account,
 		Project: p.Project, Location: p.Location, CredentialsFile: p.CredentialsFile}
 	if p.Generic != nil {
 		m := p.Generic.GenericConfig()
