@@ -63,51 +63,25 @@ func keyFile(t *testing.T, tokenURL string) (string, string) {
 	return providertest.ServiceAccountKey(t, project, tokenURL)
 }
 
-// answer is one stage of a fake job: an HTTP status (0: 200) and a body.
-type answer struct {
-	code       int
-	retryAfter string
-	body       string
-}
+// answer is one stage of a fake job.
+type answer = providertest.Answer
 
-// fakeAPI behaves like Vertex AI's API: each GET of a known job answers the
-// next stage of its sequence (the last one forever); a request without a
-// bearer token the token server issued is refused with 401, an unknown job
-// with 404, as Google answers them.
-func fakeAPI(t *testing.T, jobs map[string][]answer) (*httptest.Server, *int) {
+// fakeAPI behaves like Vertex AI's API, serving the jobs (by id) under
+// jobsPath: a request without a bearer token the token server issued is
+// refused with 401, an unknown job with 404, as Google answers them. It
+// returns the server and the count of the requests it has had.
+func fakeAPI(t *testing.T, jobs map[string][]answer) (*httptest.Server, func() int) {
 	t.Helper()
-	var mu sync.Mutex
-	var requests int
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		requests++
-		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	paths := make(map[string][]answer, len(jobs))
+	for id, seq := range jobs {
+		paths[jobsPath+id] = seq
+	}
+	return providertest.FakeAPI(t, func(r *http.Request) (int, string) {
 		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer token-") {
-			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprint(w, `{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}`)
-			return
+			return http.StatusUnauthorized, `{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}`
 		}
-		seq := jobs[strings.TrimPrefix(r.URL.Path, jobsPath)]
-		if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, jobsPath) || len(seq) == 0 {
-			w.WriteHeader(http.StatusNotFound)
-			fmt.Fprint(w, `{"error":{"code":404,"message":"The BatchPredictionJob does not exist.","status":"NOT_FOUND"}}`)
-			return
-		}
-		a := seq[0]
-		if len(seq) > 1 {
-			jobs[strings.TrimPrefix(r.URL.Path, jobsPath)] = seq[1:]
-		}
-		if a.retryAfter != "" {
-			w.Header().Set("Retry-After", a.retryAfter)
-		}
-		if a.code != 0 {
-			w.WriteHeader(a.code)
-		}
-		fmt.Fprint(w, a.body)
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &requests
+		return 0, ""
+	}, `{"error":{"code":404,"message":"The BatchPredictionJob does not exist.","status":"NOT_FOUND"}}`, paths)
 }
 
 // newPoller returns a poller of srv with the service-account key at
@@ -124,7 +98,7 @@ func newPoller(t *testing.T, srv *httptest.Server, keyPath string) *vertex.Polle
 
 // setup is a fake API with jobs and a poller of it whose tokens come from a
 // working token server.
-func setup(t *testing.T, jobs map[string][]answer) (*vertex.Poller, *int) {
+func setup(t *testing.T, jobs map[string][]answer) (*vertex.Poller, func() int) {
 	t.Helper()
 	srv, requests := fakeAPI(t, jobs)
 	path, _ := keyFile(t, newTokenServer(t, 0, 3600).URL+"/token")
@@ -134,7 +108,7 @@ func setup(t *testing.T, jobs map[string][]answer) (*vertex.Poller, *int) {
 // job is a batch prediction job as batchPredictionJobs.get returns it, with
 // extra fields after its state.
 func job(id, state, extra string) answer {
-	return answer{body: fmt.Sprintf(`{"name":"projects/123456789012/locations/us-central1/batchPredictionJobs/%s",`+
+	return answer{Body: fmt.Sprintf(`{"name":"projects/123456789012/locations/us-central1/batchPredictionJobs/%s",`+
 		`"displayName":"nightly-eval","model":"publishers/google/models/gemini-2.0-flash-001",`+
 		`"inputConfig":{"instancesFormat":"jsonl","gcsSource":{"uris":["gs://b/in.jsonl"]}},`+
 		`"outputConfig":{"predictionsFormat":"jsonl","gcsDestination":{"outputUriPrefix":"gs://b/out"}},`+
@@ -255,8 +229,8 @@ func TestTokenRefused(t *testing.T) {
 		if msg := err.Error(); strings.Contains(msg, pemKey[40:80]) || strings.Contains(msg, "Invalid JWT Signature") || strings.Contains(msg, "eyJ") {
 			t.Errorf("error %q holds a credential or the token endpoint's answer", msg)
 		}
-		if *requests != 0 {
-			t.Errorf("the API was asked %d times without a token", *requests)
+		if requests() != 0 {
+			t.Errorf("the API was asked %d times without a token", requests())
 		}
 	}
 }
@@ -266,15 +240,15 @@ func TestTokenRefused(t *testing.T) {
 func TestPollRetriesAfterTooManyRequests(t *testing.T) {
 	t.Parallel()
 	p, requests := setup(t, map[string][]answer{"429": {
-		{code: http.StatusTooManyRequests, retryAfter: "0", body: `{"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED"}}`},
+		{Code: http.StatusTooManyRequests, RetryAfter: "0", Body: `{"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED"}}`},
 		job("429", "JOB_STATE_SUCCEEDED", ""),
 	}})
 	obs, err := p.Poll(t.Context(), tracker.Job{Kind: tracker.KindBatch, ExternalID: "429"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if obs.Status != tracker.StatusSucceeded || *requests != 2 {
-		t.Errorf("status %q after %d requests; want succeeded after 2", obs.Status, *requests)
+	if obs.Status != tracker.StatusSucceeded || requests() != 2 {
+		t.Errorf("status %q after %d requests; want succeeded after 2", obs.Status, requests())
 	}
 }
 
@@ -302,9 +276,9 @@ func TestPollFailures(t *testing.T) {
 	t.Parallel()
 	denied := `{"error":{"code":403,"message":"Permission 'aiplatform.batchPredictionJobs.get' denied","status":"PERMISSION_DENIED"}}`
 	p, _ := setup(t, map[string][]answer{
-		"busy":   {{code: http.StatusServiceUnavailable, body: `{"error":{"code":503,"message":"The service is currently unavailable.","status":"UNAVAILABLE"}}`}},
-		"denied": {{code: http.StatusForbidden, body: denied}},
-		"odd":    {{body: `{"name":"projects/1/locations/us-central1/batchPredictionJobs/odd","state":"JOB_STATE_RUNNING","completionStats":{"successfulCount":"many"}}`}},
+		"busy":   {{Code: http.StatusServiceUnavailable, Body: `{"error":{"code":503,"message":"The service is currently unavailable.","status":"UNAVAILABLE"}}`}},
+		"denied": {{Code: http.StatusForbidden, Body: denied}},
+		"odd":    {{Body: `{"name":"projects/1/locations/us-central1/batchPredictionJobs/odd","state":"JOB_STATE_RUNNING","completionStats":{"successfulCount":"many"}}`}},
 		"other":  {job("9999", "JOB_STATE_SUCCEEDED", "")},
 	})
 	srv, _ := fakeAPI(t, map[string][]answer{})
@@ -382,7 +356,7 @@ func TestNoDefaultCredentials(t *testing.T) {
 	j := tracker.Job{Kind: tracker.KindBatch, ExternalID: "7"}
 	_, err := p.Poll(t.Context(), j)
 	providertest.CheckPollError(t, err, "vertex", j, "token-", providers.PollAuth, 0)
-	if *requests != 0 {
-		t.Errorf("the API was asked %d times without a token", *requests)
+	if requests() != 0 {
+		t.Errorf("the API was asked %d times without a token", requests())
 	}
 }
