@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/providers/payload"
 	"github.com/jobwatch/jobwatch/tracker"
 )
@@ -88,23 +87,20 @@ func JobObservation(body []byte) (tracker.Observation, error) {
 		return tracker.Observation{}, err
 	}
 	id := JobID(j.JobArn)
-	if err := payload.CheckExternalID("jobArn", id); err != nil {
+	if err := payload.CheckJob("jobArn", id, "status", j.Status); err != nil {
 		return tracker.Observation{}, err
-	}
-	if j.Status == "" {
-		return tracker.Observation{}, &providers.PayloadError{Field: "status", Msg: "required"}
 	}
 	obs := tracker.Observation{ExternalID: id, Kind: tracker.KindBatch, Status: Status(j.Status), ProviderStatus: j.Status}
 	d := map[string]string{"job_arn": j.JobArn}
-	setDetail(d, "job_name", j.JobName)
+	payload.SetDetail(d, "job_name", j.JobName)
 	if o := j.OutputDataConfig; o != nil && o.S3OutputDataConfig != nil {
-		setDetail(d, "output_uri", o.S3OutputDataConfig.S3URI)
+		payload.SetDetail(d, "output_uri", o.S3OutputDataConfig.S3URI)
 	}
 	switch obs.Status {
 	case tracker.StatusFailed, tracker.StatusCancelled, tracker.StatusExpired:
-		setDetail(d, "error_message", payload.Clip(j.Message))
+		payload.SetDetail(d, "error_message", payload.Clip(j.Message))
 	default:
-		setDetail(d, "status_message", payload.Clip(j.Message))
+		payload.SetDetail(d, "status_message", payload.Clip(j.Message))
 	}
 
 	var f payload.Figures
@@ -127,11 +123,4 @@ func JobObservation(body []byte) (tracker.Observation, error) {
 	f.Observe(&obs)
 	obs.Details = d
 	return obs, nil
-}
-
-// setDetail sets d[key] to v when v is not empty.
-func setDetail(d map[string]string, key, v string) {
-	if v != "" {
-		d[key] = v
-	}
 }
