@@ -90,8 +90,10 @@ func (p *Poller) Poll(ctx context.Context, job tracker.Job) (tracker.Observation
 
 // sign returns the headers of a signed GET of u as pollhttp sends it (its
 // Accept header included, which is signed): Accept, X-Amz-Date,
-// X-Amz-Security-Token for temporary credentials, and Authorization. The
-// signature holds for five minutes, more than a poll's retries take.
+// X-Amz-Security-Token for temporary credentials, and Authorization. AWS
+// accepts the signature for five minutes: more than a poll's rate-limit
+// wait, pause and retries take within pollhttp's default timeout (the sweep
+// calls Poll only once a concurrency slot is free).
 func (p *Poller) sign(ctx context.Context, u string) (http.Header, error) {
 	cctx, cancel := context.WithTimeout(ctx, credentialsTimeout)
 	defer cancel()
