@@ -56,10 +56,18 @@ func (p *PathPoller) Poll(ctx context.Context, job tracker.Job) (tracker.Observa
 // an API whose credential changes between polls (an OAuth2 access token
 // that is refreshed), which the caller puts in headers for each poll.
 func (p *PathPoller) PollWithHeaders(ctx context.Context, job tracker.Job, headers http.Header) (tracker.Observation, error) {
+	// An empty URL (a kind not polled): the client answers so.
+	return p.client.Poll(ctx, job, p.URL(job), headers, p.kinds[job.Kind].Observe)
+}
+
+// URL is the URL Poll GETs for job, {base}{path}{id}; "" when the poller
+// does not poll jobs of its kind. It is for an API whose requests are
+// signed over their URL (AWS Signature Version 4), which the caller signs
+// before PollWithHeaders.
+func (p *PathPoller) URL(job tracker.Job) string {
 	k, ok := p.kinds[job.Kind]
 	if !ok {
-		// An empty URL: the client answers that the kind is not polled.
-		return p.client.Poll(ctx, job, "", headers, nil)
+		return ""
 	}
-	return p.client.Poll(ctx, job, p.baseURL+k.Path+url.PathEscape(job.ExternalID), headers, k.Observe)
+	return p.baseURL + k.Path + url.PathEscape(job.ExternalID)
 }

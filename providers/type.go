@@ -92,6 +92,9 @@ type Settings struct {
 	// CredentialsFile is the path of a Google service-account JSON key
 	// (vertex); "": application default credentials.
 	CredentialsFile string
+	// Region is the AWS region of a bedrock provider's jobs ("us-east-1");
+	// "" for other types.
+	Region string
 }
 
 // Mapping maps a provider's JSON to an observation by field paths:

@@ -82,6 +82,14 @@ func CheckJob(idField, id, statusField, status string) error {
 	return nil
 }
 
+// SetDetail sets the observation detail d[key] to v when v is not empty:
+// a detail is never empty.
+func SetDetail(d map[string]string, key, v string) {
+	if v != "" {
+		d[key] = v
+	}
+}
+
 // maxUnix is the last second of year 9999: later times do not survive
 // time.Time's JSON and SQL encodings.
 const maxUnix = 253402300799

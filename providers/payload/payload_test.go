@@ -294,3 +294,15 @@ func TestEventTypeID(t *testing.T) {
 		t.Errorf("EventTypeID without data = %q", got)
 	}
 }
+
+// SetDetail sets a detail only when it has a value.
+func TestSetDetail(t *testing.T) {
+	t.Parallel()
+	d := map[string]string{"kept": "v"}
+	payload.SetDetail(d, "empty", "")
+	payload.SetDetail(d, "kept", "")
+	payload.SetDetail(d, "set", "s3://b/out/")
+	if len(d) != 2 || d["kept"] != "v" || d["set"] != "s3://b/out/" {
+		t.Errorf("details %v", d)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/providers/anthropic"
 	"github.com/jobwatch/jobwatch/providers/azureopenai"
+	"github.com/jobwatch/jobwatch/providers/bedrock"
 	"github.com/jobwatch/jobwatch/providers/fireworks"
 	"github.com/jobwatch/jobwatch/providers/gemini"
 	"github.com/jobwatch/jobwatch/providers/generic"
@@ -38,6 +39,7 @@ var types = []providers.Type{
 	groq.Type,
 	together.Type,
 	fireworks.Type,
+	bedrock.Type,
 }
 
 // Lookup returns the provider type of that name.

@@ -102,12 +102,12 @@ func BatchObservation(body []byte) (tracker.Observation, error) {
 	obs := tracker.Observation{ExternalID: id, Kind: tracker.KindBatch, Status: Status(j.State), ProviderStatus: j.State}
 	d := map[string]string{"resource_name": j.Name}
 	if o := j.OutputInfo; o != nil {
-		setDetail(d, "output_directory", o.GCSOutputDirectory)
-		setDetail(d, "bigquery_output_dataset", o.BigQueryOutputDataset)
-		setDetail(d, "bigquery_output_table", o.BigQueryOutputTable)
+		payload.SetDetail(d, "output_directory", o.GCSOutputDirectory)
+		payload.SetDetail(d, "bigquery_output_dataset", o.BigQueryOutputDataset)
+		payload.SetDetail(d, "bigquery_output_table", o.BigQueryOutputTable)
 	}
 	if e := j.Error; e != nil && (e.Code != 0 || e.Message != "") {
-		setDetail(d, "error_message", payload.Clip(e.Message))
+		payload.SetDetail(d, "error_message", payload.Clip(e.Message))
 		if e.Code != 0 {
 			d["error_code"] = strconv.Itoa(e.Code)
 		}
@@ -155,11 +155,4 @@ func known(f *payload.Figures, path string, c payload.ProtoCount) (int64, bool) 
 		return 0, false
 	}
 	return f.Read("requests_total", path, c.Count)
-}
-
-// setDetail sets d[key] to v when v is not empty.
-func setDetail(d map[string]string, key, v string) {
-	if v != "" {
-		d[key] = v
-	}
 }

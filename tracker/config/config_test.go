@@ -123,10 +123,10 @@ func TestExampleProvidersAreValid(t *testing.T) {
 	for i := range c.Providers {
 		byType[c.Providers[i].Type] = &c.Providers[i]
 	}
-	if len(c.Providers) != 12 || len(byType) != 12 || byType["generic"].Generic == nil || len(byType["generic"].Generic.StatusMap) != 4 {
+	if len(c.Providers) != 13 || len(byType) != 13 || byType["generic"].Generic == nil || len(byType["generic"].Generic.StatusMap) != 4 {
 		t.Fatalf("uncommented example has providers %+v", c.Providers)
 	}
-	for _, typ := range []string{"anthropic", "generic", "mistral", "azure-openai", "vertex", "gemini", "groq", "together", "fireworks"} {
+	for _, typ := range []string{"anthropic", "generic", "mistral", "azure-openai", "vertex", "gemini", "groq", "together", "fireworks", "bedrock"} {
 		if !byType[typ].Polls() {
 			t.Errorf("uncommented example's %s provider is not polled: %+v", typ, byType[typ])
 		}
@@ -165,6 +165,8 @@ func TestProviderErrorsNameTheKey(t *testing.T) {
 		{"vertex without project", "[[providers]]\nname = \"v\"\ntype = \"vertex\"\nlocation = \"us-central1\"\n", "providers[0].project: \"\" is not a Google Cloud project id (required)"},
 		{"vertex bad location", "[[providers]]\nname = \"v\"\ntype = \"vertex\"\nproject = \"p-1\"\nlocation = \"us central\"\n", "providers[0].location: \"us central\" is not a Google Cloud location"},
 		{"vertex with api_key", "[[providers]]\nname = \"v\"\ntype = \"vertex\"\nproject = \"p-1\"\nlocation = \"us-central1\"\napi_key = \"k\"\n", "providers[0].api_key: not used: vertex authenticates with credentials of its own"},
+		{"bedrock without region", "[[providers]]\nname = \"b\"\ntype = \"bedrock\"\n", "providers[0].region: \"\" is not an AWS region such as us-east-1 (required)"},
+		{"bedrock with api_key", "[[providers]]\nname = \"b\"\ntype = \"bedrock\"\nregion = \"us-east-1\"\napi_key = \"k\"\n", "providers[0].api_key: not used: bedrock authenticates with credentials of its own"},
 		{"mythicdot poll without base_url", "[[providers]]\nname = \"m\"\ntype = \"mythicdot\"\napi_key = \"k\"\n", "providers[0].base_url: required to poll mythicdot"},
 		{"azure-openai without base_url", "[[providers]]\nname = \"az\"\ntype = \"azure-openai\"\napi_key = \"k\"\n", "providers[0].base_url: required to poll azure-openai"},
 		{"azure-openai polled too often", "[[providers]]\nname = \"az\"\ntype = \"azure-openai\"\nbase_url = \"https://r.openai.azure.com\"\napi_key = \"k\"\n[providers.poll]\nstale_after = \"30s\"\n", "providers[0].poll.stale_after: must be at least 2m0s for azure-openai"},
@@ -390,6 +392,21 @@ func TestVertexIsPolledWithoutAPIKey(t *testing.T) {
 	p, _ := cfg.Provider("vertex")
 	s := p.Settings()
 	if !p.Polls() || p.Poll == nil || p.Poll.RateLimit != 5 || s.Project != "my-project" || s.Location != "europe-west4" || s.CredentialsFile != "/etc/jobwatch/sa.json" || s.BaseURL != "" {
+		t.Errorf("polls %v, poll %+v, settings %+v", p.Polls(), p.Poll, s)
+	}
+}
+
+// A bedrock provider is polled from its entry alone, with no api_key: its
+// region reaches its settings, and its base URL is left to the type
+// (derived from the region).
+func TestBedrockIsPolledWithoutAPIKey(t *testing.T) {
+	cfg, err := config.Parse("[[providers]]\nname = \"bedrock\"\ntype = \"bedrock\"\nregion = \"eu-central-1\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := cfg.Provider("bedrock")
+	s := p.Settings()
+	if !p.Polls() || p.Poll == nil || s.Region != "eu-central-1" || s.BaseURL != "" {
 		t.Errorf("polls %v, poll %+v, settings %+v", p.Polls(), p.Poll, s)
 	}
 }

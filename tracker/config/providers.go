@@ -44,6 +44,8 @@ type Provider struct {
 	// CredentialsFile is the path of a vertex provider's service-account
 	// JSON key; empty: Google application default credentials.
 	CredentialsFile string `toml:"credentials_file"`
+	// Region is the AWS region of a bedrock provider's jobs.
+	Region string `toml:"region"`
 }
 
 // Webhook configures how a provider's webhooks are verified and applied.
@@ -119,7 +121,7 @@ func (p *Provider) ProviderType() (providers.Type, bool) {
 // secrets revealed: to hand to those functions only.
 func (p *Provider) Settings() providers.Settings {
 	s := providers.Settings{Name: p.Name, BaseURL: p.BaseURL, APIKey: p.APIKey.Reveal(), Account: p.Account,
-		Project: p.Project, Location: p.Location, CredentialsFile: p.CredentialsFile}
+		Project: p.Project, Location: p.Location, CredentialsFile: p.CredentialsFile, Region: p.Region}
 	if p.Generic != nil {
 		m := p.Generic.GenericConfig()
 		s.Mapping = &m
