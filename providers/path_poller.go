@@ -2,6 +2,7 @@ package providers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -30,6 +31,13 @@ type KindPath struct {
 	// Observe maps the answer's body to an observation, as Poller.Poll
 	// returns it.
 	Observe func(body []byte) (tracker.Observation, error)
+	// Under, when set, files jobs of the kind below their parent object:
+	// the job is at {base}{Path}{parent id}{Under}{id} ("/evals/", then
+	// "/runs/"), the parent id being the job's ParentID, given at
+	// registration. A job without one cannot be polled: PollInvalid.
+	Under string
+	// Parent names the parent id in that error ("eval id").
+	Parent string
 }
 
 // NewPathPoller returns a poller of the API at baseURL (a trailing "/" is
@@ -46,8 +54,8 @@ func (p *PathPoller) Polls(kind tracker.Kind) bool {
 	return ok
 }
 
-// Poll implements Poller: GET {base}{path}{id} of the job's kind, mapped by
-// that kind's Observe.
+// Poll implements Poller: GET {base}{path}{id} of the job's kind (or
+// {base}{path}{parent id}{under}{id}), mapped by that kind's Observe.
 func (p *PathPoller) Poll(ctx context.Context, job tracker.Job) (tracker.Observation, error) {
 	return p.PollWithHeaders(ctx, job, p.headers)
 }
@@ -61,5 +69,12 @@ func (p *PathPoller) PollWithHeaders(ctx context.Context, job tracker.Job, heade
 		// An empty URL: the client answers that the kind is not polled.
 		return p.client.Poll(ctx, job, "", headers, nil)
 	}
-	return p.client.Poll(ctx, job, p.baseURL+k.Path+url.PathEscape(job.ExternalID), headers, k.Observe)
+	at := p.baseURL + k.Path
+	if k.Under != "" {
+		if job.ParentID == "" {
+			return tracker.Observation{}, &PollError{Class: PollInvalid, Err: fmt.Errorf("poll %s %s %s: the job was registered without its %s (parent_id): register it again with one", job.Provider, job.Kind, job.ExternalID, k.Parent)}
+		}
+		at += url.PathEscape(job.ParentID) + k.Under
+	}
+	return p.client.Poll(ctx, job, at+url.PathEscape(job.ExternalID), headers, k.Observe)
 }
