@@ -376,13 +376,7 @@ func evalRunObservation(obj []byte) (tracker.Observation, error) {
 		if r.Status == "completed" && totalOK && failedOK {
 			// errored is a count: the sum took it.
 			errored, _ := f.Read("requests_failed", "result_counts.errored", c.Errored)
-			switch {
-			case errored == 0:
-			case errored >= total:
-				d.set(tracker.DetailRequestFailure, tracker.RequestFailureTotal)
-			default:
-				d.set(tracker.DetailRequestFailure, tracker.RequestFailurePartial)
-			}
+			d.set(tracker.DetailRequestFailure, payload.RequestFailure(total, errored))
 		}
 	}
 	tokens := map[string][]payload.Part{}
