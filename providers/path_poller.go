@@ -2,6 +2,7 @@ package providers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -30,6 +31,13 @@ type KindPath struct {
 	// Observe maps the answer's body to an observation, as Poller.Poll
 	// returns it.
 	Observe func(body []byte) (tracker.Observation, error)
+	// Under, when set, files jobs of the kind below their parent object:
+	// the job is at {base}{Path}{parent id}{Under}{id} ("/evals/", then
+	// "/runs/"), the parent id being the job's ParentID, given at
+	// registration. A job without one cannot be polled: PollInvalid.
+	Under string
+	// Parent names the parent id in that error ("eval id").
+	Parent string
 }
 
 // NewPathPoller returns a poller of the API at baseURL (a trailing "/" is
@@ -46,8 +54,8 @@ func (p *PathPoller) Polls(kind tracker.Kind) bool {
 	return ok
 }
 
-// Poll implements Poller: GET {base}{path}{id} of the job's kind, mapped by
-// that kind's Observe.
+// Poll implements Poller: GET {base}{path}{id} of the job's kind (or
+// {base}{path}{parent id}{under}{id}), mapped by that kind's Observe.
 func (p *PathPoller) Poll(ctx context.Context, job tracker.Job) (tracker.Observation, error) {
 	return p.PollWithHeaders(ctx, job, p.headers)
 }
@@ -56,18 +64,31 @@ func (p *PathPoller) Poll(ctx context.Context, job tracker.Job) (tracker.Observa
 // an API whose credential changes between polls (an OAuth2 access token
 // that is refreshed), which the caller puts in headers for each poll.
 func (p *PathPoller) PollWithHeaders(ctx context.Context, job tracker.Job, headers http.Header) (tracker.Observation, error) {
+	u, err := p.URL(job)
+	if err != nil {
+		return tracker.Observation{}, err
+	}
 	// An empty URL (a kind not polled): the client answers so.
-	return p.client.Poll(ctx, job, p.URL(job), headers, p.kinds[job.Kind].Observe)
+	return p.client.Poll(ctx, job, u, headers, p.kinds[job.Kind].Observe)
 }
 
-// URL is the URL Poll GETs for job, {base}{path}{id}; "" when the poller
-// does not poll jobs of its kind. It is for an API whose requests are
+// URL is the URL Poll GETs for job, {base}{path}{id} (or {base}{path}{parent
+// id}{under}{id}); "" when the poller does not poll jobs of its kind. A job
+// whose kind's URL names a parent it was registered without is a
+// *PollError of class PollInvalid. URL is for an API whose requests are
 // signed over their URL (AWS Signature Version 4), which the caller signs
 // before PollWithHeaders.
-func (p *PathPoller) URL(job tracker.Job) string {
+func (p *PathPoller) URL(job tracker.Job) (string, error) {
 	k, ok := p.kinds[job.Kind]
 	if !ok {
-		return ""
+		return "", nil
 	}
-	return p.baseURL + k.Path + url.PathEscape(job.ExternalID)
+	at := p.baseURL + k.Path
+	if k.Under != "" {
+		if job.ParentID == "" {
+			return "", &PollError{Class: PollInvalid, Err: fmt.Errorf("poll %s %s %s: the job was registered without its %s (parent_id): register it again with one", job.Provider, job.Kind, job.ExternalID, k.Parent)}
+		}
+		at += url.PathEscape(job.ParentID) + k.Under
+	}
+	return at + url.PathEscape(job.ExternalID), nil
 }

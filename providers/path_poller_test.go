@@ -22,8 +22,8 @@ func TestPathPollerURL(t *testing.T) {
 		{tracker.Job{Kind: tracker.KindBatch, ExternalID: "a/b c"}, "https://api.example.com/v1/jobs/a%2Fb%20c"},
 		{tracker.Job{Kind: tracker.KindFineTuning, ExternalID: "abc123"}, ""},
 	} {
-		if got := p.URL(tt.job); got != tt.want {
-			t.Errorf("URL(%+v) = %q, want %q", tt.job, got, tt.want)
+		if got, err := p.URL(tt.job); got != tt.want || err != nil {
+			t.Errorf("URL(%+v) = %q, %v; want %q", tt.job, got, err, tt.want)
 		}
 	}
 }

@@ -18,6 +18,7 @@ type jobRow struct {
 	ID             int64      `bun:"id,pk,autoincrement"`
 	Provider       string     `bun:"provider"`
 	ExternalID     string     `bun:"external_id"`
+	ParentID       string     `bun:"parent_id"`
 	Kind           string     `bun:"kind"`
 	Status         string     `bun:"status"`
 	ProviderStatus string     `bun:"provider_status"`
@@ -87,6 +88,7 @@ func toJobRow(j tracker.Job) (jobRow, error) {
 		ID:             j.ID,
 		Provider:       j.Provider,
 		ExternalID:     j.ExternalID,
+		ParentID:       j.ParentID,
 		Kind:           string(j.Kind),
 		Status:         string(j.Status),
 		ProviderStatus: j.ProviderStatus,
@@ -116,6 +118,7 @@ func (r jobRow) job() (tracker.Job, error) {
 		Provider:       r.Provider,
 		Kind:           tracker.Kind(r.Kind),
 		ExternalID:     r.ExternalID,
+		ParentID:       r.ParentID,
 		Status:         tracker.Status(r.Status),
 		ProviderStatus: r.ProviderStatus,
 		CreatedAt:      r.CreatedAt.UTC(),

@@ -50,6 +50,7 @@ var (
 	jobIdentityColumns = []column[jobRow]{
 		{"provider", "text", "", func(r *jobRow) any { return r.Provider }},
 		{"external_id", "text", "", func(r *jobRow) any { return r.ExternalID }},
+		{"parent_id", "text", "", func(r *jobRow) any { return r.ParentID }},
 		{"kind", "text", "", func(r *jobRow) any { return r.Kind }},
 		{"labels", "text", "jsonb", func(r *jobRow) any { return r.Labels }},
 		{"metadata", "text", "jsonb", func(r *jobRow) any { return r.Metadata }},

@@ -111,10 +111,14 @@ func (u Usage) IsZero() bool { return u == Usage{} }
 
 // Job is one tracked provider job.
 type Job struct {
-	ID             int64             `json:"-"`
-	Provider       string            `json:"provider"`
-	Kind           Kind              `json:"kind"`
-	ExternalID     string            `json:"id"`
+	ID         int64  `json:"-"`
+	Provider   string `json:"provider"`
+	Kind       Kind   `json:"kind"`
+	ExternalID string `json:"id"`
+	// ParentID is the id of the object the provider files the job under,
+	// when its API needs it to find the job: an OpenAI eval run's eval id.
+	// It is set at registration (TrackRequest.ParentID) and never changes.
+	ParentID       string            `json:"parent_id,omitempty"`
 	Status         Status            `json:"status"`
 	ProviderStatus string            `json:"provider_status,omitempty"`
 	Labels         map[string]string `json:"labels,omitempty"`
@@ -233,16 +237,20 @@ func ValidateKind(k Kind) error {
 
 // ValidateExternalID checks a provider's job id: non-empty, printable, no
 // '/', at most MaxExternalIDLen bytes.
-func ValidateExternalID(id string) error {
+func ValidateExternalID(id string) error { return validateID("id", id) }
+
+// validateID checks a provider's id given in field as ValidateExternalID
+// does: non-empty, printable, no '/', at most MaxExternalIDLen bytes.
+func validateID(field, id string) error {
 	if id == "" {
-		return &ValidationError{"id", "required"}
+		return &ValidationError{field, "required"}
 	}
 	if len(id) > MaxExternalIDLen {
-		return &ValidationError{"id", fmt.Sprintf("longer than %d bytes", MaxExternalIDLen)}
+		return &ValidationError{field, fmt.Sprintf("longer than %d bytes", MaxExternalIDLen)}
 	}
 	for _, r := range id {
 		if r < 0x21 || r == 0x7f || r == '/' {
-			return &ValidationError{"id", "must be printable, without spaces or '/'"}
+			return &ValidationError{field, "must be printable, without spaces or '/'"}
 		}
 	}
 	return nil

@@ -44,7 +44,7 @@ type Store interface {
 	// soonest due first, until p.Now+p.Lease, so that no other sweep (on any
 	// replica) takes them before the lease ends, and returns them with only
 	// what a sweep needs to poll and reschedule them: ID, Provider,
-	// ExternalID, Kind, Status, CreatedAt, LastHeardAt, QuietPolls,
+	// ExternalID, ParentID, Kind, Status, CreatedAt, LastHeardAt, QuietPolls,
 	// WebhookDueBy and AlertHeldUntil. The observation of the poll sets the real
 	// next poll; a sweep that dies leaves them to be claimed again after the
 	// lease.

@@ -24,10 +24,14 @@ type API interface {
 
 // TrackRequest registers a job an application has just submitted.
 type TrackRequest struct {
-	Provider   string            `json:"provider"`
-	Kind       Kind              `json:"kind"`
-	ExternalID string            `json:"id"`
-	Labels     map[string]string `json:"labels,omitempty"`
+	Provider   string `json:"provider"`
+	Kind       Kind   `json:"kind"`
+	ExternalID string `json:"id"`
+	// ParentID is the id of the object the provider files the job under,
+	// when its API needs it to find the job: an OpenAI eval run's eval id.
+	// Empty for most jobs.
+	ParentID string            `json:"parent_id,omitempty"`
+	Labels   map[string]string `json:"labels,omitempty"`
 	// Metadata is any JSON value the application wants kept with the job.
 	Metadata json.RawMessage `json:"metadata,omitempty"`
 }
@@ -151,6 +155,7 @@ func (t *Tracker) Track(ctx context.Context, req TrackRequest) (Job, bool, error
 		Provider:    req.Provider,
 		Kind:        req.Kind,
 		ExternalID:  req.ExternalID,
+		ParentID:    req.ParentID,
 		Status:      StatusPending,
 		Labels:      req.Labels,
 		Metadata:    req.Metadata,
@@ -175,6 +180,11 @@ func validateTrack(req TrackRequest) error {
 	}
 	if err := ValidateExternalID(req.ExternalID); err != nil {
 		return err
+	}
+	if req.ParentID != "" {
+		if err := validateID("parent_id", req.ParentID); err != nil {
+			return err
+		}
 	}
 	if len(req.Labels) > MaxLabels {
 		return &ValidationError{"labels", fmt.Sprintf("at most %d labels", MaxLabels)}

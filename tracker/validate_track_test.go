@@ -29,3 +29,28 @@ func TestCheckStorableJSON(t *testing.T) {
 		}
 	}
 }
+
+// A parent id is optional; when given it is checked like a job id, and its
+// errors name parent_id.
+func TestValidateParentID(t *testing.T) {
+	t.Parallel()
+	req := func(parent string) TrackRequest {
+		return TrackRequest{Provider: "openai", Kind: KindEvalRun, ExternalID: "evalrun_1", ParentID: parent}
+	}
+	for _, tt := range []struct {
+		parent, err string
+	}{
+		{"", ""},
+		{"eval_67abd54d9b0081909a86353f6fb9317a", ""},
+		{"eval/1", "parent_id: must be printable, without spaces or '/'"},
+		{"eval\x001", "parent_id: must be printable"},
+		{"eval 1", "parent_id: must be printable"},
+		{strings.Repeat("e", MaxExternalIDLen), ""},
+		{strings.Repeat("e", MaxExternalIDLen+1), "parent_id: longer than 256 bytes"},
+	} {
+		err := req(tt.parent).Validate()
+		if (tt.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("Validate(parent %q) = %v, want %q", tt.parent, err, tt.err)
+		}
+	}
+}

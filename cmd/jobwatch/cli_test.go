@@ -128,6 +128,7 @@ func TestFlagsCheckedBeforeAnyRequest(t *testing.T) {
 		{[]string{"track", "--provider", "Open AI", "--kind", "batch", "batch_1"}, "--provider: "},
 		{[]string{"track", "--provider", "openai", "--kind", "Batch!", "batch_1"}, "--kind: "},
 		{[]string{"track", "--provider", "openai", "--kind", "batch", "a/b"}, "ID: "},
+		{[]string{"track", "--provider", "openai", "--kind", "eval_run", "evalrun_1", "--parent-id", "eval 1"}, "--parent-id: must be printable"},
 		{[]string{"track", "--provider", "openai", "--kind", "batch", "batch_1", "--metadata", "{x"}, "--metadata: not valid JSON"},
 		{[]string{"track", "--provider", "openai", "--kind", "batch", "batch_1", "--metadata", `{"n":1e1000000}`}, "--metadata: number 1e1000000"},
 		{[]string{"track", "--provider", "openai", "--kind", "batch", "batch_1", "--label", "team=a\x00"}, "--label: "},

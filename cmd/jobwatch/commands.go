@@ -83,6 +83,7 @@ func runTrack(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	token := fs.String("token", os.Getenv("JOBWATCH_API_TOKEN"), "the daemon's API token (default $JOBWATCH_API_TOKEN)")
 	path := fs.String("config", "", "config file: register in the daemon's database directly")
 	metadata := fs.String("metadata", "", "JSON to keep with the job")
+	parent := fs.String("parent-id", "", "id of the object the provider files the job under: an OpenAI eval run's eval id")
 	labels := labelFlag{}
 	fs.Var(labels, "label", "label key=value (repeatable)")
 	pos, err := parseFlags(fs, args)
@@ -92,7 +93,7 @@ func runTrack(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(pos) != 1 || (*server == "") == (*path == "") {
 		return printUsage("track", stderr)
 	}
-	req := tracker.TrackRequest{Provider: *provider, Kind: tracker.Kind(*kind), ExternalID: pos[0], Labels: labels}
+	req := tracker.TrackRequest{Provider: *provider, Kind: tracker.Kind(*kind), ExternalID: pos[0], ParentID: *parent, Labels: labels}
 	if *metadata != "" {
 		req.Metadata = json.RawMessage(*metadata)
 	}
@@ -151,9 +152,10 @@ func runPoll(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	var job tracker.Job
 	if *server != "" {
-		base, err := serverURL(*server)
-		if err != nil {
-			return err
+		// base's own err would shadow the poll's.
+		base, uerr := serverURL(*server)
+		if uerr != nil {
+			return uerr
 		}
 		job, err = tracker.NewClient(base, tracker.WithToken(*token)).Poll(ctx, *provider, pos[0])
 	} else {
@@ -185,7 +187,7 @@ func flagError(err error) error {
 	if !errors.As(err, &verr) {
 		return err
 	}
-	arg := map[string]string{"id": "ID", "labels": "--label"}[verr.Field]
+	arg := map[string]string{"id": "ID", "labels": "--label", "parent_id": "--parent-id"}[verr.Field]
 	return badUsage("%s: %s", cmp.Or(arg, "--"+verr.Field), verr.Msg)
 }
 

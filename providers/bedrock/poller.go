@@ -76,8 +76,8 @@ func (p *Poller) Polls(kind tracker.Kind) bool { return p.path.Polls(kind) }
 // found, or their source refused) are a PollAuth failure, as a 403 is: the
 // sweep backs off the whole provider.
 func (p *Poller) Poll(ctx context.Context, job tracker.Job) (tracker.Observation, error) {
-	u := p.path.URL(job)
-	if u == "" {
+	u, err := p.path.URL(job)
+	if err != nil || u == "" {
 		return p.path.PollWithHeaders(ctx, job, nil)
 	}
 	headers, err := p.sign(ctx, u)

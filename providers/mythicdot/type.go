@@ -21,7 +21,7 @@ var Type = providers.Type{
 	EventTypes:      EventTypes,
 	NewParser:       func(providers.Settings) (providers.Parser, error) { return WebhookParser{}, nil },
 	NewPoller: func(s providers.Settings, client providers.PollClient) (providers.Poller, error) {
-		return openai.NewPoller(s.BaseURL, s.APIKey, client), nil
+		return openai.NewCompatiblePoller(s.BaseURL, s.APIKey, client), nil
 	},
 	SampleEvent: sampleEvent,
 }

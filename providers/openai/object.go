@@ -70,12 +70,35 @@ func ResponseStatus(s string) tracker.Status {
 	return ""
 }
 
+// EvalRunStatus normalizes an eval run's status (GET
+// /v1/evals/{eval_id}/runs/{run_id}). The SDKs type it as a free string;
+// OpenAI's eval guide and API reference list queued, in_progress, completed,
+// failed and canceled (one "l", as in the eval.run.canceled webhook); the
+// batch spelling cancelled is accepted too. Unknown words are "" (no
+// normalized equivalent): never guessed terminal.
+func EvalRunStatus(s string) tracker.Status {
+	switch s {
+	case "queued":
+		return tracker.StatusPending
+	case "in_progress":
+		return tracker.StatusRunning
+	case "completed":
+		return tracker.StatusSucceeded
+	case "failed":
+		return tracker.StatusFailed
+	case "canceled", "cancelled":
+		return tracker.StatusCancelled
+	}
+	return ""
+}
+
 // ObjectObservation maps an OpenAI API object of the given kind (batch,
-// fine_tuning or response, as GET /v1/batches/{id},
-// /v1/fine_tuning/jobs/{id} and /v1/responses/{id} return it, and as
-// OpenAI-compatible providers embed it in their webhooks) to an observation:
-// ExternalID, Kind, Status (through BatchStatus, FineTuningStatus or
-// ResponseStatus), ProviderStatus verbatim, Usage (nil when the object reports
+// fine_tuning, response or eval_run, as GET /v1/batches/{id},
+// /v1/fine_tuning/jobs/{id}, /v1/responses/{id} and
+// /v1/evals/{eval_id}/runs/{id} return it, and as OpenAI-compatible
+// providers embed it in their webhooks) to an observation: ExternalID, Kind,
+// Status (through BatchStatus, FineTuningStatus, ResponseStatus or
+// EvalRunStatus), ProviderStatus verbatim, Usage (nil when the object reports
 // none; figures that are no counts are left out, in DroppedUsage) and
 // Details. A missing status leaves Status and ProviderStatus empty.
 // OccurredAt is left zero: a poll's time is the caller's. Null fields are
@@ -85,8 +108,10 @@ func ResponseStatus(s string) tracker.Status {
 // Details keys: output_file_id, error_file_id (batches; an expired batch
 // keeps its partial output), fine_tuned_model (fine-tunes), error_message and
 // error_code (the first batch error, the fine-tune's or the response's
-// error), incomplete_reason (responses), request_failure (completed batches
-// with failed requests: tracker.RequestFailurePartial or tracker.RequestFailureTotal).
+// error, the eval run's error), incomplete_reason (responses), report_url
+// (eval runs), request_failure (completed batches with failed requests,
+// completed eval runs with errored items: tracker.RequestFailurePartial or
+// tracker.RequestFailureTotal).
 func ObjectObservation(kind tracker.Kind, obj []byte) (tracker.Observation, error) {
 	switch kind {
 	case tracker.KindBatch:
@@ -95,8 +120,10 @@ func ObjectObservation(kind tracker.Kind, obj []byte) (tracker.Observation, erro
 		return fineTuningObservation(obj)
 	case tracker.KindResponse:
 		return responseObservation(obj)
+	case tracker.KindEvalRun:
+		return evalRunObservation(obj)
 	}
-	return tracker.Observation{}, &providers.PayloadError{Msg: fmt.Sprintf("no object mapping for kind %q (want batch, fine_tuning or response)", kind)}
+	return tracker.Observation{}, &providers.PayloadError{Msg: fmt.Sprintf("no object mapping for kind %q (want batch, fine_tuning, response or eval_run)", kind)}
 }
 
 // apiError is the {code, message} pair OpenAI reports failures with.
@@ -295,6 +322,73 @@ func responseObservation(obj []byte) (tracker.Observation, error) {
 	}
 	var f payload.Figures
 	r.Usage.take(&f)
+	f.Observe(&obs)
+	obs.Details = d.result()
+	return obs, nil
+}
+
+// evalRunObject is an eval run (openai-python's RunRetrieveResponse, "object":
+// "eval.run"): its counts of output items and its token usage per model.
+type evalRunObject struct {
+	Object       string    `json:"object"`
+	ID           string    `json:"id"`
+	Status       string    `json:"status"`
+	Error        *apiError `json:"error"`
+	ReportURL    string    `json:"report_url"`
+	ResultCounts *struct {
+		Total   payload.Count `json:"total"`
+		Passed  payload.Count `json:"passed"`
+		Failed  payload.Count `json:"failed"`
+		Errored payload.Count `json:"errored"`
+	} `json:"result_counts"`
+	PerModelUsage []struct {
+		PromptTokens     payload.Count `json:"prompt_tokens"`
+		CompletionTokens payload.Count `json:"completion_tokens"`
+		TotalTokens      payload.Count `json:"total_tokens"`
+	} `json:"per_model_usage"`
+}
+
+// evalRunObservation maps an eval run: result_counts' total, passed and
+// failed plus errored are requests_total, requests_completed and
+// requests_failed; per_model_usage's prompt, completion and total tokens,
+// summed over the models, are input_tokens, output_tokens and total_tokens.
+// A completed run whose items errored (were not answered, unlike items that
+// failed their grading) is a partial or total request failure.
+func evalRunObservation(obj []byte) (tracker.Observation, error) {
+	var r evalRunObject
+	if err := payload.Unmarshal(obj, &r); err != nil {
+		return tracker.Observation{}, err
+	}
+	obs, err := header{r.Object, r.ID, r.Status}.observation(tracker.KindEvalRun, "eval.run", EvalRunStatus)
+	if err != nil {
+		return tracker.Observation{}, err
+	}
+	d := details{}
+	if r.Error != nil {
+		d.setError(*r.Error)
+	}
+	d.set("report_url", r.ReportURL)
+	var f payload.Figures
+	if c := r.ResultCounts; c != nil {
+		total, totalOK := f.Take("requests_total", "result_counts.total", c.Total)
+		f.Take("requests_completed", "result_counts.passed", c.Passed)
+		_, failedOK := f.TakeSum("requests_failed", payload.Part{Path: "result_counts.failed", Count: c.Failed}, payload.Part{Path: "result_counts.errored", Count: c.Errored})
+		if r.Status == "completed" && totalOK && failedOK {
+			// errored is a count: the sum took it.
+			errored, _ := f.Read("requests_failed", "result_counts.errored", c.Errored)
+			d.set(tracker.DetailRequestFailure, payload.RequestFailure(total, errored))
+		}
+	}
+	tokens := map[string][]payload.Part{}
+	for i, u := range r.PerModelUsage {
+		at := fmt.Sprintf("per_model_usage[%d].", i)
+		tokens["input_tokens"] = append(tokens["input_tokens"], payload.Part{Path: at + "prompt_tokens", Count: u.PromptTokens})
+		tokens["output_tokens"] = append(tokens["output_tokens"], payload.Part{Path: at + "completion_tokens", Count: u.CompletionTokens})
+		tokens["total_tokens"] = append(tokens["total_tokens"], payload.Part{Path: at + "total_tokens", Count: u.TotalTokens})
+	}
+	for _, name := range []string{"input_tokens", "output_tokens", "total_tokens"} {
+		f.TakeSum(name, tokens[name]...)
+	}
 	f.Observe(&obs)
 	obs.Details = d.result()
 	return obs, nil

@@ -263,7 +263,7 @@ func TestObjectObservationErrors(t *testing.T) {
 		{"not JSON", tracker.KindBatch, `{"id":`, ""},
 		{"empty", tracker.KindBatch, ``, ""},
 		{"array", tracker.KindResponse, `[]`, ""},
-		{"unmapped kind", tracker.KindEvalRun, `{"id":"evalrun_1","status":"completed"}`, ""},
+		{"unmapped kind", "training", `{"id":"run_1","status":"completed"}`, ""},
 		{"empty kind", "", `{"id":"batch_1","status":"completed"}`, ""},
 		{"missing id", tracker.KindBatch, `{"status":"completed"}`, "id"},
 		{"null id", tracker.KindFineTuning, `{"id":null,"status":"running"}`, "id"},

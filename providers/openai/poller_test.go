@@ -245,7 +245,6 @@ func TestPollFailures(t *testing.T) {
 		{"wrong key", "sk-wrong", tracker.Job{Kind: tracker.KindBatch, ExternalID: "batch_other"}, providers.PollAuth, 401},
 		{"another batch's answer", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "batch_other"}, providers.PollInvalid, 0},
 		{"not JSON", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: "batch_html"}, providers.PollInvalid, 0},
-		{"eval run", testKey, tracker.Job{Kind: tracker.KindEvalRun, ExternalID: "evalrun_1"}, providers.PollInvalid, 0},
 		{"path step", testKey, tracker.Job{Kind: tracker.KindBatch, ExternalID: ".."}, providers.PollInvalid, 0},
 	}
 	for _, tt := range tests {
@@ -267,7 +266,7 @@ func TestPolls(t *testing.T) {
 	p := openai.NewPoller("", testKey, pollhttp.New(pollhttp.Config{Provider: "openai"}))
 	for kind, want := range map[tracker.Kind]bool{
 		tracker.KindBatch: true, tracker.KindFineTuning: true, tracker.KindResponse: true,
-		tracker.KindEvalRun: false, "training": false,
+		tracker.KindEvalRun: true, "training": false,
 	} {
 		if got := p.Polls(kind); got != want {
 			t.Errorf("Polls(%s) = %v, want %v", kind, got, want)

@@ -301,6 +301,39 @@ func (f *Figures) Drop(name, path, value, reason string) {
 	f.dropped = append(f.dropped, tracker.DroppedFigure{Field: name, Path: path, Value: Clip(value), Reason: reason})
 }
 
+// Part is one count of a sum (TakeSum): the count and its path in the
+// payload.
+type Part struct {
+	Path  string
+	Count Count
+}
+
+// TakeSum sets the usage figure name to the sum of parts and returns it,
+// for a figure a provider reports in pieces (failed plus errored items,
+// tokens per model). Absent parts read as 0; when all are absent nothing is
+// set and ok is false. A part that is no count, or a sum beyond int64, is
+// dropped (noted under name) and sets nothing.
+func (f *Figures) TakeSum(name string, parts ...Part) (sum int64, ok bool) {
+	valid, present := true, false
+	for _, p := range parts {
+		n, good := f.Read(name, p.Path, p.Count)
+		valid = valid && good
+		present = present || !p.Count.IsZero()
+		if valid && n > math.MaxInt64-sum {
+			f.Drop(name, p.Path, p.Count.text, tracker.DropTooLarge)
+			valid = false
+		}
+		if valid {
+			sum += n
+		}
+	}
+	if !valid || !present {
+		return 0, false
+	}
+	f.Set(name, sum)
+	return sum, true
+}
+
 // Set sets the usage figure name (one of tracker.UsageFields) to n.
 func (f *Figures) Set(name string, n int64) { *f.usage.Figure(name) = n }
 

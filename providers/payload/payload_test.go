@@ -1,6 +1,7 @@
 package payload_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -304,5 +305,46 @@ func TestSetDetail(t *testing.T) {
 	payload.SetDetail(d, "set", "s3://b/out/")
 	if len(d) != 2 || d["kept"] != "v" || d["set"] != "s3://b/out/" {
 		t.Errorf("details %v", d)
+	}
+}
+
+// TakeSum adds the parts it is given; with one that is no count, or a sum
+// beyond int64, the figure is left out and noted; with none present it is
+// not set.
+func TestTakeSum(t *testing.T) {
+	t.Parallel()
+	part := func(path, n string) payload.Part {
+		return payload.Part{Path: path, Count: payload.NumberCount(json.Number(n))}
+	}
+	tests := []struct {
+		name    string
+		parts   []payload.Part
+		want    int64
+		ok      bool
+		dropped []string
+	}{
+		{"sum", []payload.Part{part("a", "2"), part("b", "3")}, 5, true, nil},
+		{"an absent part", []payload.Part{part("a", "2"), {Path: "b"}}, 2, true, nil},
+		{"all absent", []payload.Part{{Path: "a"}, {Path: "b"}}, 0, false, nil},
+		{"none", nil, 0, false, nil},
+		{"no count", []payload.Part{part("a", "-1"), part("b", "3")}, 0, false, []string{"a"}},
+		{"too large", []payload.Part{part("a", "9223372036854775807"), part("b", "1")}, 0, false, []string{"b"}},
+	}
+	for _, tt := range tests {
+		var f payload.Figures
+		n, ok := f.TakeSum("requests_failed", tt.parts...)
+		var obs tracker.Observation
+		f.Observe(&obs)
+		var dropped []string
+		for _, d := range obs.DroppedUsage {
+			dropped = append(dropped, d.Path)
+		}
+		got := int64(0)
+		if obs.Usage != nil {
+			got = obs.Usage.RequestsFailed
+		}
+		if n != tt.want || ok != tt.ok || got != tt.want || !reflect.DeepEqual(dropped, tt.dropped) {
+			t.Errorf("%s: TakeSum = %d, %v (usage %d, dropped %v); want %d, %v, dropped %v", tt.name, n, ok, got, dropped, tt.want, tt.ok, tt.dropped)
+		}
 	}
 }

@@ -204,3 +204,28 @@ func TestTrackRefusesAProviderNotConfigured(t *testing.T) {
 		t.Errorf("POST /v1/jobs openai = %d %s, want 201", code, body)
 	}
 }
+
+// POST /v1/jobs takes an eval run's eval id as parent_id, checked like a
+// job id; GET answers and the Client carry it.
+func TestTrackWithParentID(t *testing.T) {
+	t.Parallel()
+	srv, _ := setup(t, "")
+	const eval = "eval_67abd54d9b0081909a86353f6fb9317a"
+	code, body := do(t, "POST", srv.URL+"/v1/jobs", "", `{"provider":"openai","kind":"eval_run","id":"evalrun_1","parent_id":"`+eval+`"}`)
+	if code != 201 || !strings.Contains(body, `"parent_id":"`+eval+`"`) {
+		t.Errorf("POST /v1/jobs with parent_id = %d %s", code, body)
+	}
+	if code, body := do(t, "GET", srv.URL+"/v1/jobs/openai/evalrun_1", "", ""); code != 200 || !strings.Contains(body, `"parent_id":"`+eval+`"`) {
+		t.Errorf("GET = %d %s, want the parent id", code, body)
+	}
+	if code, body := do(t, "POST", srv.URL+"/v1/jobs", "", `{"provider":"openai","kind":"eval_run","id":"evalrun_2","parent_id":"evals/1"}`); code != 400 || !strings.Contains(body, "parent_id: ") {
+		t.Errorf("POST /v1/jobs with a bad parent_id = %d %s, want 400 naming parent_id", code, body)
+	}
+	if code, body := do(t, "POST", srv.URL+"/v1/jobs", "", `{"provider":"openai","kind":"batch","id":"batch_1"}`); code != 201 || strings.Contains(body, "parent_id") {
+		t.Errorf("POST /v1/jobs without parent_id = %d %s, want no parent_id", code, body)
+	}
+	job, err := tracker.NewClient(srv.URL).Job(context.Background(), "openai", "evalrun_1")
+	if err != nil || job.ParentID != eval {
+		t.Errorf("Client.Job = parent %q, %v; want %s", job.ParentID, err, eval)
+	}
+}

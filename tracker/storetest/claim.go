@@ -118,3 +118,44 @@ func rescheduleLeavesFinishedJobsAlone(t *testing.T, open OpenStore) {
 		t.Fatalf("a finished job was rescheduled: %+v", job)
 	}
 }
+
+// parentIDRoundTrips: a job's parent id (an eval run's eval id) is kept
+// from registration through reads, a claim (the sweep polls with it) and an
+// applied observation; a job registered without one has none.
+func parentIDRoundTrips(t *testing.T, open OpenStore) {
+	s := open(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	tr := tracker.New(s, tracker.Options{StaleAfter: time.Minute, Now: func() time.Time { return now.Add(-time.Hour) }})
+	const eval = "eval_67abd54d9b0081909a86353f6fb9317a"
+	job, _, err := tr.Track(ctx, tracker.TrackRequest{Provider: "openai", Kind: tracker.KindEvalRun, ExternalID: "evalrun_1", ParentID: eval})
+	if err != nil || job.ParentID != eval {
+		t.Fatalf("Track = %+v, %v; want parent %s", job, err, eval)
+	}
+	if _, _, err := tr.Track(ctx, tracker.TrackRequest{Provider: "openai", Kind: tracker.KindBatch, ExternalID: "batch_1"}); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := s.ClaimDue(ctx, tracker.ClaimParams{Now: now, Lease: time.Minute, Limit: 10})
+	if err != nil || len(claimed) != 2 {
+		t.Fatalf("ClaimDue = %d jobs, %v; want 2", len(claimed), err)
+	}
+	for _, j := range claimed {
+		if want := map[string]string{"evalrun_1": eval}[j.ExternalID]; j.ParentID != want {
+			t.Errorf("claimed %s with parent %q, want %q", j.ExternalID, j.ParentID, want)
+		}
+	}
+	if _, err := tr.Observe(ctx, tracker.ApplyItem{Observation: &tracker.Observation{
+		Provider: "openai", ExternalID: "evalrun_1", Kind: tracker.KindEvalRun, Status: tracker.StatusRunning, ProviderStatus: "in_progress",
+		OccurredAt: now, Source: tracker.SourcePoll,
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := tr.Job(ctx, "openai", "evalrun_1")
+	if err != nil || got.ParentID != eval || got.Status != tracker.StatusRunning {
+		t.Errorf("Job = parent %q, status %s, %v; want %s, running", got.ParentID, got.Status, err, eval)
+	}
+	page, err := tr.List(ctx, tracker.Filter{Kind: tracker.KindEvalRun})
+	if err != nil || len(page.Jobs) != 1 || page.Jobs[0].ParentID != eval {
+		t.Errorf("List = %+v, %v; want the eval run with its parent", page.Jobs, err)
+	}
+}

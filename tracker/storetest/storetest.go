@@ -54,6 +54,7 @@ var cases = []struct {
 	{"PruneDeliveriesWalksTheLog", pruneDeliveriesWalksTheLog},
 	{"TrimDeliveriesKeepsTheNewest", trimDeliveriesKeepsTheNewest},
 	{"ClaimDueLeases", claimDueLeases},
+	{"ParentIDRoundTrips", parentIDRoundTrips},
 	{"ClaimDueConcurrentClaimersNeverShare", claimDueConcurrentClaimersNeverShare},
 	{"RescheduleLeavesFinishedJobsAlone", rescheduleLeavesFinishedJobsAlone},
 	{"AlertsAreEnqueuedWithTheirChange", alertsAreEnqueuedWithTheirChange},
