@@ -42,6 +42,11 @@ type Type struct {
 	// provider of the type is polled whenever it is configured, and api_key
 	// is refused.
 	OwnCredentials bool
+	// EntraID is true for a type whose polls may authenticate with a
+	// Microsoft Entra ID application's client credentials (tenant_id,
+	// client_id, client_secret) instead of api_key (azure-openai); the config
+	// refuses those keys for other types.
+	EntraID bool
 	// Validate checks what only this type knows of a provider's settings,
 	// reporting each fault with the config table it is in, below the
 	// provider's entry ("generic", "poll"), and an error whose lines start
@@ -71,7 +76,8 @@ type Settings struct {
 	// BaseURL is the API's base URL: the configured one, else the type's
 	// DefaultBaseURL.
 	BaseURL string
-	// APIKey is the credential polls send; "" when polling is off.
+	// APIKey is the credential polls send; "" when polling is off (or, for
+	// an EntraID type, when it polls with Entra ID tokens).
 	APIKey string
 	// Account is the provider account the type's API paths name (the
 	// config's account key); "" when not set.
@@ -95,6 +101,13 @@ type Settings struct {
 	// Region is the AWS region of a bedrock provider's jobs ("us-east-1");
 	// "" for other types.
 	Region string
+	// TenantID, ClientID and ClientSecret are the Microsoft Entra ID
+	// application whose access tokens an EntraID type's polls send; "" when
+	// it polls with APIKey.
+	TenantID, ClientID, ClientSecret string
+	// TokenURL is the Entra ID token endpoint; "": the public cloud's for
+	// TenantID.
+	TokenURL string
 }
 
 // Mapping maps a provider's JSON to an observation by field paths:

@@ -2,13 +2,10 @@ package vertex
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"sync"
-	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
@@ -19,10 +16,6 @@ import (
 
 // Scope is the OAuth2 scope the poller's access tokens are asked for.
 const Scope = "https://www.googleapis.com/auth/cloud-platform"
-
-// tokenTimeout bounds one request for an access token, so that a token
-// endpoint that never answers does not hold polls forever.
-const tokenTimeout = 30 * time.Second
 
 // DefaultBaseURL is the regional Vertex AI API root of location, "/v1"
 // included ("https://us-central1-aiplatform.googleapis.com/v1"); the global
@@ -76,28 +69,11 @@ func (p *Poller) Poll(ctx context.Context, job tracker.Job) (tracker.Observation
 	if !p.Polls(job.Kind) {
 		return p.path.PollWithHeaders(ctx, job, nil)
 	}
-	tok, err := p.tokens.Token()
+	headers, err := providers.BearerHeader(p.tokens, p.provider, job)
 	if err != nil {
-		return tracker.Observation{}, &providers.PollError{Class: providers.PollAuth,
-			Err: fmt.Errorf("poll %s %s %s: get an access token: %w", p.provider, job.Kind, job.ExternalID, tokenError(err))}
+		return tracker.Observation{}, err
 	}
-	return p.path.PollWithHeaders(ctx, job, http.Header{"Authorization": {"Bearer " + tok.AccessToken}})
-}
-
-// tokenError is err, a failure to get a token, told without the token
-// endpoint's answer body (it may echo the signed assertion).
-func tokenError(err error) error {
-	if re, ok := errors.AsType[*oauth2.RetrieveError](err); ok {
-		msg := "the token endpoint refused"
-		if re.Response != nil {
-			msg = "the token endpoint answered " + re.Response.Status
-		}
-		if re.ErrorCode != "" {
-			msg += " (" + re.ErrorCode + ")"
-		}
-		return errors.New(msg)
-	}
-	return err
+	return p.path.PollWithHeaders(ctx, job, headers)
 }
 
 // TokenSource returns the access tokens of the service-account JSON key at
@@ -105,12 +81,9 @@ func tokenError(err error) error {
 // "", for Scope. The key file is read now, a fault in it is an error; the
 // default credentials are looked for at the first token (and again after a
 // failed look), so that a host without them fails its polls as PollAuth.
-// Tokens are fetched with a client of its own, bounded by tokenTimeout.
+// Tokens are fetched with a client of its own, bounded by providers.TokenTimeout.
 func TokenSource(credentialsFile string) (oauth2.TokenSource, error) {
-	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{
-		Timeout:       tokenTimeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	})
+	ctx := providers.TokenContext()
 	if credentialsFile == "" {
 		return &defaultCredentials{ctx: ctx}, nil
 	}

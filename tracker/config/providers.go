@@ -46,6 +46,15 @@ type Provider struct {
 	CredentialsFile string `toml:"credentials_file"`
 	// Region is the AWS region of a bedrock provider's jobs.
 	Region string `toml:"region"`
+	// TenantID, ClientID and ClientSecret are a Microsoft Entra ID
+	// application whose bearer tokens an azure-openai provider polls with
+	// instead of api_key: all three or none.
+	TenantID     string `toml:"tenant_id"`
+	ClientID     string `toml:"client_id"`
+	ClientSecret Secret `toml:"client_secret"`
+	// TokenURL is the Entra ID token endpoint (a sovereign cloud's). Default:
+	// https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token.
+	TokenURL string `toml:"token_url"`
 }
 
 // Webhook configures how a provider's webhooks are verified and applied.
@@ -121,7 +130,8 @@ func (p *Provider) ProviderType() (providers.Type, bool) {
 // secrets revealed: to hand to those functions only.
 func (p *Provider) Settings() providers.Settings {
 	s := providers.Settings{Name: p.Name, BaseURL: p.BaseURL, APIKey: p.APIKey.Reveal(), Account: p.Account,
-		Project: p.Project, Location: p.Location, CredentialsFile: p.CredentialsFile, Region: p.Region}
+		Project: p.Project, Location: p.Location, CredentialsFile: p.CredentialsFile, Region: p.Region,
+		TenantID: p.TenantID, ClientID: p.ClientID, ClientSecret: p.ClientSecret.Reveal(), TokenURL: p.TokenURL}
 	if p.Generic != nil {
 		m := p.Generic.GenericConfig()
 		s.Mapping = &m
@@ -140,10 +150,22 @@ func (p *Provider) Settings() providers.Settings {
 	return s
 }
 
+// entraKeys reports whether any of the provider's Microsoft Entra ID keys
+// (tenant_id, client_id, client_secret) is set.
+func (p *Provider) entraKeys() bool {
+	return p.TenantID != "" || p.ClientID != "" || p.ClientSecret != ""
+}
+
+// hasPollKey reports whether the provider has a credential of the config's
+// to poll with: api_key, or Microsoft Entra ID keys.
+func (p *Provider) hasPollKey() bool {
+	return p.APIKey != "" || p.entraKeys()
+}
+
 func (p *Provider) applyDefaults() {
 	t, _ := p.ProviderType()
 	setDefault(&p.BaseURL, t.DefaultBaseURL)
-	if p.Poll == nil && (p.APIKey != "" || t.OwnCredentials) {
+	if p.Poll == nil && (p.hasPollKey() || t.OwnCredentials) {
 		p.Poll = &Poll{}
 	}
 	if p.Poll != nil {

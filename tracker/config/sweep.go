@@ -209,7 +209,7 @@ func (p *Provider) Polls() bool {
 	if t.Mapped {
 		return p.Poll != nil && p.Poll.URL != ""
 	}
-	return p.APIKey != "" || t.OwnCredentials
+	return p.hasPollKey() || t.OwnCredentials
 }
 
 // StaleAfterFor is the stale threshold of the provider's jobs of a kind:
@@ -234,6 +234,33 @@ func (p *Provider) staleAfter(kind tracker.Kind, sweep Sweep) time.Duration {
 	return sweep.StaleAfter.D()
 }
 
+// validateEntra checks the provider's Microsoft Entra ID keys against its
+// type t: only for a type that takes them, all three or none, never with
+// api_key; token_url only with them.
+func (p *Provider) validateEntra(t providers.Type, key string, bad func(key, format string, args ...any)) {
+	if !p.entraKeys() {
+		if p.TokenURL != "" {
+			bad(key+".token_url", "not used without tenant_id, client_id and client_secret (Microsoft Entra ID)")
+		}
+		return
+	}
+	if t.Name != "" && !t.EntraID {
+		bad(key+".client_id", "not used: %s does not authenticate with Microsoft Entra ID (tenant_id, client_id, client_secret)", t.Name)
+		return
+	}
+	if p.APIKey != "" {
+		bad(key+".api_key", "api_key and tenant_id/client_id/client_secret (Microsoft Entra ID) are mutually exclusive: set one")
+	}
+	for _, k := range []struct{ name, value string }{{"tenant_id", p.TenantID}, {"client_id", p.ClientID}, {"client_secret", p.ClientSecret.Reveal()}} {
+		if k.value == "" {
+			bad(key+"."+k.name, "required with the other Microsoft Entra ID keys (tenant_id, client_id, client_secret)")
+		}
+	}
+	if p.TokenURL != "" {
+		checkBaseURL(key+".token_url", p.TokenURL, bad)
+	}
+}
+
 // validatePolling checks the provider's polling settings against what its
 // type t polls; t is the zero Type for an unknown type (reported apart).
 func (p *Provider) validatePolling(t providers.Type, key string, bad func(key, format string, args ...any)) {
@@ -241,10 +268,10 @@ func (p *Provider) validatePolling(t providers.Type, key string, bad func(key, f
 	if known && t.NewParser == nil && p.Webhook != nil {
 		bad(key+".webhook", "%s sends no webhooks: it is polled", t.Name)
 	}
-	if known && t.NewPoller == nil && (p.APIKey != "" || p.Poll != nil) {
+	if known && t.NewPoller == nil && (p.hasPollKey() || p.Poll != nil) {
 		bad(key+".poll", "%s has no polling API in jobwatch: its jobs are resolved by webhook", t.Name)
 	}
-	if known && t.NewParser == nil && p.APIKey == "" && !t.OwnCredentials {
+	if known && t.NewParser == nil && !p.hasPollKey() && !t.OwnCredentials {
 		bad(key+".api_key", "required: %s jobs are only ever polled", t.Name)
 	}
 	if t.OwnCredentials && p.APIKey != "" {
@@ -253,7 +280,8 @@ func (p *Provider) validatePolling(t providers.Type, key string, bad func(key, f
 	if p.BaseURL != "" {
 		checkBaseURL(key+".base_url", p.BaseURL, bad)
 	}
-	if known && !t.Mapped && t.NewPoller != nil && p.APIKey != "" && p.BaseURL == "" {
+	p.validateEntra(t, key, bad)
+	if known && !t.Mapped && t.NewPoller != nil && p.hasPollKey() && p.BaseURL == "" {
 		bad(key+".base_url", "required to poll %s (its API's base URL: the type has no default)", t.Name)
 	}
 	poll := p.Poll
@@ -276,7 +304,7 @@ func (p *Provider) validatePolling(t providers.Type, key string, bad func(key, f
 		if len(poll.Headers) > 0 {
 			bad(pkey+".headers", "only for generic providers")
 		}
-		if p.APIKey == "" && !t.OwnCredentials {
+		if !p.hasPollKey() && !t.OwnCredentials {
 			bad(key+".api_key", "required to poll (a [providers.poll] table is set)")
 		}
 		if poll.JobID != "" || poll.Status != "" || poll.Usage != nil {
