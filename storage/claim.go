@@ -36,8 +36,9 @@ RETURNING ` + claimColumns
 // claimColumns are what a sweep needs of a claimed job to poll it and
 // schedule the next poll; the rest a poll's observation reads afresh. Each
 // column more is decoded 500 times a claim. parent_id is there because some
-// jobs cannot be polled without it (an OpenAI eval run's eval id).
-const claimColumns = "id, provider, external_id, parent_id, kind, status, created_at, last_heard_at, quiet_polls, webhook_due_by, alert_held_until"
+// jobs cannot be polled without it (an OpenAI eval run's eval id);
+// provider_status, status_since and stuck_status for the stuck check.
+const claimColumns = "id, provider, external_id, parent_id, kind, status, provider_status, created_at, last_heard_at, quiet_polls, webhook_due_by, alert_held_until, status_since, stuck_status"
 
 // ClaimDue leases due jobs; see tracker.Store.
 func (s *Store) ClaimDue(ctx context.Context, p tracker.ClaimParams) ([]tracker.Job, error) {

@@ -38,6 +38,8 @@ type jobRow struct {
 	WebhookAt      *time.Time `bun:"webhook_at"`
 	WebhookDueBy   *time.Time `bun:"webhook_due_by"`
 	AlertHeldUntil *time.Time `bun:"alert_held_until"`
+	StatusSince    *time.Time `bun:"status_since"`
+	StuckStatus    string     `bun:"stuck_status"`
 	CountedUsage   string     `bun:"counted_usage"`
 	// LeaseUntil is a sweep's claim; every write of a job's state ends it.
 	LeaseUntil *time.Time `bun:"lease_until"`
@@ -108,6 +110,8 @@ func toJobRow(j tracker.Job) (jobRow, error) {
 		WebhookAt:      utcPtr(j.WebhookAt),
 		WebhookDueBy:   utcPtr(j.WebhookDueBy),
 		AlertHeldUntil: utcPtr(j.AlertHeldUntil),
+		StatusSince:    utcPtr(j.StatusSince),
+		StuckStatus:    j.StuckStatus,
 		CountedUsage:   string(counted),
 	}, nil
 }
@@ -133,6 +137,8 @@ func (r jobRow) job() (tracker.Job, error) {
 		WebhookAt:      utcPtr(r.WebhookAt),
 		WebhookDueBy:   utcPtr(r.WebhookDueBy),
 		AlertHeldUntil: utcPtr(r.AlertHeldUntil),
+		StatusSince:    utcPtr(r.StatusSince),
+		StuckStatus:    r.StuckStatus,
 	}
 	// A row read without its JSON columns (a claim) leaves them zero.
 	for _, c := range []struct {

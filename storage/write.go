@@ -74,6 +74,8 @@ var (
 		{"webhook_at", "timestamptz", "", func(r *jobRow) any { return r.WebhookAt }},
 		{"webhook_due_by", "timestamptz", "", func(r *jobRow) any { return r.WebhookDueBy }},
 		{"alert_held_until", "timestamptz", "", func(r *jobRow) any { return r.AlertHeldUntil }},
+		{"status_since", "timestamptz", "", func(r *jobRow) any { return r.StatusSince }},
+		{"stuck_status", "text", "", func(r *jobRow) any { return r.StuckStatus }},
 		{"counted_usage", "text", "jsonb", func(r *jobRow) any { return r.CountedUsage }},
 	}
 	jobInsertColumns = append(append([]column[jobRow]{}, jobIdentityColumns...), jobStateColumns...)
