@@ -13,6 +13,7 @@ const (
 	AlertJobCancelled      = "job.cancelled"
 	AlertJobExpired        = "job.expired"
 	AlertJobLost           = TypeJobLost
+	AlertJobStuck          = TypeJobStuck
 	AlertJobPartialFailure = "job.partial_failure"
 	AlertUsageThreshold    = "usage.threshold"
 	// AlertWebhooksSilent: a provider's webhooks stopped arriving; the last
@@ -85,5 +86,5 @@ type WebhookSilence struct {
 // events against it, so a type added here is routable at once.
 var JobwatchAlertTypes = []string{
 	AlertJobSucceeded, AlertJobFailed, AlertJobCancelled, AlertJobExpired, AlertJobPartialFailure,
-	AlertJobLost, AlertUsageThreshold, AlertWebhooksSilent, AlertWebhooksResumed, TypeProviderAuthFailed,
+	AlertJobLost, AlertJobStuck, AlertUsageThreshold, AlertWebhooksSilent, AlertWebhooksResumed, TypeProviderAuthFailed,
 }

@@ -227,6 +227,9 @@ func AlertTypes(before Job, res Result, obs Observation) []string {
 	if after.Status == StatusLost && before.Status != StatusLost {
 		types = append(types, AlertJobLost)
 	}
+	if obs.Type == TypeJobStuck && res.Effect == EffectApplied && after.StuckStatus != "" && before.StuckStatus != after.StuckStatus {
+		types = append(types, AlertJobStuck)
+	}
 	return types
 }
 
@@ -273,6 +276,11 @@ func Summary(a Alert) string {
 		return fmt.Sprintf("%s finished with %d of %d requests failed", what, j.Usage.RequestsFailed, j.Usage.RequestsTotal)
 	case AlertJobLost:
 		return fmt.Sprintf("%s is lost: %s", what, j.Details["lost_reason"])
+	case AlertJobStuck:
+		if j.StatusSince != nil {
+			return fmt.Sprintf("%s is stuck: %s for %s", what, j.StuckStatus, a.CreatedAt.Sub(*j.StatusSince).Round(time.Second))
+		}
+		return fmt.Sprintf("%s is stuck: %s", what, j.StuckStatus)
 	}
 	s := fmt.Sprintf("%s %s", what, j.Status)
 	if j.ProviderStatus != "" && j.ProviderStatus != string(j.Status) {

@@ -86,6 +86,12 @@ const (
 	// webhook announced did not apply within the enrich wait, so the end
 	// alert held for it went out with what was known.
 	TypeEnrichTimeout = "job.enrich_timeout"
+	// TypeJobStuck: a live job stayed in one provider status past its
+	// stuck_after (Rules.StuckAfter); alerted once per status.
+	TypeJobStuck = "job.stuck"
+	// TypeJobUnstuck: a stuck job's provider status changed. Recorded in
+	// the job's history, not alerted on.
+	TypeJobUnstuck = "job.unstuck"
 	// TypeJobLost: jobwatch gave up waiting for the job.
 	TypeJobLost = "job.lost"
 	// TypePollNotFound: a poll was answered 404.
@@ -157,6 +163,13 @@ type Job struct {
 	// figures): the poll's answer sends it, or the sweep does at this time,
 	// with what is known.
 	AlertHeldUntil *time.Time `json:"alert_held_until,omitempty"`
+	// StatusSince is when jobwatch first saw the job in its ProviderStatus;
+	// nil while it has none.
+	StatusSince *time.Time `json:"status_since,omitempty"`
+	// StuckStatus is the provider status the job was found stuck in
+	// (job.stuck); "" when it is not stuck. A change of provider status
+	// clears it.
+	StuckStatus string `json:"stuck_status,omitempty"`
 	// Counted is the part of Usage already added to the usage totals.
 	Counted Usage `json:"-"`
 	// History is every observation applied to or recorded against the job,

@@ -191,7 +191,8 @@ func PlanApply(p ApplyParams, order []int, jobs map[JobKey]*Job, seen map[EventK
 					seen[ek] = true
 				}
 				var ev EventWrite
-				r, ev = pl.applyOne(p, *obs, k, created)
+				var unstuck *EventWrite
+				r, ev, unstuck = pl.applyOne(p, *obs, k, created)
 				if r.Job != nil {
 					pl.resultJobs[i] = k
 					if slices.Contains(pl.Adopted, k) {
@@ -201,6 +202,9 @@ func PlanApply(p ApplyParams, order []int, jobs map[JobKey]*Job, seen map[EventK
 					}
 				}
 				pl.Events = append(pl.Events, ev)
+				if unstuck != nil {
+					pl.Events = append(pl.Events, *unstuck)
+				}
 			}
 		}
 		if d := item.Delivery; d != nil {
@@ -240,7 +244,10 @@ func adoptJobs(p ApplyParams, order []int, jobs map[JobKey]*Job, seen map[EventK
 // state of its job, updating that state, and returns the result and the
 // history row. With p.Alerting it also accounts the job's usage and
 // collects what the observation raises.
-func (pl *ApplyPlan) applyOne(p ApplyParams, obs Observation, k JobKey, created map[JobKey]bool) (Result, EventWrite) {
+//
+// An observation that changes a stuck job's provider status also returns
+// the job.unstuck history row that follows its own.
+func (pl *ApplyPlan) applyOne(p ApplyParams, obs Observation, k JobKey, created map[JobKey]bool) (Result, EventWrite, *EventWrite) {
 	ev := EventWrite{Event: Event{
 		Provider:       obs.Provider,
 		EventID:        obs.EventID,
@@ -260,7 +267,7 @@ func (pl *ApplyPlan) applyOne(p ApplyParams, obs Observation, k JobKey, created 
 		if p.Alerting != nil {
 			pl.collect(p, Job{}, res, obs, nil)
 		}
-		return res, ev
+		return res, ev, nil
 	}
 	before := *job
 	if created[k] {
@@ -283,7 +290,13 @@ func (pl *ApplyPlan) applyOne(p ApplyParams, obs Observation, k JobKey, created 
 	if p.Alerting != nil {
 		pl.collect(p, before, res, obs, delta)
 	}
-	return res, ev
+	var unstuck *EventWrite
+	if before.StuckStatus != "" && next.StuckStatus == "" {
+		u := ev
+		u.EventID, u.Source, u.Type, u.Effect, u.Payload = "", SourceSweep, TypeJobUnstuck, EffectRecorded, nil
+		unstuck = &u
+	}
+	return res, ev, unstuck
 }
 
 // collect notes what one applied observation raises: its alerts, a missed

@@ -76,6 +76,25 @@ type Rules struct {
 	// announced waits for the enrichment poll's figures. Zero: the alert is
 	// raised at once (the job cannot be polled).
 	EnrichWait time.Duration
+	// StuckAfter is, by provider status, how long a live job may stay in
+	// it before it is stuck (job.stuck); a status not in it never is.
+	StuckAfter map[string]time.Duration
+}
+
+// Stuck is the pure rule of stuck jobs: a live job (not ended, not lost)
+// that has been in its provider status since StatusSince for at least that
+// status's Rules.StuckAfter, and was not yet found stuck in it. It returns
+// how long the job has been in the status.
+func Stuck(job Job, now time.Time, rules Rules) (time.Duration, bool) {
+	if job.Status.Terminal() || job.Status == StatusLost || job.ProviderStatus == "" || job.StatusSince == nil || job.StuckStatus == job.ProviderStatus {
+		return 0, false
+	}
+	limit, ok := rules.StuckAfter[job.ProviderStatus]
+	if !ok || limit <= 0 {
+		return 0, false
+	}
+	d := now.Sub(*job.StatusSince)
+	return d, d >= limit
 }
 
 // PollInterval is the wait before the next poll of a job whose last quiet
@@ -167,8 +186,14 @@ func Transition(job Job, obs Observation, now time.Time, rules Rules) (Job, Effe
 	before := job
 	wasTerminal := job.Status.Terminal()
 	job.Status = obs.Status
-	if obs.ProviderStatus != "" {
+	if obs.ProviderStatus != "" && (obs.ProviderStatus != job.ProviderStatus || job.StatusSince == nil) {
+		if obs.ProviderStatus != job.ProviderStatus {
+			// A new status: any stuck verdict was about the old one.
+			job.StuckStatus = ""
+		}
 		job.ProviderStatus = obs.ProviderStatus
+		t := now
+		job.StatusSince = &t
 	}
 	if obs.Usage != nil {
 		job.Usage = mergeUsage(job.Usage, *obs.Usage)
@@ -252,7 +277,8 @@ func changed(a, b Job) bool {
 
 // sweepVerdict applies jobwatch's own observations: job.lost makes a live
 // job lost; job.webhook_missed ends the wait for an end's webhook, and
-// job.enrich_timeout the hold of an end's alert. A verdict that is no
+// job.enrich_timeout the hold of an end's alert; job.stuck marks a live
+// job stuck in its provider status. A verdict that is no
 // longer true (the webhook came, the poll applied, since the sweep claimed
 // the job) is stale: recorded, changing nothing.
 func sweepVerdict(job Job, obs Observation, now time.Time, rules Rules) (Job, Effect) {
@@ -271,6 +297,14 @@ func sweepVerdict(job Job, obs Observation, now time.Time, rules Rules) (Job, Ef
 		// The enrichment poll, if still pending, keeps its schedule: the
 		// figures are still worth counting when they come.
 		job.AlertHeldUntil = nil
+		return job, EffectApplied
+	case TypeJobStuck:
+		// Stale when the job moved on (or was found stuck already) since
+		// the sweep claimed it.
+		if job.Status.Terminal() || job.Status == StatusLost || job.ProviderStatus != obs.ProviderStatus || job.StuckStatus == job.ProviderStatus {
+			return job, EffectStale
+		}
+		job.StuckStatus = job.ProviderStatus
 		return job, EffectApplied
 	case TypeJobLost:
 		if job.Status.Terminal() || job.Status == StatusLost {
