@@ -24,6 +24,11 @@ type Type struct {
 	// which later ones double) is never shorter, and a shorter one configured
 	// for it is refused; 0: no floor.
 	MinStaleAfter time.Duration
+	// StuckAfter are the type's default stuck_after, by kind and provider
+	// status: how long a live job may stay in that status before it is
+	// stuck (job.stuck); a provider's [providers.stuck_after.<kind>]
+	// overrides them. nil: none.
+	StuckAfter map[tracker.Kind]map[string]time.Duration
 	// Scheme and SignatureHeader are the webhook signature scheme (a
 	// signature.Scheme* name) and header a [providers.webhook] table gets
 	// when it sets no scheme; Scheme "": the table must set one.

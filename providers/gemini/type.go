@@ -7,6 +7,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/providers/signature"
+	"github.com/jobwatch/jobwatch/tracker"
 )
 
 // Type describes the Gemini API to providers/registry: project webhooks
@@ -15,6 +16,7 @@ import (
 var Type = providers.Type{
 	Name:           "gemini",
 	DefaultBaseURL: DefaultBaseURL,
+	StuckAfter:     StuckAfter,
 	Scheme:         signature.SchemeStandardWebhooks,
 	EventTypes:     EventTypes,
 	NewParser:      func(providers.Settings) (providers.Parser, error) { return WebhookParser{}, nil },
@@ -22,6 +24,12 @@ var Type = providers.Type{
 		return NewPoller(s.BaseURL, s.APIKey, client), nil
 	},
 	SampleEvent: sampleEvent,
+}
+
+// StuckAfter are the Gemini API's default stuck_after: a batch pending for
+// a day has not been picked up.
+var StuckAfter = map[tracker.Kind]map[string]time.Duration{
+	tracker.KindBatch: {"BATCH_STATE_PENDING": 24 * time.Hour},
 }
 
 // sampleEvent is a thin event as the Gemini API sends it, Standard Webhooks'

@@ -55,6 +55,32 @@ type Provider struct {
 	// TokenURL is the Entra ID token endpoint (a sovereign cloud's). Default:
 	// https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token.
 	TokenURL string `toml:"token_url"`
+	// StuckAfter is, by kind and provider status, how long a live job may
+	// stay in that status before it is stuck ([providers.stuck_after.batch]
+	// finalizing = "4h"); it overrides the type's defaults
+	// (providers.Type.StuckAfter), and "0s" turns one off.
+	StuckAfter map[string]map[string]Duration `toml:"stuck_after"`
+}
+
+// StuckAfterFor is the provider's stuck_after of its jobs of a kind, by
+// provider status: its type's defaults with the configured ones over them;
+// nil when there are none.
+func (p *Provider) StuckAfterFor(kind tracker.Kind) map[string]time.Duration {
+	t, _ := p.ProviderType()
+	var out map[string]time.Duration
+	set := func(status string, d time.Duration) {
+		if out == nil {
+			out = map[string]time.Duration{}
+		}
+		out[status] = d
+	}
+	for status, d := range t.StuckAfter[kind] {
+		set(status, d)
+	}
+	for status, d := range p.StuckAfter[string(kind)] {
+		set(status, d.D())
+	}
+	return out
 }
 
 // Webhook configures how a provider's webhooks are verified and applied.

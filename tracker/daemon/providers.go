@@ -137,6 +137,7 @@ func TrackerOptions(cfg config.Config) tracker.Options {
 		}
 		if p, ok := byName[provider]; ok {
 			r.StaleAfter = p.StaleAfterFor(kind, sw)
+			r.StuckAfter = p.StuckAfterFor(kind)
 			if p.WebhooksOn() {
 				r.WebhookGrace = p.Webhook.Grace.D()
 			}

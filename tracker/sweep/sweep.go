@@ -234,7 +234,7 @@ func (s *Sweeper) handleBatch(ctx context.Context, jobs []tracker.Job) (polled, 
 
 // poll does what a due job needs: the lost verdict; for an ended job, the
 // missed-webhook verdict, or the enrichment poll and the release of its held
-// alert; then a poll when its provider can be polled and is not paused (or
+// alert; the stuck verdict; then a poll when its provider can be polled and is not paused (or
 // force). It reports whether it asked the provider.
 func (s *Sweeper) poll(ctx context.Context, job tracker.Job, force bool) (bool, error) {
 	now := s.tracker.Now()
@@ -259,6 +259,13 @@ func (s *Sweeper) poll(ctx context.Context, job tracker.Job, force bool) (bool, 
 		return false, s.apply(ctx, []tracker.ApplyItem{verdict(tracker.TypeJobWebhookMissed, nil)})
 	}
 
+	if _, stuck := tracker.Stuck(job, now, rules); stuck {
+		// Checked against the claimed job, applied after the poll's
+		// answer: an answer that moves the job on makes it stale.
+		v := verdict(tracker.TypeJobStuck, nil)
+		v.Observation.ProviderStatus = job.ProviderStatus
+		after = append(after, v)
+	}
 	polls := p.Poller != nil && p.Poller.Polls(job.Kind)
 	held := job.AlertHeldUntil
 	if held != nil && (!held.After(now) || !polls) {
