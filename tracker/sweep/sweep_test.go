@@ -119,11 +119,17 @@ var everyAlert = &tracker.Alerting{Routes: []tracker.Route{{Events: []string{"*"
 // learned by poll then await their webhooks).
 func setup(t *testing.T, store *storage.Store, api *fakeOpenAI, webhooks bool) *env {
 	t.Helper()
-	c := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
 	r := rules
 	if webhooks {
 		r.WebhookGrace = webhookGrace
 	}
+	return setupRules(t, store, api, r)
+}
+
+// setupRules is setup with the transition rules r.
+func setupRules(t *testing.T, store *storage.Store, api *fakeOpenAI, r tracker.Rules) *env {
+	t.Helper()
+	c := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
 	reg := prometheus.NewRegistry()
 	tr := tracker.New(store, tracker.Options{Now: c.Now, Rules: func(string, tracker.Kind) tracker.Rules { return r }, Alerting: everyAlert, Registry: reg})
 	client := pollhttp.New(pollhttp.Config{Provider: "openai", Concurrency: 16, MaxRetryWait: 5 * time.Second, Retries: 3, Timeout: 20 * time.Second,
