@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -250,6 +251,16 @@ func (p *Provider) validate(key string, bad func(key, format string, args ...any
 	t, typeOK := p.ProviderType()
 	if !typeOK {
 		bad(key+".type", "%q is not a provider type (want %s)", p.Type, strings.Join(registry.Names(), ", "))
+	}
+	for _, kind := range slices.Sorted(maps.Keys(p.StuckAfter)) {
+		if tracker.ValidateKind(tracker.Kind(kind)) != nil {
+			bad(key+".stuck_after."+kind, "%q is not a kind", kind)
+		}
+		for _, status := range slices.Sorted(maps.Keys(p.StuckAfter[kind])) {
+			if p.StuckAfter[kind][status] < 0 {
+				bad(key+".stuck_after."+kind+"."+status, "must not be negative (\"0s\" turns it off)")
+			}
+		}
 	}
 	switch {
 	case t.Mapped && p.Generic == nil:
