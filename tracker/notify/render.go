@@ -110,7 +110,7 @@ func Text(a tracker.Alert) string {
 func isJobAlert(typ string) bool {
 	switch typ {
 	case tracker.AlertJobSucceeded, tracker.AlertJobFailed, tracker.AlertJobCancelled,
-		tracker.AlertJobExpired, tracker.AlertJobLost, tracker.AlertJobPartialFailure:
+		tracker.AlertJobExpired, tracker.AlertJobLost, tracker.AlertJobPartialFailure, tracker.AlertJobStuck:
 		return true
 	}
 	return false
@@ -283,6 +283,11 @@ func (w *textWriter) job(a tracker.Alert) {
 		}
 	}
 	switch a.Type {
+	case tracker.AlertJobStuck:
+		w.field("stuck in", j.StuckStatus)
+		if j.StatusSince != nil {
+			w.field("since", j.StatusSince.UTC().Format(timeLayout))
+		}
 	case tracker.AlertJobLost:
 		if !j.LastHeardAt.IsZero() {
 			w.field("last heard", j.LastHeardAt.UTC().Format(timeLayout))

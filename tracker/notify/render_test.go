@@ -101,6 +101,15 @@ func TestSubjectAndText(t *testing.T) {
 			Status: tracker.StatusLost, LastHeardAt: lastHeard, CreatedAt: lastHeard.Add(-time.Hour),
 		},
 	}
+	stuckSince := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
+	stuck := tracker.Alert{
+		ID: "alrt_24", Type: tracker.AlertJobStuck, Provider: "openai", CreatedAt: stuckSince.Add(2*time.Hour + 10*time.Minute),
+		Job: &tracker.Job{
+			Provider: "openai", Kind: tracker.KindBatch, ExternalID: "batch_s", Status: tracker.StatusRunning,
+			ProviderStatus: "finalizing", StatusSince: &stuckSince, StuckStatus: "finalizing",
+		},
+	}
+	stuck.Summary = tracker.Summary(stuck)
 	hostile := tracker.Alert{
 		ID: "alrt_20", Type: tracker.AlertJobFailed, Provider: "generic",
 		Job: &tracker.Job{
@@ -210,6 +219,13 @@ func TestSubjectAndText(t *testing.T) {
 			alert:   lost,
 			subject: "[jobwatch] anthropic batch msgbatch_01 lost",
 			want:    []string{"anthropic batch lost\n", "\nlast heard: 2026-11-22 08:00 UTC\n", "\nregistered: 2026-11-22 07:00 UTC\n"},
+		},
+		{
+			name:    "stuck job",
+			alert:   stuck,
+			subject: "[jobwatch] openai batch batch_s stuck",
+			want: []string{"openai batch stuck\n", "openai batch batch_s is stuck: finalizing for 2h10m0s", "\nstuck in: finalizing\n",
+				"\nsince: 2026-11-22 06:00 UTC\n"},
 		},
 		{
 			name:    "webhooks silent",
