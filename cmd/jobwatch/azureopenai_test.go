@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -43,8 +41,6 @@ base_url = "%s"
 api_key = "azure-test-key"
 `, azure.URL))
 	startDaemon(t, path, url)
-	client := tracker.NewClient(url)
-	ctx := context.Background()
 	for _, tt := range []struct {
 		kind    tracker.Kind
 		id      string
@@ -54,14 +50,7 @@ api_key = "azure-test-key"
 		{tracker.KindBatch, "batch_1", tracker.StatusSucceeded, map[string]string{"output_file_id": "file-out", tracker.DetailRequestFailure: tracker.RequestFailurePartial}},
 		{tracker.KindFineTuning, "ftjob-1", tracker.StatusFailed, map[string]string{"error_message": "The training file has too few examples."}},
 	} {
-		if _, _, err := client.Track(ctx, tracker.TrackRequest{Provider: "azure", Kind: tt.kind, ExternalID: tt.id}); err != nil {
-			t.Fatal(err)
-		}
-		var stdout, stderr bytes.Buffer
-		if code := run(ctx, []string{"poll", "--provider", "azure", tt.id, "--server", url}, &stdout, &stderr); code != 0 {
-			t.Fatalf("jobwatch poll %s: exit %d: %s", tt.id, code, stderr.String())
-		}
-		job, err := client.Job(ctx, "azure", tt.id)
+		job, err := trackAndPoll(t, url, "azure", tt.kind, tt.id)
 		if err != nil || job.Status != tt.want || job.ResolvedBy != tracker.SourcePoll {
 			t.Fatalf("polled %s = %+v, %v; want %s by poll", tt.id, job, err, tt.want)
 		}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -46,17 +44,8 @@ func checkPolledByConfig(t *testing.T, provider, key, entry string, jobs []polle
 	t.Cleanup(api.Close)
 	path, url := writeConfig(t, storagetest.Config(t, storage.DriverSQLite), fmt.Sprintf(entry, api.URL))
 	startDaemon(t, path, url)
-	client := tracker.NewClient(url)
-	ctx := context.Background()
 	for _, j := range jobs {
-		if _, _, err := client.Track(ctx, tracker.TrackRequest{Provider: provider, Kind: j.kind, ExternalID: j.id}); err != nil {
-			t.Fatal(err)
-		}
-		var stdout, stderr bytes.Buffer
-		if code := run(ctx, []string{"poll", "--provider", provider, j.id, "--server", url}, &stdout, &stderr); code != 0 {
-			t.Fatalf("jobwatch poll %s: exit %d: %s", j.id, code, stderr.String())
-		}
-		job, err := client.Job(ctx, provider, j.id)
+		job, err := trackAndPoll(t, url, provider, j.kind, j.id)
 		if err != nil || job.Status != j.want || job.ResolvedBy != tracker.SourcePoll {
 			t.Errorf("polled %s = %+v, %v; want %s by poll", j.id, job, err, j.want)
 		}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -50,16 +48,7 @@ base_url = %q
 region = "eu-west-1"
 `, bedrock.URL))
 	startDaemon(t, path, url)
-	client := tracker.NewClient(url)
-	ctx := context.Background()
-	if _, _, err := client.Track(ctx, tracker.TrackRequest{Provider: "bedrock", Kind: tracker.KindBatch, ExternalID: "abc123def456"}); err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr bytes.Buffer
-	if code := run(ctx, []string{"poll", "--provider", "bedrock", "abc123def456", "--server", url}, &stdout, &stderr); code != 0 {
-		t.Fatalf("jobwatch poll: exit %d: %s", code, stderr.String())
-	}
-	job, err := client.Job(ctx, "bedrock", "abc123def456")
+	job, err := trackAndPoll(t, url, "bedrock", tracker.KindBatch, "abc123def456")
 	if err != nil || job.Status != tracker.StatusSucceeded || job.ResolvedBy != tracker.SourcePoll {
 		t.Fatalf("polled job = %+v, %v; want succeeded by poll", job, err)
 	}

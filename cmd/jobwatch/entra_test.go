@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -60,8 +58,6 @@ client_secret = "%s"
 token_url = "%s/tenant-1/oauth2/v2.0/token"
 `, azure.URL, secret, login.URL))
 	d := startDaemon(t, path, url)
-	client := tracker.NewClient(url)
-	ctx := context.Background()
 	for _, tt := range []struct {
 		kind tracker.Kind
 		id   string
@@ -70,14 +66,7 @@ token_url = "%s/tenant-1/oauth2/v2.0/token"
 		{tracker.KindBatch, "batch_1", tracker.StatusSucceeded},
 		{tracker.KindFineTuning, "ftjob-1", tracker.StatusCancelled},
 	} {
-		if _, _, err := client.Track(ctx, tracker.TrackRequest{Provider: "azure", Kind: tt.kind, ExternalID: tt.id}); err != nil {
-			t.Fatal(err)
-		}
-		var stdout, stderr bytes.Buffer
-		if code := run(ctx, []string{"poll", "--provider", "azure", tt.id, "--server", url}, &stdout, &stderr); code != 0 {
-			t.Fatalf("jobwatch poll %s: exit %d: %s", tt.id, code, stderr.String())
-		}
-		job, err := client.Job(ctx, "azure", tt.id)
+		job, err := trackAndPoll(t, url, "azure", tt.kind, tt.id)
 		if err != nil || job.Status != tt.want || job.ResolvedBy != tracker.SourcePoll {
 			t.Fatalf("polled %s = %+v, %v; want %s by poll", tt.id, job, err, tt.want)
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -45,14 +44,7 @@ secrets = ["${JW_TEST_GEMINI_SECRET}"]
 	startDaemon(t, path, url)
 	client := tracker.NewClient(url)
 	ctx := context.Background()
-	if _, _, err := client.Track(ctx, tracker.TrackRequest{Provider: "gemini", Kind: tracker.KindBatch, ExternalID: "g1"}); err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr bytes.Buffer
-	if code := run(ctx, []string{"poll", "--provider", "gemini", "g1", "--server", url}, &stdout, &stderr); code != 0 {
-		t.Fatalf("jobwatch poll g1: exit %d: %s", code, stderr.String())
-	}
-	job, err := client.Job(ctx, "gemini", "g1")
+	job, err := trackAndPoll(t, url, "gemini", tracker.KindBatch, "g1")
 	if err != nil || job.Status != tracker.StatusSucceeded || job.ResolvedBy != tracker.SourcePoll {
 		t.Fatalf("polled g1 = %+v, %v; want succeeded by poll", job, err)
 	}
@@ -60,11 +52,9 @@ secrets = ["${JW_TEST_GEMINI_SECRET}"]
 		job.Details[tracker.DetailRequestFailure] != tracker.RequestFailurePartial {
 		t.Errorf("g1 usage %+v, details %v", job.Usage, job.Details)
 	}
-	stdout.Reset()
-	stderr.Reset()
-	code := run(ctx, []string{"send-test-event", "--config", path, "--provider", "gemini", "--type", "batch.succeeded", "--job", "g2"}, &stdout, &stderr)
-	if code != 0 || !strings.Contains(stdout.String(), "200 OK") {
-		t.Fatalf("send-test-event: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	code, stdout, stderr := runCLI("send-test-event", "--config", path, "--provider", "gemini", "--type", "batch.succeeded", "--job", "g2")
+	if code != 0 || !strings.Contains(stdout, "200 OK") {
+		t.Fatalf("send-test-event: exit %d\n%s%s", code, stdout, stderr)
 	}
 	if job, err := client.Job(ctx, "gemini", "g2"); err != nil || job.Status != tracker.StatusSucceeded || job.Kind != tracker.KindBatch {
 		t.Errorf("g2 after a test batch.succeeded = %+v, %v; want a succeeded batch", job, err)

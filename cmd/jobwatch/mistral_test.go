@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -41,8 +39,6 @@ base_url = "%s/v1"
 api_key = "mistral-test-key"
 `, mistral.URL))
 	startDaemon(t, path, url)
-	client := tracker.NewClient(url)
-	ctx := context.Background()
 	for _, tt := range []struct {
 		kind tracker.Kind
 		id   string
@@ -51,14 +47,7 @@ api_key = "mistral-test-key"
 		{tracker.KindBatch, "batch-1", tracker.StatusSucceeded},
 		{tracker.KindFineTuning, "ft-1", tracker.StatusFailed},
 	} {
-		if _, _, err := client.Track(ctx, tracker.TrackRequest{Provider: "mistral", Kind: tt.kind, ExternalID: tt.id}); err != nil {
-			t.Fatal(err)
-		}
-		var stdout, stderr bytes.Buffer
-		if code := run(ctx, []string{"poll", "--provider", "mistral", tt.id, "--server", url}, &stdout, &stderr); code != 0 {
-			t.Fatalf("jobwatch poll %s: exit %d: %s", tt.id, code, stderr.String())
-		}
-		job, err := client.Job(ctx, "mistral", tt.id)
+		job, err := trackAndPoll(t, url, "mistral", tt.kind, tt.id)
 		if err != nil || job.Status != tt.want || job.ResolvedBy != tracker.SourcePoll {
 			t.Errorf("polled %s = %+v, %v; want %s by poll", tt.id, job, err, tt.want)
 		}

@@ -86,3 +86,17 @@ secrets = ["llm-secret"]
 		}
 	}
 }
+
+// trackAndPoll registers a job of provider on the daemon at url, polls it
+// with `jobwatch poll --server`, and returns the job as it is after.
+func trackAndPoll(t *testing.T, url, provider string, kind tracker.Kind, id string) (tracker.Job, error) {
+	t.Helper()
+	client := tracker.NewClient(url)
+	if _, _, err := client.Track(context.Background(), tracker.TrackRequest{Provider: provider, Kind: kind, ExternalID: id}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLI("poll", "--provider", provider, id, "--server", url); code != 0 {
+		t.Fatalf("jobwatch poll %s: exit %d: %s", id, code, stderr)
+	}
+	return client.Job(context.Background(), provider, id)
+}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -48,16 +46,7 @@ location = "us-central1"
 credentials_file = %q
 `, vertex.URL, key))
 	startDaemon(t, path, url)
-	client := tracker.NewClient(url)
-	ctx := context.Background()
-	if _, _, err := client.Track(ctx, tracker.TrackRequest{Provider: "vertex", Kind: tracker.KindBatch, ExternalID: "4242"}); err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr bytes.Buffer
-	if code := run(ctx, []string{"poll", "--provider", "vertex", "4242", "--server", url}, &stdout, &stderr); code != 0 {
-		t.Fatalf("jobwatch poll: exit %d: %s", code, stderr.String())
-	}
-	job, err := client.Job(ctx, "vertex", "4242")
+	job, err := trackAndPoll(t, url, "vertex", tracker.KindBatch, "4242")
 	if err != nil || job.Status != tracker.StatusSucceeded || job.ResolvedBy != tracker.SourcePoll {
 		t.Fatalf("polled job = %+v, %v; want succeeded by poll", job, err)
 	}
