@@ -7,6 +7,13 @@ package tracker
 // the same way, and the alert rules read it (job.partial_failure).
 const DetailRequestFailure = "request_failure"
 
+// DetailModel is the Details key of the model a job runs on, as its
+// provider names it without a resource path ("gpt-4o-mini-2024-07-18",
+// "gemini-2.5-flash"): the provider's own word when its job object says,
+// else the one given at registration (TrackRequest.Model). Prices are
+// looked up by it.
+const DetailModel = "model"
+
 // Values of Details[DetailRequestFailure].
 const (
 	// RequestFailurePartial: some, not all, of the batch's requests failed.

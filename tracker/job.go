@@ -103,7 +103,10 @@ const (
 // Usage is what a job reports it consumed. Counts are absolute totals as last
 // reported by the provider, not increments.
 type Usage struct {
-	InputTokens       int64 `json:"input_tokens,omitempty"`
+	InputTokens int64 `json:"input_tokens,omitempty"`
+	// CachedInputTokens is the part of InputTokens the provider served from
+	// its prompt cache, billed at the cached-input price.
+	CachedInputTokens int64 `json:"cached_input_tokens,omitempty"`
 	OutputTokens      int64 `json:"output_tokens,omitempty"`
 	TotalTokens       int64 `json:"total_tokens,omitempty"`
 	TrainedTokens     int64 `json:"trained_tokens,omitempty"`

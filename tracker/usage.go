@@ -14,7 +14,7 @@ const TypeUsageDropped = "usage.dropped"
 
 // UsageFields name Usage's figures as its JSON (and the generic provider's
 // usage config) spells them, in field order.
-var UsageFields = []string{"input_tokens", "output_tokens", "total_tokens", "trained_tokens", "requests_total", "requests_completed", "requests_failed"}
+var UsageFields = []string{"input_tokens", "cached_input_tokens", "output_tokens", "total_tokens", "trained_tokens", "requests_total", "requests_completed", "requests_failed"}
 
 // Figure points at the figure of u named name (one of UsageFields); nil for
 // any other name.
@@ -22,6 +22,8 @@ func (u *Usage) Figure(name string) *int64 {
 	switch name {
 	case "input_tokens":
 		return &u.InputTokens
+	case "cached_input_tokens":
+		return &u.CachedInputTokens
 	case "output_tokens":
 		return &u.OutputTokens
 	case "total_tokens":

@@ -46,5 +46,5 @@ func ExampleNew_errors() {
 	// Output:
 	// job_id: required
 	// status_map.done: "finished" is not a status (want pending, running, succeeded, failed, cancelled or expired)
-	// usage.tokens: unknown usage field (want input_tokens, output_tokens, total_tokens, trained_tokens, requests_total, requests_completed, requests_failed)
+	// usage.tokens: unknown usage field (want input_tokens, cached_input_tokens, output_tokens, total_tokens, trained_tokens, requests_total, requests_completed, requests_failed)
 }

@@ -107,7 +107,7 @@ func TestNewErrorsNameTheKey(t *testing.T) {
 		{"lost is jobwatch's own", func(c *generic.Config) { c.StatusMap["gone"] = tracker.StatusLost },
 			[]string{`status_map.gone: "lost" is not a status (want pending, running, succeeded, failed, cancelled or expired)`}},
 		{"unknown usage field", func(c *generic.Config) { c.Usage["tokens"] = "data.tokens" },
-			[]string{"usage.tokens: unknown usage field (want input_tokens, output_tokens, total_tokens, trained_tokens, requests_total, requests_completed, requests_failed)"}},
+			[]string{"usage.tokens: unknown usage field (want input_tokens, cached_input_tokens, output_tokens, total_tokens, trained_tokens, requests_total, requests_completed, requests_failed)"}},
 		{"bad usage path", func(c *generic.Config) { c.Usage["input_tokens"] = "usage..input" },
 			[]string{`usage.input_tokens: "usage..input" is not a path (dot-separated object keys, none empty)`}},
 		{"bad kind", func(c *generic.Config) { c.Kind = "Batch Job" },
