@@ -32,7 +32,7 @@ func ExampleNew() {
 	fmt.Printf("%+v\n", *obs.Usage)
 	// Output:
 	// evt_def456 batch.completed batch_abc123 batch succeeded completed 2025-01-15 12:45:00 +0000 UTC
-	// {InputTokens:0 OutputTokens:0 TotalTokens:0 TrainedTokens:0 RequestsTotal:1000 RequestsCompleted:0 RequestsFailed:5}
+	// {InputTokens:0 CachedInputTokens:0 OutputTokens:0 TotalTokens:0 TrainedTokens:0 RequestsTotal:1000 RequestsCompleted:0 RequestsFailed:5}
 }
 
 // Configuration errors name the key, one per line.
