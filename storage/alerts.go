@@ -71,26 +71,26 @@ func (s *Store) enqueue(ctx context.Context, tx bun.IDB, now time.Time, alerting
 // usageColumns are the usage_totals columns, named as tracker.UsageMetrics.
 var usageColumns = tracker.UsageMetrics
 
-// addUsage adds usage to the totals, in (provider, scope, window, start)
-// order, so that concurrent transactions lock the rows they share in the
+// addUsage adds usage to the totals, in (provider, model, scope, window,
+// start) order, so that concurrent transactions lock the rows they share in the
 // same order and cannot deadlock on them.
 func (s *Store) addUsage(ctx context.Context, tx bun.IDB, usage map[tracker.UsageKey]tracker.UsageDelta) error {
 	if len(usage) == 0 {
 		return nil
 	}
 	keys := slices.SortedFunc(maps.Keys(usage), func(x, y tracker.UsageKey) int {
-		return cmp.Or(cmp.Compare(x.Provider, y.Provider), cmp.Compare(x.Scope, y.Scope), cmp.Compare(x.Window, y.Window), x.Start.Compare(y.Start))
+		return cmp.Or(cmp.Compare(x.Provider, y.Provider), cmp.Compare(x.Model, y.Model), cmp.Compare(x.Scope, y.Scope), cmp.Compare(x.Window, y.Window), x.Start.Compare(y.Start))
 	})
 	var (
 		cols    = strings.Join(usageColumns, ", ")
-		holders = "(?, ?, ?, ?" + strings.Repeat(", ?", len(usageColumns)) + ")"
+		holders = "(?, ?, ?, ?, ?" + strings.Repeat(", ?", len(usageColumns)) + ")"
 		values  = make([]string, len(keys))
 		sets    = make([]string, len(usageColumns))
 		args    []any
 	)
 	for i, k := range keys {
 		values[i] = holders
-		args = append(args, k.Provider, k.Scope, k.Window, k.Start)
+		args = append(args, k.Provider, k.Model, k.Scope, k.Window, k.Start)
 		for _, c := range usageColumns {
 			args = append(args, usage[k][c])
 		}
@@ -98,8 +98,8 @@ func (s *Store) addUsage(ctx context.Context, tx bun.IDB, usage map[tracker.Usag
 	for i, c := range usageColumns {
 		sets[i] = fmt.Sprintf("%s = usage_totals.%s + excluded.%s", c, c, c)
 	}
-	q := fmt.Sprintf(`INSERT INTO usage_totals (provider, scope, period, window_start, %s) VALUES %s
-ON CONFLICT (provider, scope, period, window_start) DO UPDATE SET %s`, cols, strings.Join(values, ", "), strings.Join(sets, ", "))
+	q := fmt.Sprintf(`INSERT INTO usage_totals (provider, model, scope, period, window_start, %s) VALUES %s
+ON CONFLICT (provider, model, scope, period, window_start) DO UPDATE SET %s`, cols, strings.Join(values, ", "), strings.Join(sets, ", "))
 	if _, err := tx.NewRaw(q, args...).Exec(ctx); err != nil {
 		return fmt.Errorf("add usage: %w", err)
 	}
@@ -130,7 +130,7 @@ ON CONFLICT (threshold, window_start, level) DO NOTHING`, t.Name, start, strconv
 			return nil, fmt.Errorf("record crossing of threshold %s: %w", t.Name, err)
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
-			alerts = append(alerts, t.CrossingAlert(start, value, level, now))
+			alerts = append(alerts, t.CrossingAlert(start, value, 0, level, now))
 		}
 	}
 	return alerts, nil
@@ -326,9 +326,10 @@ func (s *Store) CountAlerts(ctx context.Context) (map[tracker.AlertState]int64, 
 	return out, nil
 }
 
-// UsageTotals returns one window's usage totals.
+// UsageTotals returns one window's usage totals, by provider, model and
+// scope.
 func (s *Store) UsageTotals(ctx context.Context, window string, start time.Time) ([]tracker.UsageTotal, error) {
-	q := fmt.Sprintf("SELECT provider, scope, %s FROM usage_totals WHERE period = ? AND window_start = ? ORDER BY provider, scope", strings.Join(usageColumns, ", "))
+	q := fmt.Sprintf("SELECT provider, model, scope, %s FROM usage_totals WHERE period = ? AND window_start = ? ORDER BY provider, model, scope", strings.Join(usageColumns, ", "))
 	rows, err := s.db.QueryContext(ctx, q, window, start.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("select usage: %w", err)
@@ -338,7 +339,7 @@ func (s *Store) UsageTotals(ctx context.Context, window string, start time.Time)
 	for rows.Next() {
 		u := tracker.UsageTotal{Window: window, WindowStart: start.UTC(), Metrics: map[string]int64{}}
 		vals := make([]int64, len(usageColumns))
-		dest := []any{&u.Provider, &u.Scope}
+		dest := []any{&u.Provider, &u.Model, &u.Scope}
 		for i := range vals {
 			dest = append(dest, &vals[i])
 		}
@@ -348,6 +349,7 @@ func (s *Store) UsageTotals(ctx context.Context, window string, start time.Time)
 		for i, c := range usageColumns {
 			u.Metrics[c] = vals[i]
 		}
+		u.Cost = float64(u.Metrics[tracker.MetricCost]) / tracker.NanosPerUnit
 		out = append(out, u)
 	}
 	return out, rows.Err()

@@ -80,7 +80,7 @@ func TestAccountCountsOnce(t *testing.T) {
 	running := Job{Status: StatusRunning, Usage: Usage{RequestsTotal: 10}}
 	// A thin webhook ends the job with no figures.
 	ended := Job{Status: StatusSucceeded, Usage: Usage{RequestsTotal: 10}}
-	d, counted := Account(running, ended, Usage{})
+	d, counted := Account(running, ended, Counted{})
 	if !reflect.DeepEqual(d, UsageDelta{"jobs": 1, "succeeded_jobs": 1, "requests": 10}) {
 		t.Fatalf("at the end: %v", d)
 	}
@@ -96,7 +96,7 @@ func TestAccountCountsOnce(t *testing.T) {
 		t.Fatalf("observed again: %v", d)
 	}
 	// A live job counts nothing yet.
-	if d, c := Account(Job{Status: StatusPending}, running, Usage{}); d != nil || c != (Usage{}) {
+	if d, c := Account(Job{Status: StatusPending}, running, Counted{}); d != nil || c != (Counted{}) {
 		t.Fatalf("live job: %v %v", d, c)
 	}
 }

@@ -134,6 +134,9 @@ type Result struct {
 	Created bool
 	// Previous is the job's status before the observation ("" when created).
 	Previous Status
+	// CostAdded is what the observation added to the job's counted cost,
+	// in nanos (Account): 0 unless it priced an end or raised its cost.
+	CostAdded int64
 }
 
 // JobCount is the number of jobs of one provider, kind and status.
@@ -208,9 +211,14 @@ type AlertOutcome struct {
 
 // UsageTotal is what the jobs of one provider (and scope) used in a window.
 type UsageTotal struct {
-	Provider    string           `json:"provider"`
-	Scope       string           `json:"scope,omitempty"`
-	Window      string           `json:"window"`
-	WindowStart time.Time        `json:"window_start"`
-	Metrics     map[string]int64 `json:"metrics"`
+	Provider string `json:"provider"`
+	// Model is the jobs' model; "" for jobs whose model is unknown.
+	Model       string    `json:"model,omitempty"`
+	Scope       string    `json:"scope,omitempty"`
+	Window      string    `json:"window"`
+	WindowStart time.Time `json:"window_start"`
+	// Metrics are the totals by UsageMetrics name; MetricCost in nanos.
+	Metrics map[string]int64 `json:"metrics"`
+	// Cost is Metrics[MetricCost] in units of the prices' currency.
+	Cost float64 `json:"cost"`
 }

@@ -260,7 +260,7 @@ func (w *textWriter) job(a tracker.Alert) {
 	for _, t := range []struct {
 		n    int64
 		name string
-	}{{u.InputTokens, "in"}, {u.OutputTokens, "out"}, {u.TotalTokens, "total"}} {
+	}{{u.InputTokens, "in"}, {u.CachedInputTokens, "cached in"}, {u.OutputTokens, "out"}, {u.TotalTokens, "total"}} {
 		if t.n > 0 {
 			tokens = append(tokens, group(t.n)+" "+t.name)
 		}
@@ -271,6 +271,9 @@ func (w *textWriter) job(a tracker.Alert) {
 	}
 	if u.TrainedTokens > 0 {
 		w.field("trained tokens", group(u.TrainedTokens))
+	}
+	if j.Cost != nil {
+		w.field("cost", j.Cost.String())
 	}
 	known := map[string]bool{tracker.DetailRequestFailure: true}
 	for _, d := range detailLabels {
@@ -311,6 +314,9 @@ func (w *textWriter) threshold(t *tracker.ThresholdCrossing) {
 		usage += fmt.Sprintf(" (%s)", percent(float64(t.Value)/float64(t.Limit)))
 	}
 	w.field("usage", usage)
+	if t.Projected > 0 {
+		w.field("projected", tracker.FormatMoney(t.Projected, t.Currency)+" for running jobs, included above")
+	}
 	w.field("level", percent(t.Level)+" crossed")
 	w.field("window", windowLabel(t))
 	w.field("provider", t.Provider)
@@ -477,6 +483,9 @@ func percent(f float64) string {
 // usageOfLimit shows a threshold crossing's usage against its limit, in
 // Subject and Text alike: "4,100,000 of 5,000,000".
 func usageOfLimit(t *tracker.ThresholdCrossing) string {
+	if t.Metric == tracker.MetricCost {
+		return tracker.FormatMoney(t.Value, t.Currency) + " of " + tracker.FormatMoney(t.Limit, t.Currency)
+	}
 	return group(t.Value) + " of " + group(t.Limit)
 }
 

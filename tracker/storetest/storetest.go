@@ -61,6 +61,8 @@ var cases = []struct {
 	{"UsageCountedOnceAndThresholdsAlertOncePerLevel", usageCountedOnceAndThresholdsAlertOncePerLevel},
 	{"OneBatchFinishingManyJobs", oneBatchFinishingManyJobs},
 	{"ThresholdCrossingsAcrossReplicas", thresholdCrossingsAcrossReplicas},
+	{"CostIsCountedOnce", costIsCountedOnce},
+	{"CostAcrossReplicas", costAcrossReplicas},
 	{"OutboxLifecycle", outboxLifecycle},
 	{"ClaimAlertsKeepsANotifiersOrder", claimAlertsKeepsANotifiersOrder},
 	{"ConcurrentAlertClaimsTakeTurns", concurrentAlertClaimsTakeTurns},
