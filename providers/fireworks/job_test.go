@@ -57,9 +57,25 @@ func TestBatchCounts(t *testing.T) {
 // A figure that is no count is dropped with a note; the rest is kept.
 func TestBatchDropsFiguresThatAreNoCounts(t *testing.T) {
 	t.Parallel()
-	obs, err := fireworks.BatchObservation([]byte(`{"name":"accounts/a/batchInferenceJobs/j","state":"JOB_STATE_RUNNING","jobProgress":{"totalInputRequests":"-1","inputTokens":5}}`))
-	if err != nil || obs.Usage == nil || obs.Usage.InputTokens != 5 || len(obs.DroppedUsage) != 1 || obs.DroppedUsage[0].Path != "jobProgress.totalInputRequests" {
+	obs, err := fireworks.BatchObservation([]byte(`{"name":"accounts/a/batchInferenceJobs/j","state":"JOB_STATE_RUNNING","jobProgress":{"totalInputRequests":"-1","inputTokens":5,"cachedInputTokenCount":2.5}}`))
+	if err != nil || obs.Usage == nil || obs.Usage.InputTokens != 5 || obs.Usage.CachedInputTokens != 0 || len(obs.DroppedUsage) != 2 ||
+		obs.DroppedUsage[0].Path != "jobProgress.totalInputRequests" || obs.DroppedUsage[1].Path != "jobProgress.cachedInputTokenCount" {
 		t.Errorf("%v: usage %+v, dropped %+v", err, obs.Usage, obs.DroppedUsage)
+	}
+}
+
+// The model is its resource name's last segment; a model of the caller's
+// own account too.
+func TestBatchModel(t *testing.T) {
+	t.Parallel()
+	for model, want := range map[string]string{
+		"accounts/fireworks/models/llama-v3p1-8b-instruct": "llama-v3p1-8b-instruct",
+		"accounts/acme/models/my-tuned-llama":              "my-tuned-llama",
+	} {
+		obs, err := fireworks.BatchObservation([]byte(`{"name":"accounts/a/batchInferenceJobs/j","state":"JOB_STATE_RUNNING","model":"` + model + `"}`))
+		if err != nil || obs.Details[tracker.DetailModel] != want {
+			t.Errorf("%s: %v, details %v; want model %q", model, err, obs.Details, want)
+		}
 	}
 }
 

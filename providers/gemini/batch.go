@@ -100,8 +100,10 @@ type answer struct {
 // zero. A malformed body is a *providers.PayloadError.
 //
 // Details keys: responses_file (the output file, kept whatever the state:
-// an expired batch's partial output too), display_name, model,
-// error_message and error_code (the operation's error); request_failure
+// an expired batch's partial output too), display_name, model
+// (tracker.DetailModel: "models/gemini-2.5-flash" is "gemini-2.5-flash",
+// payload.ModelName), error_message and error_code (the operation's
+// error); request_failure
 // (a succeeded batch with failed requests, or PARTIALLY_SUCCEEDED:
 // tracker.RequestFailureTotal when every request failed, else
 // tracker.RequestFailurePartial).
@@ -135,7 +137,7 @@ func BatchObservation(body []byte) (tracker.Observation, error) {
 		set("responses_file", b.Output.ResponsesFile)
 	}
 	set("display_name", b.DisplayName)
-	set("model", b.Model)
+	payload.SetModel(d, b.Model)
 	if a.Error != nil {
 		set("error_message", a.Error.Message)
 		set("error_code", a.Error.Code.String())

@@ -40,8 +40,13 @@ func Status(s string) tracker.Status {
 // batchPredictionJob is what batchPredictionJobs.get answers, in the part
 // read here. Its int64 counts are proto3 JSON: decimal strings.
 type batchPredictionJob struct {
-	Name            string `json:"name"`
-	State           string `json:"state"`
+	Name  string `json:"name"`
+	State string `json:"state"`
+	// Model is the resource name of the model the job runs on: a
+	// publisher's ("publishers/google/models/gemini-2.0-flash-001", also
+	// below projects/{p}/locations/{l}/) or the project's own
+	// ("projects/{p}/locations/{l}/models/{id}").
+	Model           string `json:"model"`
 	CompletionStats *struct {
 		SuccessfulCount payload.ProtoCount `json:"successfulCount"`
 		FailedCount     payload.ProtoCount `json:"failedCount"`
@@ -80,7 +85,9 @@ func JobID(name string) string {
 // is left out and noted in DroppedUsage. OccurredAt is left zero: a poll's
 // time is the caller's. A malformed body is a *providers.PayloadError.
 //
-// Details keys: resource_name (name verbatim); output_directory
+// Details keys: resource_name (name verbatim); model (tracker.DetailModel:
+// the last segment of the model's resource name, payload.ModelName);
+// output_directory
 // (outputInfo.gcsOutputDirectory), bigquery_output_dataset,
 // bigquery_output_table, kept whatever the state (an expired job's partial
 // output included); error_message and error_code (error, set on a failed or
@@ -101,6 +108,7 @@ func BatchObservation(body []byte) (tracker.Observation, error) {
 	}
 	obs := tracker.Observation{ExternalID: id, Kind: tracker.KindBatch, Status: Status(j.State), ProviderStatus: j.State}
 	d := map[string]string{"resource_name": j.Name}
+	payload.SetModel(d, j.Model)
 	if o := j.OutputInfo; o != nil {
 		payload.SetDetail(d, "output_directory", o.GCSOutputDirectory)
 		payload.SetDetail(d, "bigquery_output_dataset", o.BigQueryOutputDataset)

@@ -2,6 +2,7 @@ package vertex_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -103,6 +104,25 @@ func TestMalformedJobs(t *testing.T) {
 		pe, ok := errors.AsType[*providers.PayloadError](err)
 		if !ok || pe.Field != tt.field {
 			t.Errorf("%s: error %v, want a payload error at %q", tt.body, err, tt.field)
+		}
+	}
+}
+
+// The model is its resource name's last segment, whichever form it has;
+// a job that names none has no model detail.
+func TestModel(t *testing.T) {
+	t.Parallel()
+	for model, want := range map[string]string{
+		"publishers/google/models/gemini-2.0-flash-001":                                   "gemini-2.0-flash-001",
+		"projects/p/locations/us-central1/publishers/google/models/gemini-2.5-flash-lite": "gemini-2.5-flash-lite",
+		"projects/p/locations/us-central1/models/5678@2":                                  "5678@2",
+		"": "",
+	} {
+		body := fmt.Sprintf(`{"name":"projects/p/locations/l/batchPredictionJobs/1","state":"JOB_STATE_RUNNING","model":%q}`, model)
+		obs, err := vertex.BatchObservation([]byte(body))
+		got, ok := obs.Details[tracker.DetailModel]
+		if err != nil || got != want || ok != (want != "") {
+			t.Errorf("model %q: %v, details %v; want model %q", model, err, obs.Details, want)
 		}
 	}
 }
