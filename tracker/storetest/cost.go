@@ -173,3 +173,75 @@ func costAcrossReplicas(t *testing.T, open OpenStore) {
 		t.Fatalf("%d jobs counted, want %d", n, jobs)
 	}
 }
+
+// projectedCostWarnsBeforeItIsSpent: live jobs that report their request
+// count are projected to cost their requests times the average cost per
+// request of their provider and model so far; a projected cost threshold
+// crosses on spent plus projected cost, once, and /v1/usage's totals show
+// the projection.
+func projectedCostWarnsBeforeItIsSpent(t *testing.T, open OpenStore) {
+	s := open(t)
+	ctx := context.Background()
+	tr := alertingTracker(s, time.Now, &tracker.Alerting{
+		Prices: costPrices,
+		Routes: []tracker.Route{{Events: []string{"usage.threshold"}, Notifiers: []string{"ops"}}},
+		Thresholds: []tracker.Threshold{
+			{Name: "spend", Metric: tracker.MetricCost, Window: "day", Currency: "USD", Limit: 10 * tracker.NanosPerUnit, Levels: []float64{1.0}, Projected: true},
+			{Name: "team-b", Metric: tracker.MetricCost, Labels: map[string]string{"team": "b"}, Window: "day", Currency: "USD", Limit: tracker.NanosPerUnit, Levels: []float64{1.0}, Projected: true},
+		},
+	})
+	// One ended job: 100 requests for 2 USD, 0.02 USD a request.
+	end := observation("done", "end_done", tracker.StatusSucceeded, time.Now())
+	done := costPoll("done", "mt-large", 1_000_000, 0)
+	done.Observation.Usage.RequestsTotal = 100
+	if _, err := tr.Observe(ctx, end, done); err != nil {
+		t.Fatal(err)
+	}
+	running := func(id string, requests int64, labels map[string]string) {
+		t.Helper()
+		if _, _, err := tr.Track(ctx, tracker.TrackRequest{Provider: "mythicdot", Kind: tracker.KindBatch, ExternalID: id, Model: "mt-large", Labels: labels}); err != nil {
+			t.Fatal(err)
+		}
+		it := observation(id, "run_"+id, tracker.StatusRunning, time.Now())
+		it.Observation.Usage = &tracker.Usage{RequestsTotal: requests}
+		if _, err := tr.Observe(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	running("r1", 300, map[string]string{"team": "a"}) // 6 USD
+	if err := tr.CheckProjectedThresholds(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(outbox(t, s)["usage.threshold"]); n != 0 {
+		t.Fatalf("%d crossings at 2 USD spent and 6 projected of 10, want none", n)
+	}
+	running("r2", 200, nil) // 4 USD more: 12 in all
+	for range 2 {
+		if err := tr.CheckProjectedThresholds(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alerts, _ := s.ListAlerts(ctx, "", 100)
+	var crossings []*tracker.ThresholdCrossing
+	for _, a := range alerts {
+		if a.Alert.Threshold != nil {
+			crossings = append(crossings, a.Alert.Threshold)
+		}
+	}
+	if len(crossings) != 1 || crossings[0].Name != "spend" || crossings[0].Value != 12*tracker.NanosPerUnit || crossings[0].Projected != 10*tracker.NanosPerUnit {
+		t.Fatalf("crossings = %+v, want spend once at 12 USD with 10 projected (team-b has no live job)", crossings)
+	}
+	usage, err := tr.Usage(ctx, "day", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row *tracker.UsageTotal
+	for i := range usage {
+		if usage[i].Model == "mt-large" && usage[i].Scope == "" {
+			row = &usage[i]
+		}
+	}
+	if row == nil || row.Cost != 2 || row.Projected != 10 || row.Currency != "USD" {
+		t.Fatalf("usage = %+v, want mt-large at 2 USD spent and 10 projected", usage)
+	}
+}

@@ -63,6 +63,7 @@ var cases = []struct {
 	{"ThresholdCrossingsAcrossReplicas", thresholdCrossingsAcrossReplicas},
 	{"CostIsCountedOnce", costIsCountedOnce},
 	{"CostAcrossReplicas", costAcrossReplicas},
+	{"ProjectedCostWarnsBeforeItIsSpent", projectedCostWarnsBeforeItIsSpent},
 	{"OutboxLifecycle", outboxLifecycle},
 	{"ClaimAlertsKeepsANotifiersOrder", claimAlertsKeepsANotifiersOrder},
 	{"ConcurrentAlertClaimsTakeTurns", concurrentAlertClaimsTakeTurns},
