@@ -275,7 +275,12 @@ func Alerts(before Job, res Result, obs Observation, now time.Time) []Alert {
 	return out
 }
 
-// Summary is an alert's one line for people.
+// Summary is an alert's one line for people. A job's end says what is
+// known of it beyond its status: a failure for a quota or rate limit
+// ("openai batch batch_abc failed: quota or rate limit reached
+// (token_limit_exceeded: ...)", FailureNote), and the output an expired or
+// partly failed job leaves to collect ("...; partial results to collect:
+// output file file-abc", PartialResultsNote).
 func Summary(a Alert) string {
 	if s := a.Silence; s != nil {
 		if a.Type == AlertWebhooksResumed {
@@ -300,9 +305,8 @@ func Summary(a Alert) string {
 		return fmt.Sprintf("%s event from %s", a.Type, a.Provider)
 	}
 	what := fmt.Sprintf("%s %s %s", j.Provider, j.Kind, j.ExternalID)
+	var s string
 	switch a.Type {
-	case AlertJobPartialFailure:
-		return fmt.Sprintf("%s finished with %d of %d requests failed", what, j.Usage.RequestsFailed, j.Usage.RequestsTotal)
 	case AlertJobLost:
 		return fmt.Sprintf("%s is lost: %s", what, j.Details["lost_reason"])
 	case AlertJobStuck:
@@ -310,10 +314,19 @@ func Summary(a Alert) string {
 			return fmt.Sprintf("%s is stuck: %s for %s", what, j.StuckStatus, a.CreatedAt.Sub(*j.StatusSince).Round(time.Second))
 		}
 		return fmt.Sprintf("%s is stuck: %s", what, j.StuckStatus)
+	case AlertJobPartialFailure:
+		s = fmt.Sprintf("%s finished with %d of %d requests failed", what, j.Usage.RequestsFailed, j.Usage.RequestsTotal)
+	default:
+		s = fmt.Sprintf("%s %s", what, j.Status)
+		if j.ProviderStatus != "" && j.ProviderStatus != string(j.Status) {
+			s += fmt.Sprintf(" (%s)", j.ProviderStatus)
+		}
+		if note := FailureNote(j); note != "" && a.Type == AlertJobFailed {
+			s += ": " + note
+		}
 	}
-	s := fmt.Sprintf("%s %s", what, j.Status)
-	if j.ProviderStatus != "" && j.ProviderStatus != string(j.Status) {
-		s += fmt.Sprintf(" (%s)", j.ProviderStatus)
+	if note := PartialResultsNote(j); note != "" {
+		s += "; " + note
 	}
 	if a.UsageUnknown {
 		s += "; usage unknown: the provider had not reported it yet"

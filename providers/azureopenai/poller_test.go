@@ -109,6 +109,23 @@ func TestPollEnds(t *testing.T) {
 			details: map[string]string{"error_code": "invalid_json_line", "error_message": "Line 3 is not valid JSON."},
 		},
 		{
+			name: "batch failed for the deployment's enqueued token limit",
+			kind: tracker.KindBatch,
+			seq: []answer{
+				batch(batchID, "validating", ""),
+				batch(batchID, "failed", `,"errors":{"object":"list","data":[{"code":"token_limit_exceeded",`+
+					`"message":"The number of enqueued tokens has surpassed the configured limit of 30K for the deployment 'gpt-4.1-batch'. `+
+					`Please either increase the limit or try again once the current jobs have finished.","line":null,"param":null}]}`),
+			},
+			want: []tracker.Status{tracker.StatusPending, tracker.StatusFailed},
+			details: map[string]string{
+				"error_code": "token_limit_exceeded",
+				"error_message": "The number of enqueued tokens has surpassed the configured limit of 30K for the deployment 'gpt-4.1-batch'. " +
+					"Please either increase the limit or try again once the current jobs have finished.",
+				tracker.DetailFailureCause: tracker.FailureCauseQuota,
+			},
+		},
+		{
 			name: "batch expired with partial output",
 			kind: tracker.KindBatch,
 			seq: []answer{

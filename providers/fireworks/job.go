@@ -82,8 +82,10 @@ const jobsSegment = "/batchInferenceJobs/"
 //
 // Details keys: model (tracker.DetailModel: the last segment of the model's
 // resource name, payload.ModelName), output_dataset_id (kept on an expired
-// job too: its partial output), error_message and error_code (the job's status, when it holds a
-// message), request_failure (a succeeded job with failed requests:
+// job too: its partial output), error_message and error_code (the job's
+// status, when it holds a message), failure_cause
+// (tracker.FailureCauseQuota when its code is RESOURCE_EXHAUSTED:
+// payload.RPCFailureCause), request_failure (a succeeded job with failed requests:
 // tracker.RequestFailurePartial or tracker.RequestFailureTotal).
 func BatchObservation(body []byte) (tracker.Observation, error) {
 	var j batchJob
@@ -108,6 +110,7 @@ func BatchObservation(body []byte) (tracker.Observation, error) {
 		if s.Code != "" && s.Code != "OK" {
 			d["error_code"] = s.Code
 		}
+		payload.SetDetail(d, tracker.DetailFailureCause, payload.RPCFailureCause(s.Code, ""))
 	}
 	var f payload.Figures
 	if p := j.JobProgress; p != nil {

@@ -2,6 +2,7 @@ package fireworks_test
 
 import (
 	"errors"
+	"maps"
 	"testing"
 
 	"github.com/jobwatch/jobwatch/providers"
@@ -110,6 +111,28 @@ func TestAccountIsChecked(t *testing.T) {
 		}
 		if _, err := fireworks.Type.NewPoller(providers.Settings{Account: account}, nil); (err == nil) != want {
 			t.Errorf("account %q: NewPoller: %v", account, err)
+		}
+	}
+}
+
+// A job whose status is RESOURCE_EXHAUSTED carries failure_cause quota
+// beside its code and message; other codes do not.
+func TestFailureCause(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		status string
+		want   map[string]string
+	}{
+		{`{"code":"RESOURCE_EXHAUSTED","message":"Account quota exceeded for batch inference."}`,
+			map[string]string{"error_code": "RESOURCE_EXHAUSTED", "error_message": "Account quota exceeded for batch inference.",
+				tracker.DetailFailureCause: tracker.FailureCauseQuota}},
+		{`{"code":"INVALID_ARGUMENT","message":"Input dataset has no rows."}`,
+			map[string]string{"error_code": "INVALID_ARGUMENT", "error_message": "Input dataset has no rows."}},
+	}
+	for _, tt := range tests {
+		obs, err := fireworks.BatchObservation([]byte(`{"name":"accounts/a/batchInferenceJobs/j","state":"JOB_STATE_FAILED","status":` + tt.status + `}`))
+		if err != nil || obs.Status != tracker.StatusFailed || !maps.Equal(obs.Details, tt.want) {
+			t.Errorf("%s: %v, %s details %v; want failed, %v", tt.status, err, obs.Status, obs.Details, tt.want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package openai
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -113,9 +114,11 @@ func EvalRunStatus(s string) tracker.Status {
 // fine-tune's base model, an eval run's evaluated model; through
 // payload.ModelName), output_file_id, error_file_id (batches; an expired
 // batch keeps its partial output), fine_tuned_model (fine-tunes),
-// error_message and
-// error_code (the first batch error, the fine-tune's or the response's
-// error, the eval run's error), incomplete_reason (responses), report_url
+// error_message and error_code (the batch's quota error, else its first
+// error; the fine-tune's or the response's error, the eval run's error),
+// failure_cause (tracker.FailureCauseQuota when that error's code says a
+// quota or rate limit: token_limit_exceeded, rate_limit_exceeded,
+// insufficient_quota), incomplete_reason (responses), report_url
 // (eval runs), request_failure (completed batches with failed requests,
 // completed eval runs with errored items: tracker.RequestFailurePartial or
 // tracker.RequestFailureTotal).
@@ -229,6 +232,10 @@ func batchObservation(obj []byte) (tracker.Observation, error) {
 		first := apiError{Code: e.Code, Message: e.Message}
 		if len(e.Data) > 0 {
 			first = e.Data[0]
+		}
+		// A quota error among line errors is why the batch failed.
+		if i := slices.IndexFunc(e.Data, func(e apiError) bool { return quotaCode(e.Code) }); i >= 0 {
+			first = e.Data[i]
 		}
 		d.setError(first)
 	}
@@ -433,9 +440,29 @@ func (d details) set(key, value string) {
 	}
 }
 
+// setError records e: its message and code, and, when the code is a quota
+// one (quotaCode), tracker.FailureCauseQuota.
 func (d details) setError(e apiError) {
 	d.set("error_message", e.Message)
 	d.set("error_code", e.Code)
+	if quotaCode(e.Code) {
+		d.set(tracker.DetailFailureCause, tracker.FailureCauseQuota)
+	}
+}
+
+// quotaCode reports whether an OpenAI error code says a quota or rate limit
+// stopped the job, for OpenAI and every provider that answers with its
+// objects (Azure OpenAI, Groq, MythicDot): token_limit_exceeded (a batch
+// refused for the organization's, or Azure deployment's, enqueued token
+// limit for its model), rate_limit_exceeded (a response's
+// ResponseError code) and insufficient_quota (the account is out of credit,
+// the code of OpenAI's 429 "You exceeded your current quota").
+func quotaCode(code string) bool {
+	switch code {
+	case "token_limit_exceeded", "rate_limit_exceeded", "insufficient_quota":
+		return true
+	}
+	return false
 }
 
 // result is d, or nil when empty.

@@ -126,6 +126,39 @@ func TestObjectObservation(t *testing.T) {
 			},
 		},
 		{
+			name: "batch failed for the enqueued token limit",
+			kind: tracker.KindBatch,
+			obj: `{"id":"batch_67a1b2c3","object":"batch","endpoint":"/v1/chat/completions","errors":{"object":"list","data":[` +
+				`{"code":"token_limit_exceeded","line":null,"message":"Enqueued token limit reached for gpt-4o in organization org-snq6hvcTYRCMyB87hjZjkoFr. ` +
+				`Limit: 90,000 enqueued tokens. Please try again once some in_progress batches have been completed.","param":null}]},` +
+				`"input_file_id":"file-in","completion_window":"24h","status":"failed","output_file_id":null,"error_file_id":null,` +
+				`"created_at":1738650000,"in_progress_at":null,"expires_at":1738736400,"finalizing_at":null,"completed_at":null,` +
+				`"failed_at":1738650003,"expired_at":null,"cancelling_at":null,"cancelled_at":null,` +
+				`"request_counts":{"total":0,"completed":0,"failed":0},"metadata":null}`,
+			want: tracker.Observation{
+				ExternalID: "batch_67a1b2c3", Kind: tracker.KindBatch, Status: tracker.StatusFailed, ProviderStatus: "failed",
+				Details: map[string]string{
+					"error_code": "token_limit_exceeded",
+					"error_message": "Enqueued token limit reached for gpt-4o in organization org-snq6hvcTYRCMyB87hjZjkoFr. " +
+						"Limit: 90,000 enqueued tokens. Please try again once some in_progress batches have been completed.",
+					tracker.DetailFailureCause: tracker.FailureCauseQuota,
+				},
+				EndedAt: unix(1738650003),
+			},
+		},
+		{
+			name: "batch failed, its quota error after line errors",
+			kind: tracker.KindBatch,
+			obj: `{"id":"batch_q2","object":"batch","status":"failed","errors":{"object":"list","data":[` +
+				`{"code":"invalid_json_line","message":"This line is not parseable as valid JSON.","param":null,"line":3},` +
+				`{"code":"token_limit_exceeded","message":"Enqueued token limit reached for gpt-4o-mini.","param":null,"line":null}]}}`,
+			want: tracker.Observation{
+				ExternalID: "batch_q2", Kind: tracker.KindBatch, Status: tracker.StatusFailed, ProviderStatus: "failed",
+				Details: map[string]string{"error_code": "token_limit_exceeded", "error_message": "Enqueued token limit reached for gpt-4o-mini.",
+					tracker.DetailFailureCause: tracker.FailureCauseQuota},
+			},
+		},
+		{
 			name: "batch failed, error at the top of errors (OpenAI guide's shape)",
 			kind: tracker.KindBatch,
 			obj:  `{"id":"batch_abc123","status":"failed","errors":{"message":"Batch processing failed","code":"batch_error"}}`,
@@ -243,6 +276,18 @@ func TestObjectObservation(t *testing.T) {
 			want: tracker.Observation{
 				ExternalID: "resp_err", Kind: tracker.KindResponse, Status: tracker.StatusFailed, ProviderStatus: "failed",
 				Details: map[string]string{"error_code": "server_error", "error_message": "The model failed."},
+			},
+		},
+		{
+			name: "response failed for a rate limit",
+			kind: tracker.KindResponse,
+			obj: `{"id":"resp_rl","object":"response","status":"failed","background":true,` +
+				`"error":{"code":"rate_limit_exceeded","message":"Rate limit reached for gpt-4.1 in organization org-abc on tokens per min (TPM)."},"usage":null}`,
+			want: tracker.Observation{
+				ExternalID: "resp_rl", Kind: tracker.KindResponse, Status: tracker.StatusFailed, ProviderStatus: "failed",
+				Details: map[string]string{"error_code": "rate_limit_exceeded",
+					"error_message":            "Rate limit reached for gpt-4.1 in organization org-abc on tokens per min (TPM).",
+					tracker.DetailFailureCause: tracker.FailureCauseQuota},
 			},
 		},
 		{

@@ -55,6 +55,9 @@ type batchPredictionJob struct {
 	Error *struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
+		// Status is the code's name, as Google's HTTP error JSON writes
+		// it ("RESOURCE_EXHAUSTED"); a job's google.rpc.Status has none.
+		Status string `json:"status"`
 	} `json:"error"`
 	OutputInfo *struct {
 		GCSOutputDirectory    string `json:"gcsOutputDirectory"`
@@ -91,7 +94,8 @@ func JobID(name string) string {
 // (outputInfo.gcsOutputDirectory), bigquery_output_dataset,
 // bigquery_output_table, kept whatever the state (an expired job's partial
 // output included); error_message and error_code (error, set on a failed or
-// cancelled job); request_failure (a succeeded or partially succeeded job
+// cancelled job); failure_cause (tracker.FailureCauseQuota when that error
+// is RESOURCE_EXHAUSTED: payload.RPCFailureCause); request_failure (a succeeded or partially succeeded job
 // with failed requests: tracker.RequestFailureTotal when none succeeded,
 // else tracker.RequestFailurePartial, which PARTIALLY_SUCCEEDED always is).
 func BatchObservation(body []byte) (tracker.Observation, error) {
@@ -119,6 +123,7 @@ func BatchObservation(body []byte) (tracker.Observation, error) {
 		if e.Code != 0 {
 			d["error_code"] = strconv.Itoa(e.Code)
 		}
+		payload.SetDetail(d, tracker.DetailFailureCause, payload.RPCFailureCause(strconv.Itoa(e.Code), e.Status))
 	}
 	var f payload.Figures
 	var succeeded, failed int64
