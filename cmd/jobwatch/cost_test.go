@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,6 +27,9 @@ func TestCostAndStuckWorkedExample(t *testing.T) {
 			fmt.Fprint(w, `{"id":"batch_cost","object":"batch","status":"completed","model":"gpt-4o-mini-2024-07-18",`+
 				`"request_counts":{"total":1000,"completed":1000,"failed":0},"completed_at":`+fmt.Sprint(time.Now().Unix())+`,`+
 				`"usage":{"input_tokens":2000000,"input_tokens_details":{"cached_tokens":500000},"output_tokens":1000000,"total_tokens":3000000}}`)
+		case "/batches/batch_tiny":
+			fmt.Fprint(w, `{"id":"batch_tiny","object":"batch","status":"completed","model":"gpt-4o-mini",`+
+				`"request_counts":{"total":1,"completed":1,"failed":0},"usage":{"input_tokens":1000,"output_tokens":0,"total_tokens":1000}}`)
 		case "/batches/batch_slow":
 			fmt.Fprint(w, `{"id":"batch_slow","object":"batch","status":"finalizing","model":"gpt-4o-mini-2024-07-18",`+
 				`"request_counts":{"total":1000,"completed":1000,"failed":0}}`)
@@ -128,6 +132,28 @@ notifiers = ["ops-slack"]
 	job, err = client.Job(ctx, "openai", "batch_slow")
 	if err != nil || job.StuckStatus != "finalizing" || job.Status.Terminal() {
 		t.Fatalf("batch_slow = %+v, %v; want live, stuck in finalizing", job, err)
+	}
+
+	// Metrics: the cost counter by model, and the usage gauge summing a
+	// provider's models.
+	if _, err := trackAndPoll(t, url, "openai", tracker.KindBatch, "batch_tiny"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`jobwatch_cost_total{currency="USD",model="gpt-4o-mini-2024-07-18",provider="openai"} 0.43125`,
+		`jobwatch_cost_total{currency="USD",model="gpt-4o-mini",provider="openai"} 7.5e-05`,
+		`jobwatch_usage{metric="cost",provider="openai",window="day"} 0.431325`,
+		`jobwatch_usage{metric="jobs",provider="openai",window="day"} 2`,
+	} {
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("/metrics (%d) lacks %s", resp.StatusCode, want)
+		}
 	}
 	for _, m := range slack.got() {
 		t.Logf("slack:\n%s", m)
