@@ -28,7 +28,7 @@ func TestCostAndStuckWorkedExample(t *testing.T) {
 				`"request_counts":{"total":1000,"completed":1000,"failed":0},"completed_at":`+fmt.Sprint(time.Now().Unix())+`,`+
 				`"usage":{"input_tokens":2000000,"input_tokens_details":{"cached_tokens":500000},"output_tokens":1000000,"total_tokens":3000000}}`)
 		case "/batches/batch_tiny":
-			fmt.Fprint(w, `{"id":"batch_tiny","object":"batch","status":"completed","model":"gpt-4o-mini",`+
+			fmt.Fprint(w, `{"id":"batch_tiny","object":"batch","status":"completed",`+
 				`"request_counts":{"total":1,"completed":1,"failed":0},"usage":{"input_tokens":1000,"output_tokens":0,"total_tokens":1000}}`)
 		case "/batches/batch_slow":
 			fmt.Fprint(w, `{"id":"batch_slow","object":"batch","status":"finalizing","model":"gpt-4o-mini-2024-07-18",`+
@@ -134,11 +134,17 @@ notifiers = ["ops-slack"]
 		t.Fatalf("batch_slow = %+v, %v; want live, stuck in finalizing", job, err)
 	}
 
+	// A batch whose object names no model, registered with one.
+	for _, args := range [][]string{{"track", "--provider", "openai", "--kind", "batch", "--model", "gpt-4o-mini", "batch_tiny"}, {"poll", "--provider", "openai", "batch_tiny"}} {
+		if code, _, stderr := runCLI(append(args, "--server", url)...); code != 0 {
+			t.Fatalf("jobwatch %s: exit %d: %s", args[0], code, stderr)
+		}
+	}
+	if job, err := client.Job(ctx, "openai", "batch_tiny"); err != nil || job.Details[tracker.DetailModel] != "gpt-4o-mini" || !job.Cost.Known() || job.Cost.Nanos != 75_000 {
+		t.Fatalf("batch_tiny = %+v, %v; want priced at 0.000075 USD on its registered model", job, err)
+	}
 	// Metrics: the cost counter by model, and the usage gauge summing a
 	// provider's models.
-	if _, err := trackAndPoll(t, url, "openai", tracker.KindBatch, "batch_tiny"); err != nil {
-		t.Fatal(err)
-	}
 	resp, err := http.Get(url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
