@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -32,8 +33,12 @@ import (
 // Options configure the API.
 type Options struct {
 	Tracker *tracker.Tracker
-	// APIToken, when not empty, is the bearer token every /v1/ request must carry.
+	// APIToken, when not empty, is the bearer token every /v1/ request must
+	// carry (every route added with Handle's authenticated).
 	APIToken string
+	// MetricsToken, when not empty, is the bearer token a /metrics request
+	// must carry.
+	MetricsToken string
 	// MaxBodyBytes caps request bodies, in bytes.
 	MaxBodyBytes int64
 	Logger       *slog.Logger
@@ -53,13 +58,16 @@ type Options struct {
 	RequestTimeout time.Duration
 }
 
-// Server is the API's http.Handler.
+// Server is the API's http.Handler: every route, on one listener. Face
+// serves a part of them, for a daemon with two listeners.
 type Server struct {
-	opts      Options
-	tokenHash [32]byte
-	mux       *http.ServeMux
-	requests  *prometheus.CounterVec
-	latency   *prometheus.HistogramVec
+	opts Options
+	// apiToken and metricsToken are the SHA-256 digests of the tokens; nil:
+	// no token is asked. SetTokens swaps them while requests are served.
+	apiToken, metricsToken atomic.Pointer[[32]byte]
+	mux                    *http.ServeMux
+	requests               *prometheus.CounterVec
+	latency                *prometheus.HistogramVec
 }
 
 // New builds the API.
@@ -68,9 +76,7 @@ func New(opts Options) *Server {
 		opts.Outage = NewOutage(opts.Logger)
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux()}
-	if opts.APIToken != "" {
-		s.tokenHash = sha256.Sum256([]byte(opts.APIToken))
-	}
+	s.SetTokens(opts.APIToken, opts.MetricsToken)
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "jobwatch_http_requests_total",
 		Help: "HTTP requests answered, by route pattern and status code.",
@@ -84,7 +90,7 @@ func New(opts Options) *Server {
 	s.Handle("GET /readyz", s.readyz, false)
 	if opts.Registry != nil {
 		opts.Registry.MustRegister(s.requests, s.latency)
-		s.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}).ServeHTTP, false)
+		s.Handle("GET /metrics", s.bearer(&s.metricsToken, promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}).ServeHTTP), false)
 	}
 	s.Handle("POST /v1/jobs", s.trackJob, true)
 	s.Handle("GET /v1/jobs", s.listJobs, true)
@@ -101,18 +107,78 @@ func New(opts Options) *Server {
 
 // Handle adds a route: the daemon mounts the webhooks here. When
 // authenticated, the route requires the API token like the jobs API. Every
-// route refuses a path or query that is not clean text (checkURL).
+// route refuses a path or query that is not clean text (checkURL). Which
+// face serves it follows from its path (Face).
 func (s *Server) Handle(pattern string, h http.HandlerFunc, authenticated bool) {
 	if authenticated {
-		h = s.auth(h)
+		h = s.bearer(&s.apiToken, h)
 	}
 	s.mux.HandleFunc(pattern, checkURL(h))
 }
 
-// ServeHTTP serves the request and counts it by route (routeLabel) and code.
-// The mux's own answers, 404 for no route and 405 for a method no route
-// of the path takes, are JSON errors like every other.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// SetTokens replaces the API token and the metrics token (empty: none is
+// asked) for the requests that follow: a rotation without a restart.
+func (s *Server) SetTokens(apiToken, metricsToken string) {
+	s.apiToken.Store(tokenDigest(apiToken))
+	s.metricsToken.Store(tokenDigest(metricsToken))
+}
+
+// tokenDigest is the SHA-256 digest of a token, nil for none.
+func tokenDigest(token string) *[32]byte {
+	if token == "" {
+		return nil
+	}
+	d := sha256.Sum256([]byte(token))
+	return &d
+}
+
+// Face is a part of the routes, served by one listener of a daemon with
+// two: the public face is what providers and probes must reach, the admin
+// face what only operators should.
+type Face int
+
+const (
+	// AllRoutes is every route: one listener serves everything.
+	AllRoutes Face = iota
+	// PublicRoutes are the webhooks (/webhooks/...) and the health
+	// endpoints (/healthz, /readyz).
+	PublicRoutes
+	// AdminRoutes are every route but the webhooks: /v1/, /metrics and any
+	// route added later, with the health endpoints, so that either
+	// listener can be probed.
+	AdminRoutes
+)
+
+// serves reports whether the face serves the route of pattern, a mux
+// pattern ("GET /v1/jobs", "/webhooks/{name}").
+func (f Face) serves(pattern string) bool {
+	path := pattern[strings.Index(pattern, "/"):]
+	health := path == "/healthz" || path == "/readyz"
+	webhook := strings.HasPrefix(path, "/webhooks/")
+	switch f {
+	case PublicRoutes:
+		return health || webhook
+	case AdminRoutes:
+		return !webhook
+	}
+	return true
+}
+
+// Face is the handler of the routes of face f. A request for a route of
+// the other face is answered as a request for no route (404), so that the
+// public listener says nothing of the admin routes.
+func (s *Server) Face(f Face) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, f) })
+}
+
+// ServeHTTP serves every route (AllRoutes).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, r, AllRoutes) }
+
+// serve serves the request if its route belongs to face, and counts it by
+// route (routeLabel) and code. The mux's own answers, 404 for no route and
+// 405 for a method no route of the path takes, are JSON errors like every
+// other.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, face Face) {
 	start := time.Now()
 	if s.opts.RequestTimeout > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
@@ -120,7 +186,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(ctx)
 	}
 	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK, req: r}
-	s.mux.ServeHTTP(rec, r)
+	// The route the mux would serve decides, not the raw path: no spelling
+	// of a path reaches a route of the other face. No route (""): the mux
+	// answers 404 itself.
+	if _, pattern := s.mux.Handler(r); pattern == "" || face.serves(pattern) {
+		s.mux.ServeHTTP(rec, r)
+	} else {
+		// Unmatched (r.Pattern is empty): answered as the mux answers
+		// no route.
+		rec.WriteHeader(http.StatusNotFound)
+	}
 	route := routeLabel(r)
 	s.requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
 	s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
@@ -232,16 +307,18 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// auth requires the bearer token when one is configured, comparing digests in
-// constant time.
-func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
-	if s.opts.APIToken == "" {
-		return h
-	}
+// bearer requires the bearer token whose digest token holds, when it holds
+// one at the request, comparing digests in constant time; 401 otherwise.
+func (s *Server) bearer(token *atomic.Pointer[[32]byte], h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		want := token.Load()
+		if want == nil {
+			h(w, r)
+			return
+		}
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		got := sha256.Sum256([]byte(tok))
-		if !ok || subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) != 1 {
+		if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="jobwatch"`)
 			WriteError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
