@@ -37,12 +37,27 @@ type Config struct {
 	Prices     []Price     `toml:"prices"`
 }
 
-// Server configures the HTTP listener.
+// Server configures the HTTP listeners.
 type Server struct {
-	// Listen is the address to serve on. Default "127.0.0.1:8080".
+	// Listen is the address to serve on. Default "127.0.0.1:8080". With
+	// AdminListen it serves the webhooks and health endpoints only.
 	Listen string `toml:"listen"`
+	// AdminListen, when set, is the address of the admin listener: /v1/,
+	// /metrics and every route but the webhooks are served there only.
+	AdminListen string `toml:"admin_listen"`
+	// TLSCertFile and TLSKeyFile, both or neither, are the PEM certificate
+	// (chain) and key Listen serves HTTPS with; they are read again when
+	// the files change.
+	TLSCertFile string `toml:"tls_cert_file"`
+	TLSKeyFile  string `toml:"tls_key_file"`
+	// AdminTLSCertFile and AdminTLSKeyFile are the same for AdminListen.
+	AdminTLSCertFile string `toml:"admin_tls_cert_file"`
+	AdminTLSKeyFile  string `toml:"admin_tls_key_file"`
 	// APIToken, when set, is the bearer token /v1/ requests must carry.
 	APIToken Secret `toml:"api_token"`
+	// MetricsToken, when set, is the bearer token /metrics requests must
+	// carry.
+	MetricsToken Secret `toml:"metrics_token"`
 	// MaxBodyBytes caps a request body, in bytes. Default 1 MiB.
 	MaxBodyBytes int64 `toml:"max_body_bytes"`
 	// MaxHeaderBytes caps a request's line and headers, in bytes (larger:
@@ -223,6 +238,7 @@ func (c *Config) Validate() error {
 	if c.Server.Listen == "" || !strings.Contains(c.Server.Listen, ":") {
 		bad("server.listen", "%q is not a host:port address", c.Server.Listen)
 	}
+	c.Server.validateListeners(bad)
 	if c.Server.MaxBodyBytes < 1024 || c.Server.MaxBodyBytes > 64<<20 {
 		bad("server.max_body_bytes", "%d is out of range (1024 to 67108864)", c.Server.MaxBodyBytes)
 	}
@@ -269,6 +285,34 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// validateListeners checks the admin listener and the TLS files.
+func (s *Server) validateListeners(bad func(key, format string, args ...any)) {
+	if s.AdminListen != "" {
+		if !strings.Contains(s.AdminListen, ":") {
+			bad("server.admin_listen", "%q is not a host:port address", s.AdminListen)
+		} else if s.AdminListen == s.Listen && !strings.HasSuffix(s.Listen, ":0") {
+			bad("server.admin_listen", "%q is server.listen too: the admin listener needs an address of its own", s.AdminListen)
+		}
+	} else if s.AdminTLSCertFile != "" || s.AdminTLSKeyFile != "" {
+		bad("server.admin_tls_cert_file", "set without server.admin_listen")
+	}
+	for _, pair := range [][2]string{{"tls_cert_file", "tls_key_file"}, {"admin_tls_cert_file", "admin_tls_key_file"}} {
+		cert, key := s.TLSFiles(pair[0] == "admin_tls_cert_file")
+		if (cert == "") != (key == "") {
+			bad("server."+pair[0], "server.%s and server.%s go together: set both or neither", pair[0], pair[1])
+		}
+	}
+}
+
+// TLSFiles are the certificate and key files of the public listener, or of
+// the admin one; empty: it serves plain HTTP.
+func (s *Server) TLSFiles(admin bool) (cert, key string) {
+	if admin {
+		return s.AdminTLSCertFile, s.AdminTLSKeyFile
+	}
+	return s.TLSCertFile, s.TLSKeyFile
+}
+
 var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
 
 // SlogLevel is Level as a slog.Level.
@@ -280,8 +324,12 @@ func (c *Config) Summary() string {
 	for i, p := range c.Providers {
 		names[i] = p.Name
 	}
+	listen := c.Server.Listen
+	if c.Server.AdminListen != "" {
+		listen += ", admin listen " + c.Server.AdminListen
+	}
 	return fmt.Sprintf("config ok: listen %s, storage %s, %d providers [%s], %d notifiers, %d routes, %d thresholds",
-		c.Server.Listen, c.Storage.Driver, len(c.Providers), strings.Join(names, " "), len(c.Notifiers), len(c.Routes), len(c.Thresholds))
+		listen, c.Storage.Driver, len(c.Providers), strings.Join(names, " "), len(c.Notifiers), len(c.Routes), len(c.Thresholds))
 }
 
 // Duration is a time.Duration written as a string ("30s", "10m", "1h").

@@ -49,6 +49,10 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"negative", "[server]\nshutdown_timeout = \"-1s\"\n", "server.shutdown_timeout: must not be negative"},
 		{"negative log bound", "[server]\ndelivery_max_rows = -1\n", "server.delivery_max_rows: must not be negative"},
 		{"negative connect timeout", "[storage]\nconnect_timeout = \"-1s\"\n", "storage.connect_timeout: must be positive"},
+		{"admin on the public address", "[server]\nadmin_listen = \"127.0.0.1:8080\"\n", "server.admin_listen: \"127.0.0.1:8080\" is server.listen too"},
+		{"admin not an address", "[server]\nadmin_listen = \"admin\"\n", "server.admin_listen: \"admin\" is not a host:port address"},
+		{"admin TLS without admin", "[server]\nadmin_tls_cert_file = \"a.crt\"\nadmin_tls_key_file = \"a.key\"\n", "server.admin_tls_cert_file: set without server.admin_listen"},
+		{"cert without key", "[server]\ntls_cert_file = \"a.crt\"\n", "server.tls_cert_file: server.tls_cert_file and server.tls_key_file go together"},
 	}
 	for _, tt := range tests {
 		_, err := config.Parse(tt.text)

@@ -40,7 +40,9 @@ type Daemon struct {
 	sweeper  *sweep.Sweeper
 	alerts   *dispatch.Dispatcher
 	hooks    *ingest.Handler
-	ln       net.Listener
+	// listeners are the public listener (server.listen) and, when
+	// configured, the admin one.
+	listeners []*listener
 	// services are the background services, in the order they start; they
 	// stop in the reverse order.
 	services []service
@@ -112,6 +114,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 	d.api = httpapi.New(httpapi.Options{
 		Tracker:      d.tracker,
 		APIToken:     cfg.Server.APIToken.Reveal(),
+		MetricsToken: cfg.Server.MetricsToken.Reveal(),
 		MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		Logger:       log,
 		Registry:     d.registry,
@@ -137,10 +140,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		{"sweeps", d.sweeper},
 		{"alert delivery", d.alerts},
 	}
-	d.ln, err = net.Listen("tcp", cfg.Server.Listen)
-	if err != nil {
+	if d.listeners, err = listen(cfg.Server, d.api, log); err != nil {
 		store.Close()
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+		return nil, err
 	}
 	return d, nil
 }
@@ -153,8 +155,17 @@ func requestTimeout(writeTimeout time.Duration) time.Duration {
 	return writeTimeout - min(writeTimeout/2, time.Second)
 }
 
-// Addr is the address the daemon listens on.
-func (d *Daemon) Addr() net.Addr { return d.ln.Addr() }
+// Addr is the address of the public listener (server.listen).
+func (d *Daemon) Addr() net.Addr { return d.listeners[0].ln.Addr() }
+
+// AdminAddr is the address of the admin listener (server.admin_listen);
+// nil when there is none.
+func (d *Daemon) AdminAddr() net.Addr {
+	if len(d.listeners) < 2 {
+		return nil
+	}
+	return d.listeners[1].ln.Addr()
+}
 
 // Tracker is the daemon's tracker.
 func (d *Daemon) Tracker() *tracker.Tracker { return d.tracker }
@@ -164,34 +175,38 @@ func (d *Daemon) Tracker() *tracker.Tracker { return d.tracker }
 // server.shutdown_timeout), stops the services one by one in the reverse
 // order, waiting for each, and only then closes the store.
 func (d *Daemon) Run(ctx context.Context) error {
-	srv := &http.Server{
-		Handler:           d.api,
-		ReadHeaderTimeout: d.cfg.Server.ReadTimeout.D(),
-		ReadTimeout:       d.cfg.Server.ReadTimeout.D(),
-		WriteTimeout:      d.cfg.Server.WriteTimeout.D(),
-		MaxHeaderBytes:    d.cfg.Server.MaxHeaderBytes,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+	attrs := []any{"storage", d.cfg.Storage.Driver}
+	for _, l := range d.listeners {
+		attrs = append(attrs, l.name, l.scheme()+"://"+l.ln.Addr().String())
 	}
-	d.log.Info("jobwatch started", "listen", d.ln.Addr().String(), "storage", d.cfg.Storage.Driver)
+	d.log.Info("jobwatch started", attrs...)
 	logProviders(d.log, d.cfg)
 	// The services live until their Stop, not until ctx, so that they
 	// outlast the server's drain: the last summary of the delivery log
 	// counts every request it answered.
 	started, err := d.startServices(context.WithoutCancel(ctx))
 	if err == nil {
-		errc := make(chan error, 1)
-		go func() { errc <- srv.Serve(d.ln) }()
+		servers := make([]*http.Server, len(d.listeners))
+		errc := make(chan error, len(d.listeners))
+		for i, l := range d.listeners {
+			servers[i] = l.server(d.cfg.Server, d.log)
+			go func() { errc <- l.serve(servers[i]) }()
+		}
 		select {
 		case err = <-errc:
+			// A listener failed: the other stops too.
 		case <-ctx.Done():
 			d.log.Info("shutting down")
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.Server.ShutdownTimeout.D())
-			err = srv.Shutdown(sctx)
-			cancel()
 		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.Server.ShutdownTimeout.D())
+		for _, srv := range servers {
+			if serr := srv.Shutdown(sctx); err == nil {
+				err = serr
+			}
+		}
+		cancel()
 	} else {
-		d.ln.Close()
+		d.closeListeners()
 	}
 	d.stopServices(started)
 	if errors.Is(err, http.ErrServerClosed) {
@@ -202,6 +217,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("jobwatch stopped")
 	return err
+}
+
+// closeListeners closes the listeners of a daemon that does not serve.
+func (d *Daemon) closeListeners() {
+	for _, l := range d.listeners {
+		l.ln.Close()
+	}
 }
 
 // startServices starts the background services in order under ctx, and
@@ -249,8 +271,8 @@ func NewSweeper(cfg config.Config, t *tracker.Tracker, log *slog.Logger, reg pro
 	}), nil
 }
 
-// Close releases the listener and store of a daemon that was not Run.
+// Close releases the listeners and store of a daemon that was not Run.
 func (d *Daemon) Close() error {
-	d.ln.Close()
+	d.closeListeners()
 	return d.store.Close()
 }

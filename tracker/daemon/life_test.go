@@ -33,7 +33,9 @@ var services = []string{"delivery log pruning", "delivery log summaries", "sweep
 
 // lifeDaemon is a running daemon of the life tests.
 type lifeDaemon struct {
-	url   string
+	url string
+	// admin is the URL of the admin listener, if any.
+	admin string
 	logs  *logtest.Buffer
 	store storage.Config
 	// stop ends Run's context and returns how long Run took to return.
@@ -58,6 +60,9 @@ func startDaemon(t *testing.T, driver, server, text string) *lifeDaemon {
 		t.Fatal(err)
 	}
 	ld.url = "http://" + d.Addr().String()
+	if a := d.AdminAddr(); a != nil {
+		ld.admin = "http://" + a.String()
+	}
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	var once sync.Once
