@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,7 +23,9 @@ type committer struct {
 	now        func() time.Time
 	maxItems   int
 	maxLeaders int
-	alerting   *Alerting
+	// alerting is the policy in force (nil: none), replaced by
+	// Tracker.SetAlerting.
+	alerting atomic.Pointer[Alerting]
 
 	mu      sync.Mutex
 	queue   []*unit
@@ -124,7 +127,7 @@ func (c *committer) applyUnits(batch []*unit) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
-	res, err := c.store.Apply(ctx, ApplyParams{Now: c.now().UTC(), Items: items, Rules: c.rules, Alerting: c.alerting})
+	res, err := c.store.Apply(ctx, ApplyParams{Now: c.now().UTC(), Items: items, Rules: c.rules, Alerting: c.alerting.Load()})
 	if err != nil {
 		return err
 	}

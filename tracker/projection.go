@@ -85,7 +85,7 @@ func (t *Tracker) Projection(ctx context.Context) ([]RunningSize, error) {
 // level and window like any crossing. The sweep calls it; spent cost
 // crosses these thresholds in the write that counts it, as any other.
 func (t *Tracker) CheckProjectedThresholds(ctx context.Context) error {
-	a := t.committer.alerting
+	a := t.Alerting()
 	if a == nil || !slices.ContainsFunc(a.Thresholds, func(th Threshold) bool { return th.Projected }) {
 		return nil
 	}
@@ -117,7 +117,7 @@ func (t *Tracker) Usage(ctx context.Context, window, provider string) ([]UsageTo
 		return nil, fmt.Errorf("read usage: %w", err)
 	}
 	totals = slices.DeleteFunc(totals, func(u UsageTotal) bool { return provider != "" && u.Provider != provider })
-	a := t.committer.alerting
+	a := t.Alerting()
 	if a == nil || a.Prices == nil {
 		return totals, nil
 	}

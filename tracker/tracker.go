@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -104,8 +105,9 @@ type Tracker struct {
 	now       func() time.Time
 	committer *committer
 	metrics   *metrics
-	// providers is Options.Providers, sorted; nil accepts any name.
-	providers []string
+	// providers is Options.Providers, sorted, replaced by SetProviders;
+	// nil accepts any name.
+	providers atomic.Pointer[[]string]
 }
 
 var _ API = (*Tracker)(nil)
@@ -121,17 +123,37 @@ func New(store Store, opts Options) *Tracker {
 	if now == nil {
 		now = time.Now
 	}
-	// Clone keeps an empty list empty rather than nil.
-	known := slices.Clone(opts.Providers)
-	slices.Sort(known)
-	return &Tracker{store: store, rules: rules, now: now, metrics: newMetrics(opts.Registry), providers: known, committer: &committer{
+	t := &Tracker{store: store, rules: rules, now: now, metrics: newMetrics(opts.Registry), committer: &committer{
 		store:      store,
 		rules:      rules,
 		now:        now,
 		maxItems:   cmp.Or(opts.MaxBatchItems, 256),
 		maxLeaders: cmp.Or(opts.MaxConcurrentCommits, 1),
-		alerting:   opts.Alerting,
 	}}
+	t.SetAlerting(opts.Alerting)
+	t.SetProviders(opts.Providers)
+	return t
+}
+
+// SetAlerting replaces the alerting policy (Options.Alerting) for the
+// batches committed after it: a batch in flight applies the one it
+// started with.
+func (t *Tracker) SetAlerting(a *Alerting) { t.committer.alerting.Store(a) }
+
+// Alerting is the alerting policy in force; nil: none.
+func (t *Tracker) Alerting() *Alerting { return t.committer.alerting.Load() }
+
+// SetProviders replaces the provider names Track accepts
+// (Options.Providers; nil accepts any).
+func (t *Tracker) SetProviders(names []string) {
+	if names == nil {
+		t.providers.Store(nil)
+		return
+	}
+	// Clone keeps an empty list empty rather than nil.
+	known := slices.Clone(names)
+	slices.Sort(known)
+	t.providers.Store(&known)
 }
 
 // Rules returns the transition rules for a provider's kind of job.
@@ -220,13 +242,14 @@ func validateTrack(req TrackRequest) error {
 // checkConfigured refuses a provider the tracker was not told of: nothing
 // would ever poll its jobs or receive their webhooks.
 func (t *Tracker) checkConfigured(provider string) error {
+	known := t.providers.Load()
 	switch {
-	case t.providers == nil || slices.Contains(t.providers, provider):
+	case known == nil || slices.Contains(*known, provider):
 		return nil
-	case len(t.providers) == 0:
+	case len(*known) == 0:
 		return &ValidationError{"provider", fmt.Sprintf("%q is not configured: no providers are (add a [[providers]] entry)", provider)}
 	}
-	return &ValidationError{"provider", fmt.Sprintf("%q is not configured (configured: %s)", provider, strings.Join(t.providers, ", "))}
+	return &ValidationError{"provider", fmt.Sprintf("%q is not configured (configured: %s)", provider, strings.Join(*known, ", "))}
 }
 
 // Job returns a job with its history, or ErrNotFound.
@@ -288,7 +311,7 @@ func decodeCursor(s string) (int64, error) {
 // arrive again, raising provider.webhooks_resumed; see
 // Store.EndWebhookSilences. It returns those providers.
 func (t *Tracker) EndWebhookSilences(ctx context.Context) ([]string, error) {
-	ended, err := t.store.EndWebhookSilences(ctx, t.now().UTC(), t.committer.alerting)
+	ended, err := t.store.EndWebhookSilences(ctx, t.now().UTC(), t.Alerting())
 	if err != nil {
 		return ended, fmt.Errorf("end webhook silences: %w", err)
 	}

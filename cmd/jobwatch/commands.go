@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/jobwatch/jobwatch/storage"
 	"github.com/jobwatch/jobwatch/tracker"
@@ -27,25 +30,58 @@ var errMissingFlag = errors.New("missing flag")
 // configOnly parses the flags of a command whose only flag is --config and
 // loads that file.
 func configOnly(name string, args []string, stderr io.Writer) (config.Config, error) {
+	cfg, _, err := configAndPath(name, args, stderr)
+	return cfg, err
+}
+
+// configAndPath is configOnly with the path of the file.
+func configAndPath(name string, args []string, stderr io.Writer) (config.Config, string, error) {
 	fs := newFlagSet(name, stderr)
 	path := fs.String("config", "", "config file (TOML)")
 	if _, err := parseFlags(fs, args); err != nil {
-		return config.Config{}, err
+		return config.Config{}, "", err
 	}
-	return loadConfig(*path)
+	cfg, err := loadConfig(*path)
+	return cfg, *path, err
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := configOnly("serve", args, stderr)
+	cfg, path, err := configAndPath("serve", args, stderr)
 	if err != nil {
 		return err
 	}
 	log := daemon.NewLogger(cfg.Log, stderr)
+	// Caught from here on: a SIGHUP while the daemon starts waits for it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	d, err := daemon.New(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
+	go reloadOnHangup(ctx, hup, path, d, log)
 	return d.Run(ctx)
+}
+
+// reloadOnHangup reloads the config file into d at each signal on hup
+// until ctx ends. A file that does not load, or a config the daemon cannot
+// build, is refused with its errors logged, and the running config kept.
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, path string, d *daemon.Daemon, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		log.Info("SIGHUP: reloading the config", "config", path)
+		cfg, err := config.Load(path)
+		if err == nil {
+			err = d.Reload(cfg)
+		}
+		if err != nil {
+			log.Error("config reload refused; the running config is kept", "config", path, "error", err)
+		}
+	}
 }
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

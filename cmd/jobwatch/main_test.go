@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,7 +73,25 @@ func TestCheckConfig(t *testing.T) {
 type daemonProc struct {
 	cmd  *exec.Cmd
 	url  string
-	logs *bytes.Buffer
+	logs *logBuffer
+}
+
+// logBuffer is a daemon's log, readable while the daemon writes it.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func freeAddr(t *testing.T) string {
@@ -99,7 +118,7 @@ func writeConfig(t *testing.T, cfg storage.Config, extra string) (path, url stri
 
 func startDaemon(t *testing.T, configPath, url string) *daemonProc {
 	t.Helper()
-	d := &daemonProc{url: url, logs: &bytes.Buffer{}}
+	d := &daemonProc{url: url, logs: &logBuffer{}}
 	d.cmd = exec.Command(binary, "serve", "--config", configPath)
 	d.cmd.Stderr = d.logs
 	if err := d.cmd.Start(); err != nil {

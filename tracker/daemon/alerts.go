@@ -66,9 +66,11 @@ func NewDispatcher(cfg config.Config, store tracker.Store, log *slog.Logger, reg
 // alertCollector exports the outbox and usage gauges from the database,
 // cached so that frequent scrapes do not each query it.
 type alertCollector struct {
-	store      tracker.Store
-	log        *slog.Logger
-	thresholds []tracker.Threshold
+	store tracker.Store
+	log   *slog.Logger
+	// alerting is the alerting policy in force, whose thresholds' ratios
+	// are exported.
+	alerting func() *tracker.Alerting
 
 	pending, dead, usage, ratio *prometheus.Desc
 
@@ -77,9 +79,9 @@ type alertCollector struct {
 	metrics []prometheus.Metric
 }
 
-func newAlertCollector(store tracker.Store, thresholds []tracker.Threshold, log *slog.Logger) *alertCollector {
+func newAlertCollector(store tracker.Store, alerting func() *tracker.Alerting, log *slog.Logger) *alertCollector {
 	return &alertCollector{
-		store: store, log: log, thresholds: thresholds,
+		store: store, log: log, alerting: alerting,
 		pending: prometheus.NewDesc("jobwatch_alerts_pending", "Alerts waiting in the outbox.", nil, nil),
 		dead:    prometheus.NewDesc("jobwatch_alerts_dead", "Alerts dead-lettered: kept, retryable by hand.", nil, nil),
 		usage:   prometheus.NewDesc("jobwatch_usage", "Usage of the current UTC window, by provider, metric and window; cost in units of the prices' currency.", []string{"provider", "metric", "window"}, nil),
@@ -146,7 +148,11 @@ func (c *alertCollector) gather(ctx context.Context) ([]prometheus.Metric, error
 			out = append(out, prometheus.MustNewConstMetric(c.usage, prometheus.GaugeValue, v, k[0], k[1], w))
 		}
 	}
-	for _, th := range c.thresholds {
+	var thresholds []tracker.Threshold
+	if a := c.alerting(); a != nil {
+		thresholds = a.Thresholds
+	}
+	for _, th := range thresholds {
 		var v int64
 		for _, t := range byWindow[th.Window] {
 			if t.Scope == th.Scope() && (th.Provider == "" || t.Provider == th.Provider) {

@@ -14,6 +14,8 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,7 +33,13 @@ import (
 
 // Daemon is a configured, listening jobwatch.
 type Daemon struct {
+	// cfg is the config the daemon started with; applied the one last
+	// applied (Reload).
 	cfg      config.Config
+	applied  atomic.Pointer[config.Config]
+	reloadMu sync.Mutex
+	// rules are the tracker's transition rules, replaced by Reload.
+	rules    atomic.Pointer[func(string, tracker.Kind) tracker.Rules]
 	log      *slog.Logger
 	store    *storage.Store
 	tracker  *tracker.Tracker
@@ -84,18 +92,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		return nil, err
 	}
 	d := &Daemon{cfg: cfg, log: log, store: store, registry: prometheus.NewRegistry()}
+	d.applied.Store(&cfg)
 	topts := TrackerOptions(cfg)
+	rules := topts.Rules
+	d.rules.Store(&rules)
+	topts.Rules = d.rulesOf
 	topts.Registry = d.registry
 	d.tracker = tracker.New(store, topts)
-	var thresholds []tracker.Threshold
-	if a := cfg.Alerting(); a != nil {
-		thresholds = a.Thresholds
-	}
 	d.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newJobsCollector(store, log),
-		newAlertCollector(store, thresholds, log),
+		newAlertCollector(store, d.tracker.Alerting, log),
 	)
 	hooks, err := webhookProviders(cfg, log)
 	if err != nil {

@@ -35,9 +35,13 @@ var services = []string{"delivery log pruning", "delivery log summaries", "sweep
 type lifeDaemon struct {
 	url string
 	// admin is the URL of the admin listener, if any.
-	admin string
-	logs  *logtest.Buffer
-	store storage.Config
+	admin  string
+	daemon *daemon.Daemon
+	// config parses a config over the daemon's database, as startDaemon
+	// does: for a Reload.
+	config func(t *testing.T, server, text string) config.Config
+	logs   *logtest.Buffer
+	store  storage.Config
 	// stop ends Run's context and returns how long Run took to return.
 	stop func(t *testing.T) time.Duration
 }
@@ -48,17 +52,23 @@ type lifeDaemon struct {
 func startDaemon(t *testing.T, driver, server, text string) *lifeDaemon {
 	t.Helper()
 	sc := storagetest.Config(t, driver)
-	cfg, err := config.Parse(fmt.Sprintf("[server]\nlisten = \"127.0.0.1:0\"\nshutdown_timeout = \"5s\"\n%s\n[storage]\ndriver = %q\ndsn = %q\n[log]\nformat = \"text\"\nlevel = \"debug\"\n%s", server, driver, sc.DSN, text))
-	if err != nil {
-		t.Fatal(err)
+	parse := func(t *testing.T, server, text string) config.Config {
+		t.Helper()
+		cfg, err := config.Parse(fmt.Sprintf("[server]\nlisten = \"127.0.0.1:0\"\nshutdown_timeout = \"5s\"\n%s\n[storage]\ndriver = %q\ndsn = %q\n[log]\nformat = \"text\"\nlevel = \"debug\"\n%s", server, driver, sc.DSN, text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
 	}
-	ld := &lifeDaemon{logs: &logtest.Buffer{}, store: sc}
+	cfg := parse(t, server, text)
+	ld := &lifeDaemon{logs: &logtest.Buffer{}, store: sc, config: parse}
 	ctx, cancel := context.WithCancel(context.Background())
 	d, err := daemon.New(ctx, cfg, daemon.NewLogger(cfg.Log, ld.logs))
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
+	ld.daemon = d
 	ld.url = "http://" + d.Addr().String()
 	if a := d.AdminAddr(); a != nil {
 		ld.admin = "http://" + a.String()

@@ -121,13 +121,11 @@ func sweepProviders(cfg config.Config, log *slog.Logger) (map[string]sweep.Provi
 // configured providers, the only ones Track accepts.
 func TrackerOptions(cfg config.Config) tracker.Options {
 	byName := map[string]config.Provider{}
-	names := make([]string, 0, len(cfg.Providers))
 	for _, p := range cfg.Providers {
 		byName[p.Name] = p
-		names = append(names, p.Name)
 	}
 	sw := cfg.Sweep
-	return tracker.Options{Alerting: cfg.Alerting(), Providers: names, Rules: func(provider string, kind tracker.Kind) tracker.Rules {
+	return tracker.Options{Alerting: cfg.Alerting(), Providers: providerNames(cfg), Rules: func(provider string, kind tracker.Kind) tracker.Rules {
 		r := tracker.Rules{
 			StaleAfter:       sw.StaleAfter.D(),
 			MaxPollInterval:  sw.MaxPollInterval.D(),

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,12 +67,22 @@ type Options struct {
 // Dispatcher sends outbox alerts.
 type Dispatcher struct {
 	opts Options
-	// limiters are the rate limits by notifier name; none for a notifier
-	// without one.
-	limiters map[string]*rate.Limiter
+	// set is the notifiers in force, replaced by SetNotifiers; changed
+	// tells the running loops of a replacement.
+	set      atomic.Pointer[notifierSet]
+	changed  chan struct{}
 	total    *prometheus.CounterVec
 	delivery *prometheus.HistogramVec
 	life     startstop.Runner
+}
+
+// notifierSet is the notifiers and their rate limits.
+type notifierSet struct {
+	notifiers map[string]notify.Notifier
+	// rates and limiters are the rate limits by notifier name; none for a
+	// notifier without one.
+	rates    map[string]float64
+	limiters map[string]*rate.Limiter
 }
 
 // New returns a Dispatcher.
@@ -88,8 +99,8 @@ func New(opts Options) *Dispatcher {
 		opts.Now = time.Now
 	}
 	d := &Dispatcher{
-		opts:     opts,
-		limiters: map[string]*rate.Limiter{},
+		opts:    opts,
+		changed: make(chan struct{}, 1),
 		total: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jobwatch_alerts_total",
 			Help: "Alert delivery attempts by notifier and outcome (sent, retry, dead).",
@@ -103,12 +114,32 @@ func New(opts Options) *Dispatcher {
 	if opts.Registry != nil {
 		opts.Registry.MustRegister(d.total, d.delivery)
 	}
-	for name, r := range opts.RateLimits {
-		if r > 0 {
-			d.limiters[name] = rate.NewLimiter(rate.Limit(r), 1)
+	d.SetNotifiers(opts.Notifiers, opts.RateLimits)
+	return d
+}
+
+// SetNotifiers replaces the notifiers and their rate limits
+// (Options.Notifiers, Options.RateLimits). A running dispatcher starts the
+// loops of the new names and stops those of the names gone; the others
+// send with the new notifier from their next claim. A rate limit that did
+// not change keeps its state.
+func (d *Dispatcher) SetNotifiers(ns map[string]notify.Notifier, rateLimits map[string]float64) {
+	prev := d.set.Load()
+	set := &notifierSet{notifiers: ns, rates: rateLimits, limiters: map[string]*rate.Limiter{}}
+	for name, r := range rateLimits {
+		switch {
+		case r <= 0:
+		case prev != nil && prev.rates[name] == r && prev.limiters[name] != nil:
+			set.limiters[name] = prev.limiters[name]
+		default:
+			set.limiters[name] = rate.NewLimiter(rate.Limit(r), 1)
 		}
 	}
-	return d
+	d.set.Store(set)
+	select {
+	case d.changed <- struct{}{}:
+	default: // a change is already pending; the loops read the newest set
+	}
 }
 
 // Start runs one delivery loop per notifier, each claiming its due alerts
@@ -116,10 +147,38 @@ func New(opts Options) *Dispatcher {
 func (d *Dispatcher) Start(ctx context.Context) error {
 	return d.life.Start(ctx, func(ctx context.Context) {
 		var wg sync.WaitGroup
-		for name := range d.opts.Notifiers {
-			wg.Go(func() { startstop.Every(ctx, d.opts.Interval, func(ctx context.Context) { d.drain(ctx, name) }) })
+		// loops cancel the loop of each notifier.
+		loops := map[string]context.CancelFunc{}
+		follow := func() {
+			set := d.set.Load()
+			for name, cancel := range loops {
+				if _, ok := set.notifiers[name]; !ok {
+					cancel()
+					delete(loops, name)
+				}
+			}
+			for name := range set.notifiers {
+				if _, ok := loops[name]; ok {
+					continue
+				}
+				lctx, cancel := context.WithCancel(ctx)
+				loops[name] = cancel
+				wg.Go(func() { startstop.Every(lctx, d.opts.Interval, func(ctx context.Context) { d.drain(ctx, name) }) })
+			}
 		}
-		wg.Wait()
+		follow()
+		for {
+			select {
+			case <-d.changed:
+				follow()
+			case <-ctx.Done():
+				wg.Wait()
+				for _, cancel := range loops {
+					cancel()
+				}
+				return
+			}
+		}
 	})
 }
 
@@ -148,7 +207,12 @@ func (d *Dispatcher) drain(ctx context.Context, name string) {
 // released to wait behind it. So are those that the lease would not cover
 // any more. It returns how many alerts it claimed.
 func (d *Dispatcher) Dispatch(ctx context.Context, name string) (int, error) {
-	n, lim := d.opts.Notifiers[name], d.limiters[name]
+	set := d.set.Load()
+	n, ok := set.notifiers[name]
+	if !ok {
+		return 0, nil // no longer configured
+	}
+	lim := set.limiters[name]
 	lease := d.opts.Lease
 	if lim != nil {
 		// The first delivery may wait for a token.

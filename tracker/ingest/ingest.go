@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -73,8 +74,10 @@ const (
 
 // Handler serves /webhooks/{name}.
 type Handler struct {
-	opts       Options
-	providers  map[string]*Provider
+	opts Options
+	// providers are the endpoints by name, replaced as a whole by
+	// SetProviders.
+	providers  atomic.Pointer[map[string]*Provider]
 	deliveries *prometheus.CounterVec
 	unlogged   *prometheus.CounterVec
 	processing *prometheus.HistogramVec
@@ -114,10 +117,8 @@ func New(opts Options) *Handler {
 	if opts.Outage == nil {
 		opts.Outage = httpapi.NewOutage(opts.Logger)
 	}
-	h := &Handler{opts: opts, providers: map[string]*Provider{}, budgets: map[logKey]*logBudget{}}
-	for i := range opts.Providers {
-		h.providers[opts.Providers[i].Name] = &opts.Providers[i]
-	}
+	h := &Handler{opts: opts, budgets: map[logKey]*logBudget{}}
+	h.SetProviders(opts.Providers)
 	h.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "jobwatch_webhook_deliveries_total",
 		Help: "Webhook deliveries by provider and outcome (accepted, duplicate, recorded, bad_signature, malformed, too_large, rate_limited, unknown_provider, bad_method, unavailable).",
@@ -137,6 +138,17 @@ func New(opts Options) *Handler {
 	return h
 }
 
+// SetProviders replaces the endpoints (their secrets, parsers and rate
+// limits) for the deliveries that follow; one in flight finishes with
+// those it started with.
+func (h *Handler) SetProviders(ps []Provider) {
+	byName := make(map[string]*Provider, len(ps))
+	for i := range ps {
+		byName[ps[i].Name] = &ps[i]
+	}
+	h.providers.Store(&byName)
+}
+
 // outcomeUnavailable is the metric outcome of a delivery that could not be
 // committed (503): it cannot be logged, storage being down.
 const outcomeUnavailable = "unavailable"
@@ -152,7 +164,7 @@ type answer struct {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	received := h.opts.Now()
 	name := r.PathValue("name")
-	p := h.providers[name]
+	p := (*h.providers.Load())[name]
 	label := name
 	if p == nil {
 		label = "unknown"

@@ -20,6 +20,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -70,6 +71,8 @@ type Sweeper struct {
 	log     *slog.Logger
 	m       *sweepMetrics
 	life    startstop.Runner
+	// providers is Options.Providers, replaced by SetProviders.
+	providers atomic.Pointer[map[string]Provider]
 
 	mu         sync.Mutex
 	authPaused map[string]time.Time // provider -> until
@@ -96,7 +99,7 @@ func New(opts Options) *Sweeper {
 	opts.BatchSize = cmp.Or(opts.BatchSize, 500)
 	opts.Lease = cmp.Or(opts.Lease, 2*time.Minute)
 	opts.AuthBackoff = cmp.Or(opts.AuthBackoff, 5*time.Minute)
-	return &Sweeper{
+	s := &Sweeper{
 		opts:       opts,
 		tracker:    opts.Tracker,
 		store:      opts.Tracker.Store(),
@@ -104,6 +107,27 @@ func New(opts Options) *Sweeper {
 		m:          newSweepMetrics(opts.Registry),
 		authPaused: map[string]time.Time{},
 	}
+	s.providers.Store(&opts.Providers)
+	return s
+}
+
+// SetProviders replaces the providers (Options.Providers) for the polls
+// that start after it. The providers named in changed, whose credentials
+// or API may have changed, are no longer paused after a refusal of their
+// credentials: a rotated key is tried at the next sweep.
+func (s *Sweeper) SetProviders(ps map[string]Provider, changed []string) {
+	s.providers.Store(&ps)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, name := range changed {
+		delete(s.authPaused, name)
+	}
+}
+
+// provider is a configured provider, and whether it is configured.
+func (s *Sweeper) provider(name string) (Provider, bool) {
+	p, ok := (*s.providers.Load())[name]
+	return p, ok
 }
 
 // Start runs a sweep on every tick of Options.Schedule until Stop or the
@@ -154,7 +178,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 			break
 		}
 		for _, j := range jobs {
-			if _, ok := s.opts.Providers[j.Provider]; !ok {
+			if _, ok := s.provider(j.Provider); !ok {
 				if res.NotConfigured == nil {
 					res.NotConfigured = map[string]int{}
 				}
@@ -208,7 +232,8 @@ func (s *Sweeper) handleBatch(ctx context.Context, jobs []tracker.Job) (polled, 
 	for name, pj := range byProvider {
 		// Each provider's jobs are fed from a goroutine of their own.
 		wg.Go(func() {
-			sem := make(chan struct{}, cmp.Or(s.opts.Providers[name].Concurrency, 4))
+			p, _ := s.provider(name)
+			sem := make(chan struct{}, cmp.Or(p.Concurrency, 4))
 			var pw sync.WaitGroup
 			for _, j := range pj {
 				sem <- struct{}{}
@@ -242,7 +267,7 @@ func (s *Sweeper) handleBatch(ctx context.Context, jobs []tracker.Job) (polled, 
 func (s *Sweeper) poll(ctx context.Context, job tracker.Job, force bool) (bool, error) {
 	now := s.tracker.Now()
 	rules := s.tracker.Rules(job.Provider, job.Kind)
-	p := s.opts.Providers[job.Provider]
+	p, _ := s.provider(job.Provider)
 	verdict := func(typ string, details map[string]string) tracker.ApplyItem {
 		return tracker.ApplyItem{Observation: &tracker.Observation{
 			Provider: job.Provider, ExternalID: job.ExternalID, Source: tracker.SourceSweep, Type: typ, OccurredAt: now, Details: details,
@@ -364,7 +389,7 @@ func (s *Sweeper) PollJob(ctx context.Context, provider, externalID string) (tra
 	if err != nil {
 		return tracker.Job{}, err
 	}
-	p := s.opts.Providers[provider]
+	p, _ := s.provider(provider)
 	if p.Poller == nil || !p.Poller.Polls(job.Kind) {
 		return tracker.Job{}, ErrNotPolled
 	}
