@@ -351,6 +351,37 @@ func TestAuthFailurePausesTheProvider(t *testing.T) {
 	}
 }
 
+// A provider whose key was refused is paused; SetProviders with a new key,
+// naming it changed, ends the pause: a job that comes due during it is
+// polled with the new key at the next sweep.
+func TestSetProvidersEndsThePauseOfARotatedKey(t *testing.T) {
+	t.Parallel()
+	api := newFakeOpenAI(t)
+	api.script("batch_a", batch("batch_a", "completed", 1, 1, 0))
+	api.script("batch_b", batch("batch_b", "completed", 1, 1, 0))
+	e := setup(t, storagetest.Open(t, storage.DriverSQLite), api, false)
+	poller := func(key string) map[string]sweep.Provider {
+		client := pollhttp.New(pollhttp.Config{Provider: "openai", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		return map[string]sweep.Provider{"openai": {Poller: openai.NewPoller(api.URL, key, client), Concurrency: 1}}
+	}
+	e.sweeper.SetProviders(poller("sk-revoked"), nil)
+	e.track(t, tracker.KindBatch, "batch_a")
+	e.clock.Advance(time.Minute)
+	e.track(t, tracker.KindBatch, "batch_b")
+	e.clock.Advance(rules.StaleAfter - time.Minute)
+	e.sweep(t) // batch_a: 401, the provider is paused for 5 minutes
+	if j := e.job(t, "batch_a"); j.Status != tracker.StatusPending {
+		t.Fatalf("batch_a polled with a revoked key: %s", j.Status)
+	}
+
+	e.sweeper.SetProviders(poller("sk-test"), []string{"openai"})
+	e.clock.Advance(time.Minute) // batch_b is due, within the pause
+	e.sweep(t)
+	if j := e.job(t, "batch_b"); j.Status != tracker.StatusSucceeded {
+		t.Errorf("batch_b after the rotation = %s, want succeeded: polled with the new key at once", j.Status)
+	}
+}
+
 func TestNotFoundThreeTimesLosesTheJob(t *testing.T) {
 	t.Parallel()
 	api := newFakeOpenAI(t)
