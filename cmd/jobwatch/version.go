@@ -1,13 +1,14 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"runtime/debug"
 	"strings"
+
+	"github.com/jobwatch/jobwatch/tracker/daemon"
 )
 
 // runVersion prints the module version jobwatch was built at and, for a
@@ -33,32 +34,22 @@ func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // "jobwatch v0.0.0-… (revision 1a2b…, modified, 2026-12-03T10:00:00Z;
 // go1.26.8)" for a build from a checkout, as far as the build recorded them.
 func versionLine(info *debug.BuildInfo) string {
-	var rev, modified, at string
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			modified = s.Value
-		case "vcs.time":
-			at = s.Value
-		}
-	}
+	b := daemon.BuildOf(info)
 	var about []string
-	if rev != "" {
-		r := "revision " + rev
-		if modified == "true" {
+	if b.Revision != "" {
+		r := "revision " + b.Revision
+		if b.Modified {
 			r += ", modified"
 		}
-		if at != "" {
-			r += ", " + at
+		if b.Time != "" {
+			r += ", " + b.Time
 		}
 		about = append(about, r)
 	}
-	if info.GoVersion != "" {
-		about = append(about, info.GoVersion)
+	if b.GoVersion != "" {
+		about = append(about, b.GoVersion)
 	}
-	line := "jobwatch " + cmp.Or(info.Main.Version, "(devel)")
+	line := "jobwatch " + b.Version
 	if len(about) > 0 {
 		line += " (" + strings.Join(about, "; ") + ")"
 	}

@@ -104,6 +104,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newJobsCollector(store, log),
 		newAlertCollector(store, d.tracker.Alerting, log),
+		newBuildInfo(),
 	)
 	hooks, err := webhookProviders(cfg, log)
 	if err != nil {
