@@ -3,6 +3,9 @@
 //
 //	jobwatch serve --config FILE         run the daemon
 //	jobwatch migrate --config FILE       apply schema migrations and exit
+//	jobwatch backup FILE --config FILE   copy the SQLite database while the daemon runs
+//	jobwatch migrate-store --from sqlite:PATH --to postgres:DSN
+//	                                     copy a store into an empty one
 //	jobwatch check-config --config FILE  validate a config file
 //	jobwatch track --provider P --kind K ID [--parent-id ID] [--model M] [--label k=v] (--server URL | --config FILE)
 //	jobwatch send-test-event --config FILE --provider NAME --type TYPE --job ID [--url URL]
@@ -47,6 +50,8 @@ func init() {
 	commands = []command{
 		{"serve", "run the daemon", "--config FILE", runServe},
 		{"migrate", "apply schema migrations and exit", "--config FILE", runMigrate},
+		{"backup", "copy the SQLite database while the daemon runs", "FILE --config FILE", runBackup},
+		{"migrate-store", "copy a store into an empty one (SQLite to PostgreSQL)", "(--from sqlite:PATH|postgres:DSN | --from-config FILE) (--to sqlite:PATH|postgres:DSN | --to-config FILE)", runMigrateStore},
 		{"check-config", "validate a config file", "--config FILE", runCheckConfig},
 		{"track", "register a submitted job", "--provider P --kind K ID [--parent-id ID] [--model M] [--label k=v]... [--metadata JSON] " + remote, runTrack},
 		{"send-test-event", "post a signed test webhook to a running daemon", "--config FILE --provider NAME --type TYPE --job ID [--url URL]", runSendTestEvent},
