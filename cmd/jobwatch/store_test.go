@@ -202,7 +202,7 @@ levels = [1.0]
 	if code != 0 {
 		t.Fatalf("jobwatch migrate-store: exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
-	for _, want := range []string{"jobs                 5 rows", "alerts               4 rows", "threshold_crossings  1 rows", "alert_repeats        1 rows"} {
+	for _, want := range []string{"  jobs                 5\n", "  events               3\n", "  deliveries           4\n", "  alerts               4\n", "  threshold_crossings  1\n", "  alert_repeats        1\n", "  provider_webhooks    0\n"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("migrate-store's counts lack %q:\n%s", want, stdout.String())
 		}

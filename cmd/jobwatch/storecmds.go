@@ -29,7 +29,8 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return errors.New("the storage is PostgreSQL: back it up with pg_dump (jobwatch backup copies a SQLite database)")
 	}
 	// The daemon migrates its database; a backup only reads it.
-	s, err := storage.Open(ctx, cfg.Storage.StorageConfig())
+	sc := cfg.Storage.StorageConfig()
+	s, err := storage.Open(ctx, sc)
 	if err != nil {
 		return err
 	}
@@ -37,7 +38,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := s.Backup(ctx, pos[0]); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "backed up %s to %s\n", cfg.Storage.DSN, pos[0])
+	fmt.Fprintf(stdout, "backed up %s to %s\n", sc.DSN, pos[0])
 	return nil
 }
 
@@ -85,8 +86,9 @@ func runMigrateStore(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
+	fmt.Fprintln(stdout, "rows copied per table:")
 	for _, c := range counts {
-		fmt.Fprintf(stdout, "%-20s %d rows\n", c.Table, c.Rows)
+		fmt.Fprintf(stdout, "  %-20s %d\n", c.Table, c.Rows)
 	}
 	fmt.Fprintf(stdout, "copied the %s store into the %s store\n", src.Driver, dst.Driver)
 	return nil
