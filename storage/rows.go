@@ -40,6 +40,7 @@ type jobRow struct {
 	AlertHeldUntil *time.Time `bun:"alert_held_until"`
 	StatusSince    *time.Time `bun:"status_since"`
 	StuckStatus    string     `bun:"stuck_status"`
+	UntrackedAt    *time.Time `bun:"untracked_at"`
 	CountedUsage   string     `bun:"counted_usage"`
 	// LeaseUntil is a sweep's claim; every write of a job's state ends it.
 	LeaseUntil *time.Time `bun:"lease_until"`
@@ -112,6 +113,7 @@ func toJobRow(j tracker.Job) (jobRow, error) {
 		AlertHeldUntil: utcPtr(j.AlertHeldUntil),
 		StatusSince:    utcPtr(j.StatusSince),
 		StuckStatus:    j.StuckStatus,
+		UntrackedAt:    utcPtr(j.UntrackedAt),
 		CountedUsage:   string(counted),
 	}, nil
 }
@@ -139,6 +141,7 @@ func (r jobRow) job() (tracker.Job, error) {
 		AlertHeldUntil: utcPtr(r.AlertHeldUntil),
 		StatusSince:    utcPtr(r.StatusSince),
 		StuckStatus:    r.StuckStatus,
+		UntrackedAt:    utcPtr(r.UntrackedAt),
 	}
 	// A row read without its JSON columns (a claim) leaves them zero.
 	for _, c := range []struct {

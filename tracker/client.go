@@ -149,6 +149,7 @@ func (c *Client) List(ctx context.Context, f Filter) (Page, error) {
 	set("kind", string(f.Kind))
 	set("status", string(f.Status))
 	set("cursor", f.Cursor)
+	set("q", f.Query)
 	if f.Limit != 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
 	}

@@ -42,6 +42,9 @@ type Filter struct {
 	Kind     Kind
 	Status   Status
 	Labels   map[string]string
+	// Query, when not empty, matches the jobs whose provider id holds it,
+	// ignoring the case of ASCII letters (a text search on ids).
+	Query string
 	// Limit is the page size: default 100, at most MaxPageSize.
 	Limit int
 	// Cursor continues from a previous Page's NextCursor.
@@ -233,9 +236,12 @@ func (t *Tracker) Job(ctx context.Context, provider, externalID string) (Job, er
 
 // List returns one page of jobs matching f, newest first.
 func (t *Tracker) List(ctx context.Context, f Filter) (Page, error) {
-	p := ListParams{Provider: f.Provider, Kind: f.Kind, Status: f.Status, Labels: f.Labels, Limit: cmp.Or(f.Limit, DefaultPageSize)}
+	p := ListParams{Provider: f.Provider, Kind: f.Kind, Status: f.Status, Labels: f.Labels, Query: f.Query, Limit: cmp.Or(f.Limit, DefaultPageSize)}
 	if p.Limit < 1 || p.Limit > MaxPageSize {
 		return Page{}, &ValidationError{"limit", fmt.Sprintf("must be 1 to %d", MaxPageSize)}
+	}
+	if len(p.Query) > MaxExternalIDLen || !validLabel(p.Query) {
+		return Page{}, &ValidationError{"q", fmt.Sprintf("must be UTF-8 without NUL bytes, at most %d bytes", MaxExternalIDLen)}
 	}
 	if p.Status != "" && !p.Status.Valid() {
 		return Page{}, &ValidationError{"status", fmt.Sprintf("unknown status %q", p.Status)}

@@ -301,6 +301,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 		Provider: q.Get("provider"),
 		Kind:     tracker.Kind(q.Get("kind")),
 		Status:   tracker.Status(q.Get("status")),
+		Query:    q.Get("q"),
 		Cursor:   q.Get("cursor"),
 		Limit:    limit,
 	}

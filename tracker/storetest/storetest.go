@@ -64,6 +64,10 @@ var cases = []struct {
 	{"OutboxLifecycle", outboxLifecycle},
 	{"ClaimAlertsKeepsANotifiersOrder", claimAlertsKeepsANotifiersOrder},
 	{"ConcurrentAlertClaimsTakeTurns", concurrentAlertClaimsTakeTurns},
+	{"ResolveEndsAJobByHand", resolveEndsAJobByHand},
+	{"UntrackStopsPollsAndAlerts", untrackStopsPollsAndAlerts},
+	{"PurgeDeletesJobHistoryAndAlerts", purgeDeletesJobHistoryAndAlerts},
+	{"ListQueryMatchesIDSubstring", listQueryMatchesIDSubstring},
 }
 
 // newTracker is a tracker over s whose jobs go stale after 10 minutes.
