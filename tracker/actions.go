@@ -17,16 +17,14 @@ const MaxReasonLen = 1024
 // counted and the alert of its end raised exactly as for an end a provider
 // reports.
 //
-// A status that is not terminal is an error wrapping ErrNotTerminal; an
+// A status that is not terminal is an error wrapping ErrNotTerminal, a
+// reason that cannot be stored a *ValidationError (ValidateResolve); an
 // unknown job, ErrNotFound. A job that has ended already, or is untracked,
 // is left as it is and returned with an error wrapping ErrJobEnded or
 // ErrJobUntracked.
 func (t *Tracker) Resolve(ctx context.Context, provider, id string, status Status, reason string) (Job, error) {
-	if !status.Terminal() {
-		return Job{}, fmt.Errorf("resolve %s job %s: status %q: %w (succeeded, failed, cancelled or expired)", provider, id, status, ErrNotTerminal)
-	}
-	if len(reason) > MaxReasonLen || !validLabel(reason) {
-		return Job{}, &ValidationError{"reason", fmt.Sprintf("must be UTF-8 without NUL bytes, at most %d bytes", MaxReasonLen)}
+	if err := ValidateResolve(status, reason); err != nil {
+		return Job{}, err
 	}
 	job, err := t.store.GetJob(ctx, provider, id)
 	if err != nil {
@@ -64,6 +62,20 @@ func (t *Tracker) Resolve(ctx context.Context, provider, id string, status Statu
 		}
 	}
 	return t.Job(ctx, provider, id)
+}
+
+// ValidateResolve checks what Resolve takes, so that a client can refuse
+// bad input before it sends a request: a terminal status (else an error
+// wrapping ErrNotTerminal, saying "status: ...") and a reason every backend
+// stores (else a *ValidationError).
+func ValidateResolve(status Status, reason string) error {
+	if !status.Terminal() {
+		return fmt.Errorf("status: %q is %w (succeeded, failed, cancelled or expired)", status, ErrNotTerminal)
+	}
+	if len(reason) > MaxReasonLen || !validLabel(reason) {
+		return &ValidationError{"reason", fmt.Sprintf("must be UTF-8 without NUL bytes, at most %d bytes", MaxReasonLen)}
+	}
+	return nil
 }
 
 // actionable says why a person can no longer act on job: it has ended
