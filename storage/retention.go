@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -32,6 +33,36 @@ func (s *Store) DeleteJob(ctx context.Context, provider, externalID string) erro
 		return fmt.Errorf("delete job: %w", err)
 	}
 	return nil
+}
+
+// endedJobs selects, oldest end first, up to a limit of jobs that ended
+// (resolved, or untracked when never resolved) before a time. It walks
+// jobs_ended_idx, whose predicate it repeats so that both databases use it.
+const endedJobs = `SELECT id, provider, external_id FROM jobs
+WHERE (resolved_at IS NOT NULL OR untracked_at IS NOT NULL) AND COALESCE(resolved_at, untracked_at) < ?
+ORDER BY COALESCE(resolved_at, untracked_at)
+LIMIT ?`
+
+// PruneJobs deletes a chunk of ended jobs with their history and sent
+// alerts; see tracker.Store.
+func (s *Store) PruneJobs(ctx context.Context, before time.Time, limit int) (int64, error) {
+	q := endedJobs
+	if s.postgres {
+		// Jobs a writer holds are left for the next chunk.
+		q += " FOR UPDATE SKIP LOCKED"
+	}
+	var jobs []jobKeyRow
+	err := s.inTx(ctx, func(tx bun.Tx) error {
+		jobs = nil
+		if err := tx.NewRaw(q, before.UTC(), limit).Scan(ctx, &jobs); err != nil {
+			return fmt.Errorf("select ended jobs: %w", err)
+		}
+		return deleteJobs(ctx, tx, jobs, tracker.AlertSent)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune jobs: %w", err)
+	}
+	return int64(len(jobs)), nil
 }
 
 // deleteJobs deletes jobs, their history and their alerts in alertState

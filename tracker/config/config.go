@@ -33,6 +33,7 @@ type Config struct {
 	Notifiers  []Notifier  `toml:"notifiers"`
 	Routes     []Route     `toml:"routes"`
 	Thresholds []Threshold `toml:"thresholds"`
+	Retention  Retention   `toml:"retention"`
 }
 
 // Server configures the HTTP listener.
@@ -117,6 +118,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Log.Level, "info")
 	setDefault(&c.Log.Format, "json")
 	c.Sweep.applyDefaults()
+	c.Retention.applyDefaults()
 	c.applyAlertDefaults()
 	for i := range c.Providers {
 		c.Providers[i].applyDefaults()
@@ -258,6 +260,7 @@ func (c *Config) Validate() error {
 		bad("log.format", "%q is not a format (want json or text)", c.Log.Format)
 	}
 	c.Sweep.validate(bad)
+	c.Retention.validate(bad)
 	c.validateAlerts(bad)
 	c.validateProviders(bad)
 	// Map iteration above is unordered; keep the report stable.
