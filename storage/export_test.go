@@ -48,6 +48,3 @@ var AppendJSONString = appendJSONString
 // ReadJobsPostgres is the query Apply reads a provider's jobs with on
 // PostgreSQL.
 const ReadJobsPostgres = readJobsPostgres
-
-// EndedJobs is the query PruneJobs selects a chunk of ended jobs with.
-const EndedJobs = endedJobs

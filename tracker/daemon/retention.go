@@ -15,10 +15,10 @@ import (
 // job a few minutes past its retention harms nobody.
 const jobPruneEvery = 5 * time.Minute
 
-// jobPruneChunk is how many jobs one prune transaction deletes, with their
-// history and sent alerts: a short write, so that webhooks and polls,
-// which share the database (SQLite's single writer above all), wait little
-// for it between chunks.
+// jobPruneChunk is how many jobs one prune transaction considers (and at
+// most deletes, with their history and sent alerts): a short write, so
+// that webhooks and polls, which share the database (SQLite's single
+// writer above all), wait little for it between chunks.
 const jobPruneChunk = 500
 
 // jobPruner deletes the jobs that ended longer than retention ago, with
@@ -57,26 +57,15 @@ func (p *jobPruner) Start(ctx context.Context) error {
 // Stop ends the pruning and waits for a running chunk.
 func (p *jobPruner) Stop() { p.life.Stop() }
 
-// prune deletes chunks of jobs past the retention until a chunk comes up
-// short.
+// prune deletes the jobs past the retention.
 func (p *jobPruner) prune(ctx context.Context) {
 	before := time.Now().Add(-p.retention)
-	var total int64
-	for ctx.Err() == nil {
-		n, err := p.store.PruneJobs(ctx, before, jobPruneChunk)
-		total += n
-		p.pruned.Add(float64(n))
-		if err != nil {
-			if ctx.Err() == nil {
-				p.log.Warn("prune jobs past retention.jobs", "error", err)
-			}
-			break
-		}
-		if n < jobPruneChunk {
-			break
-		}
+	n, err := p.store.PruneJobs(ctx, before, jobPruneChunk)
+	p.pruned.Add(float64(n))
+	if err != nil && ctx.Err() == nil {
+		p.log.Warn("prune jobs past retention.jobs", "error", err)
 	}
-	if total > 0 {
-		p.log.Info("pruned jobs past retention.jobs", "deleted", total, "ended_before", before.UTC())
+	if n > 0 {
+		p.log.Info("pruned jobs past retention.jobs", "deleted", n, "ended_before", before.UTC())
 	}
 }
