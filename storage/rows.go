@@ -42,6 +42,8 @@ type jobRow struct {
 	StuckStatus    string     `bun:"stuck_status"`
 	UntrackedAt    *time.Time `bun:"untracked_at"`
 	CountedUsage   string     `bun:"counted_usage"`
+	// Cost is the job's tracker.Cost as JSON; NULL when it has none.
+	Cost *string `bun:"cost"`
 	// LeaseUntil is a sweep's claim; every write of a job's state ends it.
 	LeaseUntil *time.Time `bun:"lease_until"`
 	// Version is PostgreSQL's row version (xmin) as read, which the batch
@@ -87,6 +89,15 @@ func toJobRow(j tracker.Job) (jobRow, error) {
 	if err != nil {
 		return jobRow{}, fmt.Errorf("encode counted usage: %w", err)
 	}
+	var cost *string
+	if j.Cost != nil {
+		b, err := json.Marshal(j.Cost)
+		if err != nil {
+			return jobRow{}, fmt.Errorf("encode cost: %w", err)
+		}
+		text := string(b)
+		cost = &text
+	}
 	return jobRow{
 		ID:             j.ID,
 		Provider:       j.Provider,
@@ -115,6 +126,7 @@ func toJobRow(j tracker.Job) (jobRow, error) {
 		StuckStatus:    j.StuckStatus,
 		UntrackedAt:    utcPtr(j.UntrackedAt),
 		CountedUsage:   string(counted),
+		Cost:           cost,
 	}, nil
 }
 
@@ -153,6 +165,12 @@ func (r jobRow) job() (tracker.Job, error) {
 		}
 		if err := json.Unmarshal([]byte(c.text), c.into); err != nil {
 			return j, fmt.Errorf("decode %s of job %d: %w", c.name, r.ID, err)
+		}
+	}
+	if r.Cost != nil {
+		j.Cost = new(tracker.Cost)
+		if err := json.Unmarshal([]byte(*r.Cost), j.Cost); err != nil {
+			return j, fmt.Errorf("decode cost of job %d: %w", r.ID, err)
 		}
 	}
 	if len(j.Labels) == 0 {

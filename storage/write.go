@@ -78,6 +78,7 @@ var (
 		{"stuck_status", "text", "", func(r *jobRow) any { return r.StuckStatus }},
 		{"untracked_at", "timestamptz", "", func(r *jobRow) any { return r.UntrackedAt }},
 		{"counted_usage", "text", "jsonb", func(r *jobRow) any { return r.CountedUsage }},
+		{"cost", "text", "jsonb", func(r *jobRow) any { return r.Cost }},
 	}
 	jobInsertColumns = append(append([]column[jobRow]{}, jobIdentityColumns...), jobStateColumns...)
 	// jobUpdateColumns name the row to update and the version it must

@@ -124,6 +124,13 @@ type Usage struct {
 // IsZero reports whether u carries no figures.
 func (u Usage) IsZero() bool { return u == Usage{} }
 
+// Counted is what of a job was already added to the usage totals: its
+// figures and its cost in nanos. Account adds only what goes beyond it.
+type Counted struct {
+	Usage
+	CostNanos int64 `json:"cost_nanos,omitempty"`
+}
+
 // Job is one tracked provider job.
 type Job struct {
 	ID         int64  `json:"-"`
@@ -184,8 +191,12 @@ type Job struct {
 	// polled again, and observations of it are recorded in its history
 	// without changing it or raising an alert.
 	UntrackedAt *time.Time `json:"untracked_at,omitempty"`
-	// Counted is the part of Usage already added to the usage totals.
-	Counted Usage `json:"-"`
+	// Cost is what the job's usage costs at the configured prices, set
+	// once the job has ended and recomputed as later figures arrive; nil
+	// when no prices are configured.
+	Cost *Cost `json:"cost,omitempty"`
+	// Counted is what of the job was already added to the usage totals.
+	Counted Counted `json:"-"`
 	// History is every observation applied to or recorded against the job,
 	// oldest first. Only Tracker.Job fills it.
 	History []Event `json:"history,omitempty"`

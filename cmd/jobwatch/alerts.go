@@ -29,8 +29,8 @@ type ops interface {
 }
 
 // storeOps does the same as the daemon's API, in process over its
-// database: a Tracker with the daemon's options, so that a job resolved
-// here raises the alerts the daemon would.
+// database: a Tracker with the daemon's options (prices, alert routes), so
+// that a job resolved here is priced and alerted as by the daemon.
 type storeOps struct {
 	*tracker.Tracker
 	s tracker.Store
@@ -57,14 +57,6 @@ func (o storeOps) RetryAlert(ctx context.Context, id string) error {
 		return fmt.Errorf("retry alert %s: %w", id, err)
 	}
 	return nil
-}
-
-func (o storeOps) Usage(ctx context.Context, window, provider string) ([]tracker.UsageTotal, error) {
-	totals, err := o.s.UsageTotals(ctx, window, tracker.WindowStart(window, time.Now()))
-	if err != nil {
-		return nil, err
-	}
-	return slices.DeleteFunc(totals, func(t tracker.UsageTotal) bool { return provider != "" && t.Provider != provider }), nil
 }
 
 // opsFlags adds --server, --token and --config to a command.
@@ -192,13 +184,21 @@ func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROVIDER\tSCOPE\tWINDOW\t"+strings.ToUpper(strings.Join(tracker.UsageMetrics, "\t")))
+	counts := slices.DeleteFunc(slices.Clone(tracker.UsageMetrics), func(m string) bool { return m == tracker.MetricCost })
+	fmt.Fprintln(tw, "PROVIDER\tMODEL\tSCOPE\tWINDOW\t"+strings.ToUpper(strings.Join(counts, "\t"))+"\tCOST\tPROJECTED")
 	for _, t := range totals {
-		fmt.Fprintf(tw, "%s\t%s\t%s %s", t.Provider, t.Scope, t.Window, t.WindowStart.Format(time.DateOnly))
-		for _, m := range tracker.UsageMetrics {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s", t.Provider, t.Model, t.Scope, t.Window, t.WindowStart.Format(time.DateOnly))
+		for _, m := range counts {
 			fmt.Fprintf(tw, "\t%d", t.Metrics[m])
 		}
-		fmt.Fprintln(tw)
+		cost, projected := "-", "-"
+		if t.Currency != "" {
+			cost = tracker.FormatMoney(t.Metrics[tracker.MetricCost], t.Currency)
+			if t.Projected > 0 {
+				projected = tracker.FormatMoney(int64(t.Projected*tracker.NanosPerUnit), t.Currency)
+			}
+		}
+		fmt.Fprintf(tw, "\t%s\t%s\n", cost, projected)
 	}
 	return tw.Flush()
 }

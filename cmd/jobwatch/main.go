@@ -4,7 +4,7 @@
 //	jobwatch serve --config FILE         run the daemon
 //	jobwatch migrate --config FILE       apply schema migrations and exit
 //	jobwatch check-config --config FILE  validate a config file
-//	jobwatch track --provider P --kind K ID [--parent-id ID] [--label k=v] (--server URL | --config FILE)
+//	jobwatch track --provider P --kind K ID [--parent-id ID] [--model M] [--label k=v] (--server URL | --config FILE)
 //	jobwatch send-test-event --config FILE --provider NAME --type TYPE --job ID [--url URL]
 //	jobwatch poll --provider P ID (--server URL | --config FILE)
 //	jobwatch jobs list|show|resolve|untrack [PROVIDER ID] (--server URL | --config FILE)
@@ -50,7 +50,7 @@ func init() {
 		{"serve", "run the daemon", "--config FILE", runServe},
 		{"migrate", "apply schema migrations and exit", "--config FILE", runMigrate},
 		{"check-config", "validate a config file", "--config FILE", runCheckConfig},
-		{"track", "register a submitted job", "--provider P --kind K ID [--parent-id ID] [--label k=v]... [--metadata JSON] " + remote, runTrack},
+		{"track", "register a submitted job", "--provider P --kind K ID [--parent-id ID] [--model M] [--label k=v]... [--metadata JSON] " + remote, runTrack},
 		{"send-test-event", "post a signed test webhook to a running daemon", "--config FILE --provider NAME --type TYPE --job ID [--url URL]", runSendTestEvent},
 		{"poll", "poll one job now", "--provider P ID " + remote, runPoll},
 		{"jobs", "list jobs, show one, resolve one by hand or untrack it",
