@@ -58,8 +58,10 @@ type Server struct {
 	opts      Options
 	tokenHash [32]byte
 	mux       *http.ServeMux
-	requests  *prometheus.CounterVec
-	latency   *prometheus.HistogramVec
+	// patterns are the routes' patterns, in the order they were added.
+	patterns []string
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
 }
 
 // New builds the API.
@@ -82,6 +84,7 @@ func New(opts Options) *Server {
 	}, []string{"route"})
 	s.Handle("GET /healthz", s.healthz, false)
 	s.Handle("GET /readyz", s.readyz, false)
+	s.Handle("GET /openapi.yaml", s.openAPI, false)
 	if opts.Registry != nil {
 		opts.Registry.MustRegister(s.requests, s.latency)
 		s.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}).ServeHTTP, false)
@@ -89,6 +92,8 @@ func New(opts Options) *Server {
 	s.Handle("POST /v1/jobs", s.trackJob, true)
 	s.Handle("GET /v1/jobs", s.listJobs, true)
 	s.Handle("GET /v1/jobs/{provider}/{id}", s.getJob, true)
+	s.Handle("DELETE /v1/jobs/{provider}/{id}", s.untrackJob, true)
+	s.Handle("POST /v1/jobs/{provider}/{id}/resolve", s.resolveJob, true)
 	if opts.Poller != nil {
 		s.Handle("POST /v1/jobs/{provider}/{id}/poll", s.pollJob, true)
 	}
@@ -103,11 +108,16 @@ func New(opts Options) *Server {
 // authenticated, the route requires the API token like the jobs API. Every
 // route refuses a path or query that is not clean text (checkURL).
 func (s *Server) Handle(pattern string, h http.HandlerFunc, authenticated bool) {
+	s.patterns = append(s.patterns, pattern)
 	if authenticated {
 		h = s.auth(h)
 	}
 	s.mux.HandleFunc(pattern, checkURL(h))
 }
+
+// Routes are the patterns of the routes served, in the order they were
+// added: "GET /v1/jobs", or a path alone for a route of any method.
+func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
 
 // ServeHTTP serves the request and counts it by route (routeLabel) and code.
 // The mux's own answers, 404 for no route and 405 for a method no route
@@ -301,6 +311,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 		Provider: q.Get("provider"),
 		Kind:     tracker.Kind(q.Get("kind")),
 		Status:   tracker.Status(q.Get("status")),
+		Query:    q.Get("q"),
 		Cursor:   q.Get("cursor"),
 		Limit:    limit,
 	}

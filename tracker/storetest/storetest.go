@@ -67,6 +67,11 @@ var cases = []struct {
 	{"OutboxLifecycle", outboxLifecycle},
 	{"ClaimAlertsKeepsANotifiersOrder", claimAlertsKeepsANotifiersOrder},
 	{"ConcurrentAlertClaimsTakeTurns", concurrentAlertClaimsTakeTurns},
+	{"ResolveEndsAJobByHand", resolveEndsAJobByHand},
+	{"UntrackStopsPollsAndAlerts", untrackStopsPollsAndAlerts},
+	{"PurgeDeletesJobHistoryAndAlerts", purgeDeletesJobHistoryAndAlerts},
+	{"ListQueryMatchesIDSubstring", listQueryMatchesIDSubstring},
+	{"PruneJobsDeletesEndedJobsInChunks", pruneJobsDeletesEndedJobsInChunks},
 }
 
 // newTracker is a tracker over s whose jobs go stale after 10 minutes.
