@@ -163,12 +163,12 @@ func (s *Store) CheckThresholds(ctx context.Context, now time.Time, alerting *tr
 func (s *Store) RunningSizes(ctx context.Context) ([]tracker.RunningSize, error) {
 	q := `SELECT provider, COALESCE(json_extract(details, '$.model'), '') AS model, labels,
 	SUM(json_extract(usage, '$.requests_total')) AS requests
-FROM jobs WHERE status IN (?, ?) AND json_extract(usage, '$.requests_total') > 0
+FROM jobs WHERE status IN (?, ?) AND untracked_at IS NULL AND json_extract(usage, '$.requests_total') > 0
 GROUP BY 1, 2, 3`
 	if s.postgres {
 		q = `SELECT provider, COALESCE(details->>'model', '') AS model, labels::text AS labels,
 	SUM((usage->>'requests_total')::bigint) AS requests
-FROM jobs WHERE status IN (?, ?) AND (usage->>'requests_total')::bigint > 0
+FROM jobs WHERE status IN (?, ?) AND untracked_at IS NULL AND (usage->>'requests_total')::bigint > 0
 GROUP BY 1, 2, 3`
 	}
 	rows, err := s.db.QueryContext(ctx, q, tracker.StatusPending, tracker.StatusRunning)
