@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -132,6 +133,36 @@ func (s *Store) CountJobs(ctx context.Context) ([]tracker.JobCount, error) {
 	err := s.db.NewRaw("SELECT provider, kind, status, count(*) AS count FROM jobs GROUP BY provider, kind, status").Scan(ctx, &counts)
 	if err != nil {
 		return nil, fmt.Errorf("count jobs: %w", err)
+	}
+	return counts, nil
+}
+
+// CountStuck returns, per provider, how many live jobs are stuck.
+func (s *Store) CountStuck(ctx context.Context) (map[string]int64, error) {
+	var rows []struct {
+		Provider string
+		Count    int64
+	}
+	err := s.db.NewRaw("SELECT provider, count(*) AS count FROM jobs WHERE stuck_status <> '' AND status IN (?) GROUP BY provider",
+		bun.In([]tracker.Status{tracker.StatusPending, tracker.StatusRunning})).Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("count stuck jobs: %w", err)
+	}
+	out := make(map[string]int64, len(rows))
+	for _, r := range rows {
+		out[r.Provider] = r.Count
+	}
+	return out, nil
+}
+
+// CountResolutions returns how many jobs resolved at or after since, per
+// provider and source.
+func (s *Store) CountResolutions(ctx context.Context, since time.Time) ([]tracker.ResolutionCount, error) {
+	var counts []tracker.ResolutionCount
+	err := s.db.NewRaw("SELECT provider, resolved_by AS source, count(*) AS count FROM jobs WHERE resolved_at >= ? GROUP BY provider, resolved_by",
+		since.UTC()).Scan(ctx, &counts)
+	if err != nil {
+		return nil, fmt.Errorf("count resolutions: %w", err)
 	}
 	return counts, nil
 }

@@ -80,6 +80,17 @@ type Store interface {
 	EndWebhookSilences(ctx context.Context, now time.Time, alerting *Alerting) ([]string, error)
 	// CountJobs returns how many jobs there are per provider, kind and status.
 	CountJobs(ctx context.Context) ([]JobCount, error)
+	// CountStuck returns, per provider, how many live jobs are stuck (a
+	// job.stuck alert raised for their provider status, StuckStatus set).
+	CountStuck(ctx context.Context) (map[string]int64, error)
+	// CountResolutions returns how many jobs resolved at or after since,
+	// per provider and who resolved them (ResolvedBy): the share learned by
+	// webhook versus by poll is the health of a provider's webhooks.
+	CountResolutions(ctx context.Context, since time.Time) ([]ResolutionCount, error)
+	// WebhookSilences returns, per provider whose webhooks are silent
+	// (provider.webhooks_silent raised and not yet ended), when they were
+	// declared silent.
+	WebhookSilences(ctx context.Context) (map[string]time.Time, error)
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 }
@@ -141,6 +152,14 @@ type JobCount struct {
 	Provider string
 	Kind     Kind
 	Status   Status
+	Count    int64
+}
+
+// ResolutionCount is the number of jobs of one provider resolved by one
+// source (webhook, poll, api, sweep) since a time.
+type ResolutionCount struct {
+	Provider string
+	Source   Source
 	Count    int64
 }
 

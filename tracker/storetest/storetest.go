@@ -64,6 +64,7 @@ var cases = []struct {
 	{"OutboxLifecycle", outboxLifecycle},
 	{"ClaimAlertsKeepsANotifiersOrder", claimAlertsKeepsANotifiersOrder},
 	{"ConcurrentAlertClaimsTakeTurns", concurrentAlertClaimsTakeTurns},
+	{"ConsoleSummaries", consoleSummaries},
 }
 
 // newTracker is a tracker over s whose jobs go stale after 10 minutes.
