@@ -137,6 +137,10 @@ func (t *Tracker) Rules(provider string, kind Kind) Rules { return t.rules(provi
 // Now is the tracker's clock.
 func (t *Tracker) Now() time.Time { return t.now() }
 
+// Providers returns the configured providers' names, sorted (a copy of
+// Options.Providers); nil when any name is taken.
+func (t *Tracker) Providers() []string { return slices.Clone(t.providers) }
+
 // Store returns the store the tracker writes to.
 func (t *Tracker) Store() Store { return t.store }
 
