@@ -133,15 +133,18 @@ type Mapping struct {
 	// OccurredAt is the path of the event time: an RFC 3339 string or a unix
 	// seconds number; optional (a zero time when absent).
 	OccurredAt string `toml:"occurred_at"`
+	// Model is the path of the model the job runs on (a string; its
+	// resource path, if any, is dropped: payload.ModelName); optional.
+	Model string `toml:"model"`
 	// Kind is the kind of jobs this provider runs; default "batch".
 	Kind tracker.Kind `toml:"kind"`
 	// StatusMap maps a provider status word to a normalized status. Unmapped
 	// words are unknown: the observation's Status is empty (the job keeps its
 	// status) and the word is kept verbatim as ProviderStatus.
 	StatusMap map[string]tracker.Status `toml:"status_map"`
-	// Usage maps a usage field name (input_tokens, output_tokens,
-	// total_tokens, trained_tokens, requests_total, requests_completed,
-	// requests_failed: the tracker.Usage fields) to the path of a
+	// Usage maps a usage field name (input_tokens, cached_input_tokens,
+	// output_tokens, total_tokens, trained_tokens, requests_total,
+	// requests_completed, requests_failed: tracker.UsageFields) to the path of a
 	// non-negative integer. An absent or null value leaves the figure out; a
 	// number that is no count (negative, fractional, beyond int64) is left
 	// out too, and noted in the observation's DroppedUsage.

@@ -32,7 +32,7 @@ func (s *Store) flush(ctx context.Context, tx bun.IDB, p tracker.ApplyParams, pl
 		if !t.Touched(plan.Usage, p.Now) {
 			continue
 		}
-		crossed, err := s.checkThreshold(ctx, tx, p.Now, t)
+		crossed, err := s.checkThreshold(ctx, tx, p.Now, t, 0)
 		if err != nil {
 			return err
 		}
@@ -71,26 +71,26 @@ func (s *Store) enqueue(ctx context.Context, tx bun.IDB, now time.Time, alerting
 // usageColumns are the usage_totals columns, named as tracker.UsageMetrics.
 var usageColumns = tracker.UsageMetrics
 
-// addUsage adds usage to the totals, in (provider, scope, window, start)
-// order, so that concurrent transactions lock the rows they share in the
+// addUsage adds usage to the totals, in (provider, model, scope, window,
+// start) order, so that concurrent transactions lock the rows they share in the
 // same order and cannot deadlock on them.
 func (s *Store) addUsage(ctx context.Context, tx bun.IDB, usage map[tracker.UsageKey]tracker.UsageDelta) error {
 	if len(usage) == 0 {
 		return nil
 	}
 	keys := slices.SortedFunc(maps.Keys(usage), func(x, y tracker.UsageKey) int {
-		return cmp.Or(cmp.Compare(x.Provider, y.Provider), cmp.Compare(x.Scope, y.Scope), cmp.Compare(x.Window, y.Window), x.Start.Compare(y.Start))
+		return cmp.Or(cmp.Compare(x.Provider, y.Provider), cmp.Compare(x.Model, y.Model), cmp.Compare(x.Scope, y.Scope), cmp.Compare(x.Window, y.Window), x.Start.Compare(y.Start))
 	})
 	var (
 		cols    = strings.Join(usageColumns, ", ")
-		holders = "(?, ?, ?, ?" + strings.Repeat(", ?", len(usageColumns)) + ")"
+		holders = "(?, ?, ?, ?, ?" + strings.Repeat(", ?", len(usageColumns)) + ")"
 		values  = make([]string, len(keys))
 		sets    = make([]string, len(usageColumns))
 		args    []any
 	)
 	for i, k := range keys {
 		values[i] = holders
-		args = append(args, k.Provider, k.Scope, k.Window, k.Start)
+		args = append(args, k.Provider, k.Model, k.Scope, k.Window, k.Start)
 		for _, c := range usageColumns {
 			args = append(args, usage[k][c])
 		}
@@ -98,20 +98,21 @@ func (s *Store) addUsage(ctx context.Context, tx bun.IDB, usage map[tracker.Usag
 	for i, c := range usageColumns {
 		sets[i] = fmt.Sprintf("%s = usage_totals.%s + excluded.%s", c, c, c)
 	}
-	q := fmt.Sprintf(`INSERT INTO usage_totals (provider, scope, period, window_start, %s) VALUES %s
-ON CONFLICT (provider, scope, period, window_start) DO UPDATE SET %s`, cols, strings.Join(values, ", "), strings.Join(sets, ", "))
+	q := fmt.Sprintf(`INSERT INTO usage_totals (provider, model, scope, period, window_start, %s) VALUES %s
+ON CONFLICT (provider, model, scope, period, window_start) DO UPDATE SET %s`, cols, strings.Join(values, ", "), strings.Join(sets, ", "))
 	if _, err := tx.NewRaw(q, args...).Exec(ctx); err != nil {
 		return fmt.Errorf("add usage: %w", err)
 	}
 	return nil
 }
 
-// checkThreshold reads t's total in its window at now and records each
-// level of it crossed (t.CrossedLevels), returning a usage.threshold alert
-// for a level only when its crossing row is new: the row is unique per
-// threshold, window and level, so concurrent transactions and replicas
-// alert once.
-func (s *Store) checkThreshold(ctx context.Context, tx bun.IDB, now time.Time, t tracker.Threshold) ([]tracker.Alert, error) {
+// checkThreshold reads t's total in its window at now, adds projected (what
+// running jobs are projected to cost, for a projected threshold; else 0),
+// and records each level of it crossed (t.CrossedLevels), returning a
+// usage.threshold alert for a level only when its crossing row is new: the
+// row is unique per threshold, window and level, so concurrent
+// transactions and replicas alert once.
+func (s *Store) checkThreshold(ctx context.Context, tx bun.IDB, now time.Time, t tracker.Threshold, projected int64) ([]tracker.Alert, error) {
 	start := tracker.WindowStart(t.Window, now)
 	q := tx.NewSelect().Table("usage_totals").ColumnExpr("COALESCE(SUM(?), 0)", bun.Ident(t.Metric)).
 		Where("scope = ? AND period = ? AND window_start = ?", t.Scope(), t.Window, start)
@@ -122,6 +123,7 @@ func (s *Store) checkThreshold(ctx context.Context, tx bun.IDB, now time.Time, t
 	if err := q.Scan(ctx, &value); err != nil {
 		return nil, fmt.Errorf("read usage for threshold %s: %w", t.Name, err)
 	}
+	value += projected
 	var alerts []tracker.Alert
 	for _, level := range t.CrossedLevels(value) {
 		res, err := tx.NewRaw(`INSERT INTO threshold_crossings (threshold, window_start, level, value, crossed_at) VALUES (?, ?, ?, ?, ?)
@@ -130,10 +132,63 @@ ON CONFLICT (threshold, window_start, level) DO NOTHING`, t.Name, start, strconv
 			return nil, fmt.Errorf("record crossing of threshold %s: %w", t.Name, err)
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
-			alerts = append(alerts, t.CrossingAlert(start, value, level, now))
+			alerts = append(alerts, t.CrossingAlert(start, value, projected, level, now))
 		}
 	}
 	return alerts, nil
+}
+
+// CheckThresholds checks the thresholds named in extra with their extra
+// added; see tracker.Store.
+func (s *Store) CheckThresholds(ctx context.Context, now time.Time, alerting *tracker.Alerting, extra map[string]int64) error {
+	return s.inTx(ctx, func(tx bun.Tx) error {
+		var alerts []tracker.Alert
+		for _, t := range alerting.Thresholds {
+			n, ok := extra[t.Name]
+			if !ok {
+				continue
+			}
+			crossed, err := s.checkThreshold(ctx, tx, now, t, n)
+			if err != nil {
+				return err
+			}
+			alerts = append(alerts, crossed...)
+		}
+		return s.enqueue(ctx, tx, now, alerting, alerts)
+	})
+}
+
+// RunningSizes sums the live jobs' request counts by provider, model and
+// label set; see tracker.Store.
+func (s *Store) RunningSizes(ctx context.Context) ([]tracker.RunningSize, error) {
+	q := `SELECT provider, COALESCE(json_extract(details, '$.model'), '') AS model, labels,
+	SUM(json_extract(usage, '$.requests_total')) AS requests
+FROM jobs WHERE status IN (?, ?) AND json_extract(usage, '$.requests_total') > 0
+GROUP BY 1, 2, 3`
+	if s.postgres {
+		q = `SELECT provider, COALESCE(details->>'model', '') AS model, labels::text AS labels,
+	SUM((usage->>'requests_total')::bigint) AS requests
+FROM jobs WHERE status IN (?, ?) AND (usage->>'requests_total')::bigint > 0
+GROUP BY 1, 2, 3`
+	}
+	rows, err := s.db.QueryContext(ctx, q, tracker.StatusPending, tracker.StatusRunning)
+	if err != nil {
+		return nil, fmt.Errorf("sum running jobs' sizes: %w", err)
+	}
+	defer rows.Close()
+	var out []tracker.RunningSize
+	for rows.Next() {
+		var r tracker.RunningSize
+		var labels string
+		if err := rows.Scan(&r.Provider, &r.Model, &labels, &r.Requests); err != nil {
+			return nil, fmt.Errorf("sum running jobs' sizes: %w", err)
+		}
+		if err := json.Unmarshal([]byte(labels), &r.Labels); err != nil {
+			return nil, fmt.Errorf("sum running jobs' sizes: decode labels: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 // outboxRows are alert a's outbox rows, one per notifier it goes to
@@ -326,9 +381,10 @@ func (s *Store) CountAlerts(ctx context.Context) (map[tracker.AlertState]int64, 
 	return out, nil
 }
 
-// UsageTotals returns one window's usage totals.
+// UsageTotals returns one window's usage totals, by provider, model and
+// scope.
 func (s *Store) UsageTotals(ctx context.Context, window string, start time.Time) ([]tracker.UsageTotal, error) {
-	q := fmt.Sprintf("SELECT provider, scope, %s FROM usage_totals WHERE period = ? AND window_start = ? ORDER BY provider, scope", strings.Join(usageColumns, ", "))
+	q := fmt.Sprintf("SELECT provider, model, scope, %s FROM usage_totals WHERE period = ? AND window_start = ? ORDER BY provider, model, scope", strings.Join(usageColumns, ", "))
 	rows, err := s.db.QueryContext(ctx, q, window, start.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("select usage: %w", err)
@@ -338,7 +394,7 @@ func (s *Store) UsageTotals(ctx context.Context, window string, start time.Time)
 	for rows.Next() {
 		u := tracker.UsageTotal{Window: window, WindowStart: start.UTC(), Metrics: map[string]int64{}}
 		vals := make([]int64, len(usageColumns))
-		dest := []any{&u.Provider, &u.Scope}
+		dest := []any{&u.Provider, &u.Model, &u.Scope}
 		for i := range vals {
 			dest = append(dest, &vals[i])
 		}
@@ -348,6 +404,7 @@ func (s *Store) UsageTotals(ctx context.Context, window string, start time.Time)
 		for i, c := range usageColumns {
 			u.Metrics[c] = vals[i]
 		}
+		u.Cost = float64(u.Metrics[tracker.MetricCost]) / tracker.NanosPerUnit
 		out = append(out, u)
 	}
 	return out, rows.Err()

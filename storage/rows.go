@@ -41,6 +41,8 @@ type jobRow struct {
 	StatusSince    *time.Time `bun:"status_since"`
 	StuckStatus    string     `bun:"stuck_status"`
 	CountedUsage   string     `bun:"counted_usage"`
+	// Cost is the job's tracker.Cost as JSON; NULL when it has none.
+	Cost *string `bun:"cost"`
 	// LeaseUntil is a sweep's claim; every write of a job's state ends it.
 	LeaseUntil *time.Time `bun:"lease_until"`
 	// Version is PostgreSQL's row version (xmin) as read, which the batch
@@ -86,6 +88,15 @@ func toJobRow(j tracker.Job) (jobRow, error) {
 	if err != nil {
 		return jobRow{}, fmt.Errorf("encode counted usage: %w", err)
 	}
+	var cost *string
+	if j.Cost != nil {
+		b, err := json.Marshal(j.Cost)
+		if err != nil {
+			return jobRow{}, fmt.Errorf("encode cost: %w", err)
+		}
+		text := string(b)
+		cost = &text
+	}
 	return jobRow{
 		ID:             j.ID,
 		Provider:       j.Provider,
@@ -113,6 +124,7 @@ func toJobRow(j tracker.Job) (jobRow, error) {
 		StatusSince:    utcPtr(j.StatusSince),
 		StuckStatus:    j.StuckStatus,
 		CountedUsage:   string(counted),
+		Cost:           cost,
 	}, nil
 }
 
@@ -150,6 +162,12 @@ func (r jobRow) job() (tracker.Job, error) {
 		}
 		if err := json.Unmarshal([]byte(c.text), c.into); err != nil {
 			return j, fmt.Errorf("decode %s of job %d: %w", c.name, r.ID, err)
+		}
+	}
+	if r.Cost != nil {
+		j.Cost = new(tracker.Cost)
+		if err := json.Unmarshal([]byte(*r.Cost), j.Cost); err != nil {
+			return j, fmt.Errorf("decode cost of job %d: %w", r.ID, err)
 		}
 	}
 	if len(j.Labels) == 0 {

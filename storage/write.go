@@ -77,6 +77,7 @@ var (
 		{"status_since", "timestamptz", "", func(r *jobRow) any { return r.StatusSince }},
 		{"stuck_status", "text", "", func(r *jobRow) any { return r.StuckStatus }},
 		{"counted_usage", "text", "jsonb", func(r *jobRow) any { return r.CountedUsage }},
+		{"cost", "text", "jsonb", func(r *jobRow) any { return r.Cost }},
 	}
 	jobInsertColumns = append(append([]column[jobRow]{}, jobIdentityColumns...), jobStateColumns...)
 	// jobUpdateColumns name the row to update and the version it must

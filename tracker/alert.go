@@ -64,9 +64,18 @@ type ThresholdCrossing struct {
 	// Window is hour, day or month (UTC); WindowStart its first instant.
 	Window      string    `json:"window"`
 	WindowStart time.Time `json:"window_start"`
-	Limit       int64     `json:"limit"`
-	// Value is the usage in the window when the level was crossed.
+	// Limit and Value are in the metric's unit: nanos of Currency for
+	// cost.
+	Limit int64 `json:"limit"`
+	// Value is the usage in the window when the level was crossed; for a
+	// projected cost threshold, with Projected included.
 	Value int64 `json:"value"`
+	// Currency is the unit of a cost threshold.
+	Currency string `json:"currency,omitempty"`
+	// Projected is the part of Value that running jobs are projected to
+	// cost (Threshold.Projected); 0 when the level was crossed by cost
+	// already spent.
+	Projected int64 `json:"projected,omitempty"`
 	// Level is the fraction of Limit crossed (0.8, 1.0).
 	Level float64 `json:"level"`
 }

@@ -15,6 +15,9 @@ import (
 type Alerting struct {
 	Routes     []Route
 	Thresholds []Threshold
+	// Prices, when set, price every job that ends (Job.Cost), and its
+	// cost counts into the usage totals as MetricCost.
+	Prices *Prices
 	// SilentAfter is, by provider, how many job ends in a row learned by
 	// poll with no webhook (job.webhook_missed) raise
 	// provider.webhooks_silent; a provider not in it uses
@@ -101,9 +104,16 @@ type Threshold struct {
 	Labels map[string]string
 	// Window is "hour", "day" or "month".
 	Window string
-	Limit  int64
+	// Limit is in the metric's unit: nanos of Currency for MetricCost.
+	Limit int64
+	// Currency names the unit of a MetricCost threshold; "" otherwise.
+	Currency string
 	// Levels are fractions of Limit (0.8, 1.0), each alerting once per window.
 	Levels []float64
+	// Projected, for MetricCost, applies the levels to the projected total:
+	// the window's cost plus what the running jobs of known size will cost
+	// (see Projection). The sweep checks it.
+	Projected bool
 }
 
 // Scope is the usage aggregate a threshold reads: "" for all jobs, else its
@@ -151,10 +161,15 @@ func WindowStart(window string, t time.Time) time.Time {
 
 // UsageMetrics are the aggregated figures, by the name thresholds use.
 var UsageMetrics = []string{
-	"tokens", "input_tokens", "output_tokens", "total_tokens", "trained_tokens",
+	"tokens", "input_tokens", "cached_input_tokens", "output_tokens", "total_tokens", "trained_tokens",
 	"requests", "completed_requests", "failed_requests",
 	"jobs", "succeeded_jobs", "failed_jobs", "cancelled_jobs", "expired_jobs",
+	MetricCost,
 }
+
+// MetricCost is the usage metric of money: the known costs of ended jobs
+// (Job.Cost), in nanos of the prices' currency.
+const MetricCost = "cost"
 
 // UsageDelta is what one observation adds to the usage aggregates, by metric.
 type UsageDelta map[string]int64
@@ -163,8 +178,10 @@ type UsageDelta map[string]int64
 // ended, and each of its figures counts once however often it is observed,
 // however late it arrives (a thin webhook ends the job, the enrichment poll
 // brings the figures). counted is what was already added for the job; Account
-// returns what to add now and the new counted figures.
-func Account(before, after Job, counted Usage) (UsageDelta, Usage) {
+// returns what to add now and the new counted figures. The job's known cost
+// counts the same way, as MetricCost: recomputed with more figures, only
+// its increase is added.
+func Account(before, after Job, counted Counted) (UsageDelta, Counted) {
 	if !after.Status.Terminal() {
 		return nil, counted
 	}
@@ -179,12 +196,16 @@ func Account(before, after Job, counted Usage) (UsageDelta, Usage) {
 	u := after.Usage
 	c := counted
 	c.InputTokens = add("input_tokens", u.InputTokens, counted.InputTokens)
+	c.CachedInputTokens = add("cached_input_tokens", u.CachedInputTokens, counted.CachedInputTokens)
 	c.OutputTokens = add("output_tokens", u.OutputTokens, counted.OutputTokens)
 	c.TotalTokens = add("total_tokens", u.TotalTokens, counted.TotalTokens)
 	c.TrainedTokens = add("trained_tokens", u.TrainedTokens, counted.TrainedTokens)
 	c.RequestsTotal = add("requests", u.RequestsTotal, counted.RequestsTotal)
 	c.RequestsCompleted = add("completed_requests", u.RequestsCompleted, counted.RequestsCompleted)
 	c.RequestsFailed = add("failed_requests", u.RequestsFailed, counted.RequestsFailed)
+	if after.Cost.Known() {
+		c.CostNanos = add(MetricCost, after.Cost.Nanos, counted.CostNanos)
+	}
 	if t := d["total_tokens"] + d["trained_tokens"]; t > 0 {
 		d["tokens"] = t
 	}
@@ -266,7 +287,12 @@ func Alerts(before Job, res Result, obs Observation, now time.Time) []Alert {
 	return out
 }
 
-// Summary is an alert's one line for people.
+// Summary is an alert's one line for people. A job's end says what is
+// known of it beyond its status: a failure for a quota or rate limit
+// ("openai batch batch_abc failed: quota or rate limit reached
+// (token_limit_exceeded: ...)", FailureNote), and the output an expired or
+// partly failed job leaves to collect ("...; partial results to collect:
+// output file file-abc", PartialResultsNote).
 func Summary(a Alert) string {
 	if s := a.Silence; s != nil {
 		if a.Type == AlertWebhooksResumed {
@@ -275,6 +301,14 @@ func Summary(a Alert) string {
 		return fmt.Sprintf("%s webhooks are not arriving: the last %d job ends were learned by polling, with no webhook", a.Provider, s.Missed)
 	}
 	if t := a.Threshold; t != nil {
+		if t.Metric == MetricCost {
+			projected := ""
+			if t.Projected > 0 {
+				projected = fmt.Sprintf(" projected (%s of it for running jobs)", FormatMoney(t.Projected, t.Currency))
+			}
+			return fmt.Sprintf("cost threshold %s at %.0f%%%s: %s of %s this %s (from %s)",
+				t.Name, t.Level*100, projected, FormatMoney(t.Value, t.Currency), FormatMoney(t.Limit, t.Currency), t.Window, t.WindowStart.Format("2006-01-02 15:04 MST"))
+		}
 		return fmt.Sprintf("usage threshold %s at %.0f%%: %d of %d %s this %s (from %s)",
 			t.Name, t.Level*100, t.Value, t.Limit, t.Metric, t.Window, t.WindowStart.Format("2006-01-02 15:04 MST"))
 	}
@@ -283,9 +317,8 @@ func Summary(a Alert) string {
 		return fmt.Sprintf("%s event from %s", a.Type, a.Provider)
 	}
 	what := fmt.Sprintf("%s %s %s", j.Provider, j.Kind, j.ExternalID)
+	var s string
 	switch a.Type {
-	case AlertJobPartialFailure:
-		return fmt.Sprintf("%s finished with %d of %d requests failed", what, j.Usage.RequestsFailed, j.Usage.RequestsTotal)
 	case AlertJobLost:
 		return fmt.Sprintf("%s is lost: %s", what, j.Details["lost_reason"])
 	case AlertJobStuck:
@@ -293,10 +326,19 @@ func Summary(a Alert) string {
 			return fmt.Sprintf("%s is stuck: %s for %s", what, j.StuckStatus, a.CreatedAt.Sub(*j.StatusSince).Round(time.Second))
 		}
 		return fmt.Sprintf("%s is stuck: %s", what, j.StuckStatus)
+	case AlertJobPartialFailure:
+		s = fmt.Sprintf("%s finished with %d of %d requests failed", what, j.Usage.RequestsFailed, j.Usage.RequestsTotal)
+	default:
+		s = fmt.Sprintf("%s %s", what, j.Status)
+		if j.ProviderStatus != "" && j.ProviderStatus != string(j.Status) {
+			s += fmt.Sprintf(" (%s)", j.ProviderStatus)
+		}
+		if note := FailureNote(j); note != "" && a.Type == AlertJobFailed {
+			s += ": " + note
+		}
 	}
-	s := fmt.Sprintf("%s %s", what, j.Status)
-	if j.ProviderStatus != "" && j.ProviderStatus != string(j.Status) {
-		s += fmt.Sprintf(" (%s)", j.ProviderStatus)
+	if note := PartialResultsNote(j); note != "" {
+		s += "; " + note
 	}
 	if a.UsageUnknown {
 		s += "; usage unknown: the provider had not reported it yet"

@@ -75,12 +75,69 @@ func TestAlertsSayWhenUsageIsUnknown(t *testing.T) {
 	}
 }
 
+// A failed job whose provider named a quota or rate limit says so first; an
+// expired or partly failed job that left output says it is there to
+// collect; neither wording appears without its cause.
+func TestSummaryWordsQuotaAndPartialResults(t *testing.T) {
+	t.Parallel()
+	quota := map[string]string{
+		"error_code":       "token_limit_exceeded",
+		"error_message":    "Enqueued token limit reached for gpt-4o in organization org-abc.\nLimit: 90,000 enqueued tokens.",
+		DetailFailureCause: FailureCauseQuota,
+	}
+	for _, tt := range []struct {
+		name    string
+		job     Job
+		usage   bool // the end's alert goes without the enrichment poll's figures
+		typ     string
+		summary string
+	}{
+		{"quota failure", Job{Status: StatusFailed, ProviderStatus: "failed", Details: quota}, false, AlertJobFailed,
+			"openai batch batch_abc failed: quota or rate limit reached (token_limit_exceeded: Enqueued token limit reached for gpt-4o in organization org-abc. Limit: 90,000 enqueued tokens.)"},
+		{"quota failure, code only", Job{Status: StatusFailed, ProviderStatus: "BATCH_STATE_FAILED", Details: map[string]string{"error_code": "8", DetailFailureCause: FailureCauseQuota}}, false, AlertJobFailed,
+			"openai batch batch_abc failed (BATCH_STATE_FAILED): quota or rate limit reached (8)"},
+		{"quota failure, usage unknown", Job{Status: StatusFailed, ProviderStatus: "failed", Details: quota}, true, AlertJobFailed,
+			"openai batch batch_abc failed: quota or rate limit reached (token_limit_exceeded: Enqueued token limit reached for gpt-4o in organization org-abc. Limit: 90,000 enqueued tokens.); usage unknown: the provider had not reported it yet"},
+		{"other failure", Job{Status: StatusFailed, ProviderStatus: "failed", Details: map[string]string{"error_code": "invalid_json_line", "error_message": "bad line"}}, false, AlertJobFailed,
+			"openai batch batch_abc failed"},
+		{"expired with output", Job{Status: StatusExpired, ProviderStatus: "expired", Details: map[string]string{"output_file_id": "file-out1", "error_file_id": "file-err1"}}, false, AlertJobExpired,
+			"openai batch batch_abc expired; partial results to collect: output file file-out1"},
+		{"expired without output", Job{Status: StatusExpired, ProviderStatus: "expired", Details: map[string]string{"error_file_id": "file-err1"}}, false, AlertJobExpired,
+			"openai batch batch_abc expired"},
+		{"partly failed with output", Job{Status: StatusSucceeded, ProviderStatus: "completed", Usage: Usage{RequestsTotal: 100, RequestsFailed: 3},
+			Details: map[string]string{DetailRequestFailure: RequestFailurePartial, "output_file_id": "file-out2"}}, false, AlertJobPartialFailure,
+			"openai batch batch_abc finished with 3 of 100 requests failed; partial results to collect: output file file-out2"},
+		{"all failed", Job{Status: StatusSucceeded, ProviderStatus: "completed", Usage: Usage{RequestsTotal: 100, RequestsFailed: 100},
+			Details: map[string]string{DetailRequestFailure: RequestFailureTotal, "output_file_id": "file-empty"}}, false, AlertJobPartialFailure,
+			"openai batch batch_abc finished with 100 of 100 requests failed"},
+		{"gemini expired with its responses file", Job{Status: StatusExpired, ProviderStatus: "expired", Details: map[string]string{"responses_file": "files/batch-abc"}}, false, AlertJobExpired,
+			"openai batch batch_abc expired; partial results to collect: responses file files/batch-abc"},
+	} {
+		before := Job{Provider: "openai", Kind: KindBatch, ExternalID: "batch_abc", Status: StatusRunning}
+		after := tt.job
+		after.Provider, after.Kind, after.ExternalID = before.Provider, before.Kind, before.ExternalID
+		obs := Observation{Source: SourcePoll}
+		if tt.usage {
+			until := time.Unix(1, 0)
+			before.Status, before.AlertHeldUntil = after.Status, &until
+			obs = Observation{Source: SourceSweep, Type: TypeEnrichTimeout}
+		}
+		alerts := Alerts(before, Result{Job: &after, Effect: EffectApplied}, obs, time.Unix(100, 0))
+		if len(alerts) != 1 || alerts[0].Type != tt.typ {
+			t.Fatalf("%s: alerts %+v, want one %s", tt.name, alerts, tt.typ)
+		}
+		if got := alerts[0].Summary; got != tt.summary {
+			t.Errorf("%s: summary\n%q\nwant\n%q", tt.name, got, tt.summary)
+		}
+	}
+}
+
 func TestAccountCountsOnce(t *testing.T) {
 	t.Parallel()
 	running := Job{Status: StatusRunning, Usage: Usage{RequestsTotal: 10}}
 	// A thin webhook ends the job with no figures.
 	ended := Job{Status: StatusSucceeded, Usage: Usage{RequestsTotal: 10}}
-	d, counted := Account(running, ended, Usage{})
+	d, counted := Account(running, ended, Counted{})
 	if !reflect.DeepEqual(d, UsageDelta{"jobs": 1, "succeeded_jobs": 1, "requests": 10}) {
 		t.Fatalf("at the end: %v", d)
 	}
@@ -96,7 +153,7 @@ func TestAccountCountsOnce(t *testing.T) {
 		t.Fatalf("observed again: %v", d)
 	}
 	// A live job counts nothing yet.
-	if d, c := Account(Job{Status: StatusPending}, running, Usage{}); d != nil || c != (Usage{}) {
+	if d, c := Account(Job{Status: StatusPending}, running, Counted{}); d != nil || c != (Counted{}) {
 		t.Fatalf("live job: %v %v", d, c)
 	}
 }

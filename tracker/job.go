@@ -118,6 +118,13 @@ type Usage struct {
 // IsZero reports whether u carries no figures.
 func (u Usage) IsZero() bool { return u == Usage{} }
 
+// Counted is what of a job was already added to the usage totals: its
+// figures and its cost in nanos. Account adds only what goes beyond it.
+type Counted struct {
+	Usage
+	CostNanos int64 `json:"cost_nanos,omitempty"`
+}
+
 // Job is one tracked provider job.
 type Job struct {
 	ID         int64  `json:"-"`
@@ -173,8 +180,12 @@ type Job struct {
 	// (job.stuck); "" when it is not stuck. A change of provider status
 	// clears it.
 	StuckStatus string `json:"stuck_status,omitempty"`
-	// Counted is the part of Usage already added to the usage totals.
-	Counted Usage `json:"-"`
+	// Cost is what the job's usage costs at the configured prices, set
+	// once the job has ended and recomputed as later figures arrive; nil
+	// when no prices are configured.
+	Cost *Cost `json:"cost,omitempty"`
+	// Counted is what of the job was already added to the usage totals.
+	Counted Counted `json:"-"`
 	// History is every observation applied to or recorded against the job,
 	// oldest first. Only Tracker.Job fills it.
 	History []Event `json:"history,omitempty"`

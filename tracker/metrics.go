@@ -7,6 +7,7 @@ type metrics struct {
 	resolutions *prometheus.CounterVec
 	ttr         *prometheus.HistogramVec
 	missed      *prometheus.CounterVec
+	cost        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -24,20 +25,28 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "jobwatch_webhooks_missed_total",
 			Help: "Job ends learned by poll whose webhook did not arrive within the provider's grace (job.webhook_missed), by provider.",
 		}, []string{"provider"}),
+		cost: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jobwatch_cost_total",
+			Help: "Known cost of ended jobs, in units of the currency of the configured prices, by provider and model, counted once per job as its usage becomes known.",
+		}, []string{"provider", "model", "currency"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.resolutions, m.ttr, m.missed)
+		reg.MustRegister(m.resolutions, m.ttr, m.missed, m.cost)
 	}
 	return m
 }
 
-// observe counts the results that resolved a job, and the missed webhooks.
+// observe counts the results that resolved a job, the missed webhooks and
+// the cost the results added.
 func (m *metrics) observe(items []ApplyItem, results []Result) {
 	for i, r := range results {
 		if o := items[i].Observation; o != nil && o.Type == TypeJobWebhookMissed && r.Effect == EffectApplied {
 			m.missed.WithLabelValues(o.Provider).Inc()
 		}
 		j := r.Job
+		if j != nil && r.CostAdded > 0 && j.Cost != nil {
+			m.cost.WithLabelValues(j.Provider, j.Details[DetailModel], j.Cost.Currency).Add(float64(r.CostAdded) / NanosPerUnit)
+		}
 		if j == nil || r.Effect != EffectApplied || !j.Status.Terminal() || r.Previous.Terminal() || j.ResolvedAt == nil {
 			continue
 		}

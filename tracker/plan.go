@@ -118,11 +118,11 @@ type EventWrite struct {
 	AdoptedJob string
 }
 
-// UsageKey names a usage total: a provider's usage in one scope (see
-// Threshold.Scope) over one UTC window.
+// UsageKey names a usage total: a provider's usage of one model (""
+// when unknown) in one scope (see Threshold.Scope) over one UTC window.
 type UsageKey struct {
-	Provider, Scope, Window string
-	Start                   time.Time
+	Provider, Model, Scope, Window string
+	Start                          time.Time
 }
 
 // WritesAlerting reports whether the plan has usage, alerts or missed
@@ -280,7 +280,11 @@ func (pl *ApplyPlan) applyOne(p ApplyParams, obs Observation, k JobKey, created 
 	next, effect := Transition(*job, obs, p.Now, p.Rules(job.Provider, job.Kind))
 	var delta UsageDelta
 	if p.Alerting != nil {
+		if next.Status.Terminal() {
+			next.Cost = p.Alerting.Prices.CostOf(next)
+		}
 		delta, next.Counted = Account(*job, next, job.Counted)
+		res.CostAdded = delta[MetricCost]
 	}
 	*job = next
 	id := next.ID
@@ -325,7 +329,7 @@ func (pl *ApplyPlan) collect(p ApplyParams, before Job, res Result, obs Observat
 	}
 	for _, scope := range scopes {
 		for _, w := range Windows {
-			k := UsageKey{obs.Provider, scope, w, WindowStart(w, p.Now)}
+			k := UsageKey{obs.Provider, res.Job.Details[DetailModel], scope, w, WindowStart(w, p.Now)}
 			d := pl.Usage[k]
 			if d == nil {
 				d = UsageDelta{}
@@ -374,11 +378,12 @@ func (t Threshold) CrossedLevels(value int64) []float64 {
 }
 
 // CrossingAlert is the usage.threshold alert of t's window starting at
-// start reaching level with a total of value.
-func (t Threshold) CrossingAlert(start time.Time, value int64, level float64, now time.Time) Alert {
+// start reaching level with a total of value, projected of which running
+// jobs are projected to cost (0 for usage that is spent).
+func (t Threshold) CrossingAlert(start time.Time, value, projected int64, level float64, now time.Time) Alert {
 	a := Alert{Type: AlertUsageThreshold, CreatedAt: now, Provider: t.Provider, Threshold: &ThresholdCrossing{
 		Name: t.Name, Metric: t.Metric, Provider: t.Provider, Labels: t.Labels, Window: t.Window, WindowStart: start,
-		Limit: t.Limit, Value: value, Level: level,
+		Limit: t.Limit, Value: value, Level: level, Currency: t.Currency, Projected: projected,
 	}}
 	a.Summary = Summary(a)
 	return a

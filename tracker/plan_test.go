@@ -166,8 +166,8 @@ func TestPlanApplyAccountsUsageAndRaisesAlerts(t *testing.T) {
 	labelled := UsageDelta{"total_tokens": 120, "tokens": 120, "jobs": 1, "succeeded_jobs": 1}
 	want := map[UsageKey]UsageDelta{}
 	for _, w := range Windows {
-		want[UsageKey{"openai", "", w, WindowStart(w, planNow)}] = all
-		want[UsageKey{"openai", "team=search", w, WindowStart(w, planNow)}] = labelled
+		want[UsageKey{"openai", "", "", w, WindowStart(w, planNow)}] = all
+		want[UsageKey{"openai", "", "team=search", w, WindowStart(w, planNow)}] = labelled
 	}
 	if !reflect.DeepEqual(pl.Usage, want) {
 		t.Errorf("usage = %v\nwant    %v", pl.Usage, want)
@@ -190,7 +190,7 @@ func TestPlanApplyAccountsUsageAndRaisesAlerts(t *testing.T) {
 	if quiet.Usage != nil || quiet.Alerts != nil || quiet.WritesAlerting() {
 		t.Errorf("without alerting: usage %v, alerts %v; want none", quiet.Usage, quiet.Alerts)
 	}
-	if c := quiet.Jobs[JobKey{"openai", "b1"}].Counted; c != (Usage{}) {
+	if c := quiet.Jobs[JobKey{"openai", "b1"}].Counted; c != (Counted{}) {
 		t.Errorf("without alerting b1 counted %+v, want nothing", c)
 	}
 }
@@ -205,12 +205,12 @@ func TestThresholdTouchedAndCrossed(t *testing.T) {
 		d    UsageDelta
 		want bool
 	}{
-		{"its metric in its window", UsageKey{"openai", "", "day", day}, UsageDelta{"total_tokens": 1}, true},
-		{"another metric", UsageKey{"openai", "", "day", day}, UsageDelta{"jobs": 1}, false},
-		{"another provider", UsageKey{"mythicdot", "", "day", day}, UsageDelta{"total_tokens": 1}, false},
-		{"another scope", UsageKey{"openai", "team=search", "day", day}, UsageDelta{"total_tokens": 1}, false},
-		{"another window", UsageKey{"openai", "", "hour", WindowStart("hour", planNow)}, UsageDelta{"total_tokens": 1}, false},
-		{"yesterday", UsageKey{"openai", "", "day", day.AddDate(0, 0, -1)}, UsageDelta{"total_tokens": 1}, false},
+		{"its metric in its window", UsageKey{"openai", "", "", "day", day}, UsageDelta{"total_tokens": 1}, true},
+		{"another metric", UsageKey{"openai", "", "", "day", day}, UsageDelta{"jobs": 1}, false},
+		{"another provider", UsageKey{"mythicdot", "", "", "day", day}, UsageDelta{"total_tokens": 1}, false},
+		{"another scope", UsageKey{"openai", "", "team=search", "day", day}, UsageDelta{"total_tokens": 1}, false},
+		{"another window", UsageKey{"openai", "", "", "hour", WindowStart("hour", planNow)}, UsageDelta{"total_tokens": 1}, false},
+		{"yesterday", UsageKey{"openai", "", "", "day", day.AddDate(0, 0, -1)}, UsageDelta{"total_tokens": 1}, false},
 	}
 	for _, tt := range tests {
 		if got := th.Touched(map[UsageKey]UsageDelta{tt.key: tt.d}, planNow); got != tt.want {
@@ -222,7 +222,7 @@ func TestThresholdTouchedAndCrossed(t *testing.T) {
 			t.Errorf("CrossedLevels(%d) = %v, want %v", value, got, want)
 		}
 	}
-	a := th.CrossingAlert(day, 812, 0.8, planNow)
+	a := th.CrossingAlert(day, 812, 0, 0.8, planNow)
 	if c := a.Threshold; a.Type != AlertUsageThreshold || a.Provider != "openai" || c.Value != 812 || c.Level != 0.8 || !c.WindowStart.Equal(day) || a.Summary == "" {
 		t.Errorf("crossing alert = %+v (%+v)", a, a.Threshold)
 	}

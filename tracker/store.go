@@ -78,6 +78,14 @@ type Store interface {
 	// through alerting's routes in the same transaction, once per silence
 	// across replicas. It returns the providers whose silence ended.
 	EndWebhookSilences(ctx context.Context, now time.Time, alerting *Alerting) ([]string, error)
+	// RunningSizes sums the requests of the live jobs (pending or running)
+	// that report a request count, by provider, model and label set.
+	RunningSizes(ctx context.Context) ([]RunningSize, error)
+	// CheckThresholds checks the thresholds of alerting named in extra
+	// against their window's total at now plus extra[name], recording
+	// each level crossed and raising its alert through alerting's routes
+	// in one transaction, once per level and window across replicas.
+	CheckThresholds(ctx context.Context, now time.Time, alerting *Alerting, extra map[string]int64) error
 	// CountJobs returns how many jobs there are per provider, kind and status.
 	CountJobs(ctx context.Context) ([]JobCount, error)
 	// CountStuck returns, per provider, how many live jobs are stuck (a
@@ -145,6 +153,9 @@ type Result struct {
 	Created bool
 	// Previous is the job's status before the observation ("" when created).
 	Previous Status
+	// CostAdded is what the observation added to the job's counted cost,
+	// in nanos (Account): 0 unless it priced an end or raised its cost.
+	CostAdded int64
 }
 
 // JobCount is the number of jobs of one provider, kind and status.
@@ -227,9 +238,20 @@ type AlertOutcome struct {
 
 // UsageTotal is what the jobs of one provider (and scope) used in a window.
 type UsageTotal struct {
-	Provider    string           `json:"provider"`
-	Scope       string           `json:"scope,omitempty"`
-	Window      string           `json:"window"`
-	WindowStart time.Time        `json:"window_start"`
-	Metrics     map[string]int64 `json:"metrics"`
+	Provider string `json:"provider"`
+	// Model is the jobs' model; "" for jobs whose model is unknown.
+	Model       string    `json:"model,omitempty"`
+	Scope       string    `json:"scope,omitempty"`
+	Window      string    `json:"window"`
+	WindowStart time.Time `json:"window_start"`
+	// Metrics are the totals by UsageMetrics name; MetricCost in nanos.
+	Metrics map[string]int64 `json:"metrics"`
+	// Cost is Metrics[MetricCost] in units of Currency.
+	Cost float64 `json:"cost"`
+	// Currency is the prices' currency; "" when no prices are configured.
+	Currency string `json:"currency,omitempty"`
+	// Projected is what the live jobs of the provider and model are
+	// projected to cost, in units of Currency (see Project); only on the
+	// totals of the current window of all jobs (Scope "").
+	Projected float64 `json:"projected,omitempty"`
 }

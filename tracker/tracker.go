@@ -30,8 +30,11 @@ type TrackRequest struct {
 	// ParentID is the id of the object the provider files the job under,
 	// when its API needs it to find the job: an OpenAI eval run's eval id.
 	// Empty for most jobs.
-	ParentID string            `json:"parent_id,omitempty"`
-	Labels   map[string]string `json:"labels,omitempty"`
+	ParentID string `json:"parent_id,omitempty"`
+	// Model is the model the job runs on, for pricing, when the provider's
+	// job object does not say (its own word wins): Details[DetailModel].
+	Model  string            `json:"model,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
 	// Metadata is any JSON value the application wants kept with the job.
 	Metadata json.RawMessage `json:"metadata,omitempty"`
 }
@@ -168,6 +171,9 @@ func (t *Tracker) Track(ctx context.Context, req TrackRequest) (Job, bool, error
 		LastHeardAt: now,
 		NextPollAt:  &next,
 	}
+	if req.Model != "" {
+		job.Details = map[string]string{DetailModel: req.Model}
+	}
 	job, created, err := t.store.CreateJob(ctx, job)
 	if err != nil {
 		return Job{}, false, fmt.Errorf("track %s job %s: %w", req.Provider, req.ExternalID, err)
@@ -187,6 +193,11 @@ func validateTrack(req TrackRequest) error {
 	}
 	if req.ParentID != "" {
 		if err := validateID("parent_id", req.ParentID); err != nil {
+			return err
+		}
+	}
+	if req.Model != "" {
+		if err := validateID("model", req.Model); err != nil {
 			return err
 		}
 	}

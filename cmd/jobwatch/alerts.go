@@ -23,8 +23,12 @@ type ops interface {
 	Usage(ctx context.Context, window, provider string) ([]tracker.UsageTotal, error)
 }
 
-// storeOps does the same as the daemon's API, straight on the store.
-type storeOps struct{ s tracker.Store }
+// storeOps does the same as the daemon's API, straight on the store,
+// through a tracker with the config's prices.
+type storeOps struct {
+	s tracker.Store
+	t *tracker.Tracker
+}
 
 func (o storeOps) Alerts(ctx context.Context, state tracker.AlertState, limit int) ([]tracker.OutboxAlert, error) {
 	return o.s.ListAlerts(ctx, state, limit)
@@ -42,11 +46,7 @@ func (o storeOps) RetryAlert(ctx context.Context, id string) error {
 }
 
 func (o storeOps) Usage(ctx context.Context, window, provider string) ([]tracker.UsageTotal, error) {
-	totals, err := o.s.UsageTotals(ctx, window, tracker.WindowStart(window, time.Now()))
-	if err != nil {
-		return nil, err
-	}
-	return slices.DeleteFunc(totals, func(t tracker.UsageTotal) bool { return provider != "" && t.Provider != provider }), nil
+	return o.t.Usage(ctx, window, provider)
 }
 
 // opsFlags adds --server, --token and --config to a command.
@@ -82,7 +82,7 @@ func (f opsFlags) open(ctx context.Context) (ops, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return storeOps{s}, func() { s.Close() }, nil
+	return storeOps{s, tracker.New(s, daemon.TrackerOptions(cfg))}, func() { s.Close() }, nil
 }
 
 func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -174,13 +174,21 @@ func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROVIDER\tSCOPE\tWINDOW\t"+strings.ToUpper(strings.Join(tracker.UsageMetrics, "\t")))
+	counts := slices.DeleteFunc(slices.Clone(tracker.UsageMetrics), func(m string) bool { return m == tracker.MetricCost })
+	fmt.Fprintln(tw, "PROVIDER\tMODEL\tSCOPE\tWINDOW\t"+strings.ToUpper(strings.Join(counts, "\t"))+"\tCOST\tPROJECTED")
 	for _, t := range totals {
-		fmt.Fprintf(tw, "%s\t%s\t%s %s", t.Provider, t.Scope, t.Window, t.WindowStart.Format(time.DateOnly))
-		for _, m := range tracker.UsageMetrics {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s", t.Provider, t.Model, t.Scope, t.Window, t.WindowStart.Format(time.DateOnly))
+		for _, m := range counts {
 			fmt.Fprintf(tw, "\t%d", t.Metrics[m])
 		}
-		fmt.Fprintln(tw)
+		cost, projected := "-", "-"
+		if t.Currency != "" {
+			cost = tracker.FormatMoney(t.Metrics[tracker.MetricCost], t.Currency)
+			if t.Projected > 0 {
+				projected = tracker.FormatMoney(int64(t.Projected*tracker.NanosPerUnit), t.Currency)
+			}
+		}
+		fmt.Fprintf(tw, "\t%s\t%s\n", cost, projected)
 	}
 	return tw.Flush()
 }

@@ -84,6 +84,7 @@ func runTrack(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	path := fs.String("config", "", "config file: register in the daemon's database directly")
 	metadata := fs.String("metadata", "", "JSON to keep with the job")
 	parent := fs.String("parent-id", "", "id of the object the provider files the job under: an OpenAI eval run's eval id")
+	model := fs.String("model", "", "model the job runs on, for pricing, when the provider's job object does not name it")
 	labels := labelFlag{}
 	fs.Var(labels, "label", "label key=value (repeatable)")
 	pos, err := parseFlags(fs, args)
@@ -93,7 +94,7 @@ func runTrack(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(pos) != 1 || (*server == "") == (*path == "") {
 		return printUsage("track", stderr)
 	}
-	req := tracker.TrackRequest{Provider: *provider, Kind: tracker.Kind(*kind), ExternalID: pos[0], ParentID: *parent, Labels: labels}
+	req := tracker.TrackRequest{Provider: *provider, Kind: tracker.Kind(*kind), ExternalID: pos[0], ParentID: *parent, Model: *model, Labels: labels}
 	if *metadata != "" {
 		req.Metadata = json.RawMessage(*metadata)
 	}
@@ -187,7 +188,7 @@ func flagError(err error) error {
 	if !errors.As(err, &verr) {
 		return err
 	}
-	arg := map[string]string{"id": "ID", "labels": "--label", "parent_id": "--parent-id"}[verr.Field]
+	arg := map[string]string{"id": "ID", "labels": "--label", "parent_id": "--parent-id", "model": "--model"}[verr.Field]
 	return badUsage("%s: %s", cmp.Or(arg, "--"+verr.Field), verr.Msg)
 }
 

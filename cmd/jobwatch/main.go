@@ -4,7 +4,7 @@
 //	jobwatch serve --config FILE         run the daemon
 //	jobwatch migrate --config FILE       apply schema migrations and exit
 //	jobwatch check-config --config FILE  validate a config file
-//	jobwatch track --provider P --kind K ID [--parent-id ID] [--label k=v] (--server URL | --config FILE)
+//	jobwatch track --provider P --kind K ID [--parent-id ID] [--model M] [--label k=v] (--server URL | --config FILE)
 //	jobwatch send-test-event --config FILE --provider NAME --type TYPE --job ID [--url URL]
 //	jobwatch poll --provider P ID (--server URL | --config FILE)
 //	jobwatch alerts list|retry [ID] (--server URL | --config FILE)
@@ -48,7 +48,7 @@ func init() {
 		{"serve", "run the daemon", "--config FILE", runServe},
 		{"migrate", "apply schema migrations and exit", "--config FILE", runMigrate},
 		{"check-config", "validate a config file", "--config FILE", runCheckConfig},
-		{"track", "register a submitted job", "--provider P --kind K ID [--parent-id ID] [--label k=v]... [--metadata JSON] " + remote, runTrack},
+		{"track", "register a submitted job", "--provider P --kind K ID [--parent-id ID] [--model M] [--label k=v]... [--metadata JSON] " + remote, runTrack},
 		{"send-test-event", "post a signed test webhook to a running daemon", "--config FILE --provider NAME --type TYPE --job ID [--url URL]", runSendTestEvent},
 		{"poll", "poll one job now", "--provider P ID " + remote, runPoll},
 		{"alerts", "list alerts, or retry a dead one", "list [--state pending|sent|dead] [--limit N] " + remote + "\n       jobwatch alerts retry ID " + remote, runAlerts},

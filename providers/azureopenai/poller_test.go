@@ -82,12 +82,13 @@ func TestPollEnds(t *testing.T) {
 				batch(batchID, "validating", counts(0, 0, 0)),
 				batch(batchID, "in_progress", counts(100, 40, 1)),
 				batch(batchID, "finalizing", counts(100, 97, 3)),
-				batch(batchID, "completed", counts(100, 97, 3)+`,"output_file_id":"file-out","error_file_id":"file-err","completed_at":1733003600,`+
-					`"usage":{"input_tokens":12000,"output_tokens":3400,"total_tokens":15400}`),
+				// Azure's model is the deployment's name: kept as it is.
+				batch(batchID, "completed", counts(100, 97, 3)+`,"model":"gpt-4o-mini-batch","output_file_id":"file-out","error_file_id":"file-err","completed_at":1733003600,`+
+					`"usage":{"input_tokens":12000,"input_tokens_details":{"cached_tokens":4096},"output_tokens":3400,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":15400}`),
 			},
 			want:    []tracker.Status{tracker.StatusPending, tracker.StatusRunning, tracker.StatusRunning, tracker.StatusSucceeded},
-			usage:   tracker.Usage{InputTokens: 12000, OutputTokens: 3400, TotalTokens: 15400, RequestsTotal: 100, RequestsCompleted: 97, RequestsFailed: 3},
-			details: map[string]string{"output_file_id": "file-out", "error_file_id": "file-err", tracker.DetailRequestFailure: tracker.RequestFailurePartial},
+			usage:   tracker.Usage{InputTokens: 12000, CachedInputTokens: 4096, OutputTokens: 3400, TotalTokens: 15400, RequestsTotal: 100, RequestsCompleted: 97, RequestsFailed: 3},
+			details: map[string]string{tracker.DetailModel: "gpt-4o-mini-batch", "output_file_id": "file-out", "error_file_id": "file-err", tracker.DetailRequestFailure: tracker.RequestFailurePartial},
 		},
 		{
 			name:    "batch completed with every request failed",
@@ -106,6 +107,23 @@ func TestPollEnds(t *testing.T) {
 			},
 			want:    []tracker.Status{tracker.StatusPending, tracker.StatusFailed},
 			details: map[string]string{"error_code": "invalid_json_line", "error_message": "Line 3 is not valid JSON."},
+		},
+		{
+			name: "batch failed for the deployment's enqueued token limit",
+			kind: tracker.KindBatch,
+			seq: []answer{
+				batch(batchID, "validating", ""),
+				batch(batchID, "failed", `,"errors":{"object":"list","data":[{"code":"token_limit_exceeded",`+
+					`"message":"The number of enqueued tokens has surpassed the configured limit of 30K for the deployment 'gpt-4.1-batch'. `+
+					`Please either increase the limit or try again once the current jobs have finished.","line":null,"param":null}]}`),
+			},
+			want: []tracker.Status{tracker.StatusPending, tracker.StatusFailed},
+			details: map[string]string{
+				"error_code": "token_limit_exceeded",
+				"error_message": "The number of enqueued tokens has surpassed the configured limit of 30K for the deployment 'gpt-4.1-batch'. " +
+					"Please either increase the limit or try again once the current jobs have finished.",
+				tracker.DetailFailureCause: tracker.FailureCauseQuota,
+			},
 		},
 		{
 			name: "batch expired with partial output",
@@ -141,7 +159,7 @@ func TestPollEnds(t *testing.T) {
 			want: []tracker.Status{tracker.StatusPending, tracker.StatusPending, tracker.StatusPending, tracker.StatusRunning,
 				"", "", "", tracker.StatusSucceeded},
 			usage:   tracker.Usage{TrainedTokens: 325000},
-			details: map[string]string{"fine_tuned_model": "gpt-4.1-mini-2025-04-14.ft-0123456789abcdef"},
+			details: map[string]string{tracker.DetailModel: "gpt-4.1-mini-2025-04-14", "fine_tuned_model": "gpt-4.1-mini-2025-04-14.ft-0123456789abcdef"},
 		},
 		{
 			name: "fine-tune failed",
@@ -151,20 +169,22 @@ func TestPollEnds(t *testing.T) {
 				fineTune(fineTuneID, "failed", `,"error":{"code":"invalidTrainingFile","message":"The training file has too few examples.","param":"training_file"}`),
 			},
 			want:    []tracker.Status{tracker.StatusPending, tracker.StatusFailed},
-			details: map[string]string{"error_code": "invalidTrainingFile", "error_message": "The training file has too few examples."},
+			details: map[string]string{tracker.DetailModel: "gpt-4.1-mini-2025-04-14", "error_code": "invalidTrainingFile", "error_message": "The training file has too few examples."},
 		},
 		{
-			name:  "fine-tune cancelled",
-			kind:  tracker.KindFineTuning,
-			seq:   []answer{fineTune(fineTuneID, "running", ""), fineTune(fineTuneID, "cancelled", `,"trained_tokens":1200`)},
-			want:  []tracker.Status{tracker.StatusRunning, tracker.StatusCancelled},
-			usage: tracker.Usage{TrainedTokens: 1200},
+			name:    "fine-tune cancelled",
+			kind:    tracker.KindFineTuning,
+			seq:     []answer{fineTune(fineTuneID, "running", ""), fineTune(fineTuneID, "cancelled", `,"trained_tokens":1200`)},
+			want:    []tracker.Status{tracker.StatusRunning, tracker.StatusCancelled},
+			usage:   tracker.Usage{TrainedTokens: 1200},
+			details: map[string]string{tracker.DetailModel: "gpt-4.1-mini-2025-04-14"},
 		},
 		{
-			name: "fine-tune canceled, as Azure's legacy fine-tunes spell it",
-			kind: tracker.KindFineTuning,
-			seq:  []answer{fineTune(fineTuneID, "canceled", "")},
-			want: []tracker.Status{tracker.StatusCancelled},
+			name:    "fine-tune canceled, as Azure's legacy fine-tunes spell it",
+			kind:    tracker.KindFineTuning,
+			seq:     []answer{fineTune(fineTuneID, "canceled", "")},
+			want:    []tracker.Status{tracker.StatusCancelled},
+			details: map[string]string{tracker.DetailModel: "gpt-4.1-mini-2025-04-14"},
 		},
 	}
 	for _, tt := range tests {

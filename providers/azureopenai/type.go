@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/jobwatch/jobwatch/providers"
+	"github.com/jobwatch/jobwatch/providers/openai"
+	"github.com/jobwatch/jobwatch/tracker"
 )
 
 // MinStaleAfter is the least stale_after of an azure-openai provider's
@@ -20,6 +22,7 @@ const MinStaleAfter = 2 * time.Minute
 var Type = providers.Type{
 	Name:          "azure-openai",
 	MinStaleAfter: MinStaleAfter,
+	StuckAfter:    StuckAfter,
 	EntraID:       true,
 	NewPoller: func(s providers.Settings, client providers.PollClient) (providers.Poller, error) {
 		if s.ClientID != "" {
@@ -28,4 +31,13 @@ var Type = providers.Type{
 		}
 		return NewPoller(s.BaseURL, s.APIKey, client), nil
 	},
+}
+
+// StuckAfter are Azure OpenAI's default stuck_after: its batches go through
+// OpenAI's statuses, so a batch validating, finalizing or cancelling much
+// longer than OpenAI's limits (openai.StuckAfter) is held up at Azure too.
+// Fine-tuning jobs have none: Azure's also pass through its earlier API
+// versions' words (created, pending), and no limit is known for any of them.
+var StuckAfter = map[tracker.Kind]map[string]time.Duration{
+	tracker.KindBatch: openai.StuckAfter[tracker.KindBatch],
 }

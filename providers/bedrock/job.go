@@ -42,8 +42,12 @@ func Status(s string) tracker.Status {
 // here. The record counts are not in every SDK's model of the answer: they
 // are read when present, as JSON numbers.
 type invocationJob struct {
-	JobArn           string `json:"jobArn"`
-	JobName          string `json:"jobName"`
+	JobArn  string `json:"jobArn"`
+	JobName string `json:"jobName"`
+	// ModelID is the model the job invokes: a model id
+	// ("anthropic.claude-3-haiku-20240307-v1:0") or an ARN ending in one
+	// (a foundation model's, an inference profile's).
+	ModelID          string `json:"modelId"`
 	Status           string `json:"status"`
 	Message          string `json:"message"`
 	OutputDataConfig *struct {
@@ -73,7 +77,8 @@ func JobID(arn string) string {
 // left zero: a poll's time is the caller's. A malformed body is a
 // *providers.PayloadError.
 //
-// Details keys: job_arn and job_name (verbatim); output_uri
+// Details keys: job_arn and job_name (verbatim); model (tracker.DetailModel:
+// modelId, an ARN's last segment, payload.ModelName); output_uri
 // (outputDataConfig.s3OutputDataConfig.s3Uri), kept whatever the status (an
 // expired job's partial output included); records_processed
 // (processedRecordCount); error_message (message, on a failed, stopped or
@@ -93,6 +98,7 @@ func JobObservation(body []byte) (tracker.Observation, error) {
 	obs := tracker.Observation{ExternalID: id, Kind: tracker.KindBatch, Status: Status(j.Status), ProviderStatus: j.Status}
 	d := map[string]string{"job_arn": j.JobArn}
 	payload.SetDetail(d, "job_name", j.JobName)
+	payload.SetModel(d, j.ModelID)
 	if o := j.OutputDataConfig; o != nil && o.S3OutputDataConfig != nil {
 		payload.SetDetail(d, "output_uri", o.S3OutputDataConfig.S3URI)
 	}

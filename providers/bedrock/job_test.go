@@ -2,6 +2,7 @@ package bedrock_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/jobwatch/jobwatch/providers"
@@ -110,6 +111,25 @@ func TestMalformedJobs(t *testing.T) {
 		pe, ok := errors.AsType[*providers.PayloadError](err)
 		if !ok || pe.Field != tt.field {
 			t.Errorf("%s: error %v, want a payload error at %q", tt.body, err, tt.field)
+		}
+	}
+}
+
+// The model is modelId, an ARN's last segment; a job without one has no
+// model detail.
+func TestModel(t *testing.T) {
+	t.Parallel()
+	for modelID, want := range map[string]string{
+		"anthropic.claude-3-haiku-20240307-v1:0":                                                                "anthropic.claude-3-haiku-20240307-v1:0",
+		"arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0":                    "anthropic.claude-3-haiku-20240307-v1:0",
+		"arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-sonnet-20240620-v1:0": "us.anthropic.claude-3-5-sonnet-20240620-v1:0",
+		"": "",
+	} {
+		body := fmt.Sprintf(`{"jobArn":"a/1","status":"InProgress","modelId":%q}`, modelID)
+		obs, err := bedrock.JobObservation([]byte(body))
+		got, ok := obs.Details[tracker.DetailModel]
+		if err != nil || got != want || ok != (want != "") {
+			t.Errorf("modelId %q: %v, details %v; want model %q", modelID, err, obs.Details, want)
 		}
 	}
 }

@@ -147,6 +147,7 @@ func TestPollEnds(t *testing.T) {
 		if obs.ExternalID != tt.id || obs.Status != tt.want || obs.ProviderStatus != tt.last || len(obs.Payload) == 0 {
 			t.Errorf("%s: observation %+v", tt.id, obs)
 		}
+		tt.details[tracker.DetailModel] = "anthropic.claude-3-haiku-20240307-v1:0"
 		for k, v := range tt.details {
 			if obs.Details[k] != v {
 				t.Errorf("%s: Details[%q] = %q, want %q", tt.id, k, obs.Details[k], v)

@@ -43,8 +43,11 @@ func BatchStatus(s string) tracker.Status {
 // read here. Its counts follow protobuf's JSON mapping (int64s may come as
 // strings): ProtoCount reads both.
 type batchJob struct {
-	Name   string `json:"name"`
-	State  string `json:"state"`
+	Name  string `json:"name"`
+	State string `json:"state"`
+	// Model is the model's resource name
+	// ("accounts/fireworks/models/llama-v3p1-8b-instruct").
+	Model  string `json:"model"`
 	Status *struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
@@ -56,6 +59,9 @@ type batchJob struct {
 		FailedRequests                payload.ProtoCount `json:"failedRequests"`
 		InputTokens                   payload.ProtoCount `json:"inputTokens"`
 		OutputTokens                  payload.ProtoCount `json:"outputTokens"`
+		// CachedInputTokenCount is the part of inputTokens served from
+		// Fireworks' prompt cache.
+		CachedInputTokenCount payload.ProtoCount `json:"cachedInputTokenCount"`
 	} `json:"jobProgress"`
 }
 
@@ -69,13 +75,17 @@ const jobsSegment = "/batchInferenceJobs/"
 // Status (BatchStatus), ProviderStatus (state verbatim), Usage and
 // Details. Usage is jobProgress's: RequestsTotal totalInputRequests,
 // RequestsCompleted successfullyProcessedRequests, RequestsFailed
-// failedRequests, InputTokens and OutputTokens; a figure that is no count
+// failedRequests, InputTokens, CachedInputTokens (cachedInputTokenCount)
+// and OutputTokens; a figure that is no count
 // is left out and noted in DroppedUsage. OccurredAt is left zero: a poll's
 // time is the caller's. A malformed body is a *providers.PayloadError.
 //
-// Details keys: output_dataset_id (kept on an expired job too: its partial
-// output), error_message and error_code (the job's status, when it holds a
-// message), request_failure (a succeeded job with failed requests:
+// Details keys: model (tracker.DetailModel: the last segment of the model's
+// resource name, payload.ModelName), output_dataset_id (kept on an expired
+// job too: its partial output), error_message and error_code (the job's
+// status, when it holds a message), failure_cause
+// (tracker.FailureCauseQuota when its code is RESOURCE_EXHAUSTED:
+// payload.RPCFailureCause), request_failure (a succeeded job with failed requests:
 // tracker.RequestFailurePartial or tracker.RequestFailureTotal).
 func BatchObservation(body []byte) (tracker.Observation, error) {
 	var j batchJob
@@ -91,6 +101,7 @@ func BatchObservation(body []byte) (tracker.Observation, error) {
 	}
 	obs := tracker.Observation{ExternalID: id, Kind: tracker.KindBatch, Status: BatchStatus(j.State), ProviderStatus: j.State}
 	d := map[string]string{}
+	payload.SetModel(d, j.Model)
 	if j.OutputDatasetID != "" {
 		d["output_dataset_id"] = j.OutputDatasetID
 	}
@@ -99,6 +110,7 @@ func BatchObservation(body []byte) (tracker.Observation, error) {
 		if s.Code != "" && s.Code != "OK" {
 			d["error_code"] = s.Code
 		}
+		payload.SetDetail(d, tracker.DetailFailureCause, payload.RPCFailureCause(s.Code, ""))
 	}
 	var f payload.Figures
 	if p := j.JobProgress; p != nil {
@@ -106,6 +118,7 @@ func BatchObservation(body []byte) (tracker.Observation, error) {
 		f.Take("requests_completed", "jobProgress.successfullyProcessedRequests", p.SuccessfullyProcessedRequests.Count)
 		failed, failedOK := f.Take("requests_failed", "jobProgress.failedRequests", p.FailedRequests.Count)
 		f.Take("input_tokens", "jobProgress.inputTokens", p.InputTokens.Count)
+		f.Take("cached_input_tokens", "jobProgress.cachedInputTokenCount", p.CachedInputTokenCount.Count)
 		f.Take("output_tokens", "jobProgress.outputTokens", p.OutputTokens.Count)
 		if obs.Status == tracker.StatusSucceeded && totalOK && failedOK {
 			if rf := payload.RequestFailure(total, failed); rf != "" {

@@ -2,6 +2,7 @@ package fireworks_test
 
 import (
 	"errors"
+	"maps"
 	"testing"
 
 	"github.com/jobwatch/jobwatch/providers"
@@ -57,9 +58,25 @@ func TestBatchCounts(t *testing.T) {
 // A figure that is no count is dropped with a note; the rest is kept.
 func TestBatchDropsFiguresThatAreNoCounts(t *testing.T) {
 	t.Parallel()
-	obs, err := fireworks.BatchObservation([]byte(`{"name":"accounts/a/batchInferenceJobs/j","state":"JOB_STATE_RUNNING","jobProgress":{"totalInputRequests":"-1","inputTokens":5}}`))
-	if err != nil || obs.Usage == nil || obs.Usage.InputTokens != 5 || len(obs.DroppedUsage) != 1 || obs.DroppedUsage[0].Path != "jobProgress.totalInputRequests" {
+	obs, err := fireworks.BatchObservation([]byte(`{"name":"accounts/a/batchInferenceJobs/j","state":"JOB_STATE_RUNNING","jobProgress":{"totalInputRequests":"-1","inputTokens":5,"cachedInputTokenCount":2.5}}`))
+	if err != nil || obs.Usage == nil || obs.Usage.InputTokens != 5 || obs.Usage.CachedInputTokens != 0 || len(obs.DroppedUsage) != 2 ||
+		obs.DroppedUsage[0].Path != "jobProgress.totalInputRequests" || obs.DroppedUsage[1].Path != "jobProgress.cachedInputTokenCount" {
 		t.Errorf("%v: usage %+v, dropped %+v", err, obs.Usage, obs.DroppedUsage)
+	}
+}
+
+// The model is its resource name's last segment; a model of the caller's
+// own account too.
+func TestBatchModel(t *testing.T) {
+	t.Parallel()
+	for model, want := range map[string]string{
+		"accounts/fireworks/models/llama-v3p1-8b-instruct": "llama-v3p1-8b-instruct",
+		"accounts/acme/models/my-tuned-llama":              "my-tuned-llama",
+	} {
+		obs, err := fireworks.BatchObservation([]byte(`{"name":"accounts/a/batchInferenceJobs/j","state":"JOB_STATE_RUNNING","model":"` + model + `"}`))
+		if err != nil || obs.Details[tracker.DetailModel] != want {
+			t.Errorf("%s: %v, details %v; want model %q", model, err, obs.Details, want)
+		}
 	}
 }
 
@@ -94,6 +111,28 @@ func TestAccountIsChecked(t *testing.T) {
 		}
 		if _, err := fireworks.Type.NewPoller(providers.Settings{Account: account}, nil); (err == nil) != want {
 			t.Errorf("account %q: NewPoller: %v", account, err)
+		}
+	}
+}
+
+// A job whose status is RESOURCE_EXHAUSTED carries failure_cause quota
+// beside its code and message; other codes do not.
+func TestFailureCause(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		status string
+		want   map[string]string
+	}{
+		{`{"code":"RESOURCE_EXHAUSTED","message":"Account quota exceeded for batch inference."}`,
+			map[string]string{"error_code": "RESOURCE_EXHAUSTED", "error_message": "Account quota exceeded for batch inference.",
+				tracker.DetailFailureCause: tracker.FailureCauseQuota}},
+		{`{"code":"INVALID_ARGUMENT","message":"Input dataset has no rows."}`,
+			map[string]string{"error_code": "INVALID_ARGUMENT", "error_message": "Input dataset has no rows."}},
+	}
+	for _, tt := range tests {
+		obs, err := fireworks.BatchObservation([]byte(`{"name":"accounts/a/batchInferenceJobs/j","state":"JOB_STATE_FAILED","status":` + tt.status + `}`))
+		if err != nil || obs.Status != tracker.StatusFailed || !maps.Equal(obs.Details, tt.want) {
+			t.Errorf("%s: %v, %s details %v; want failed, %v", tt.status, err, obs.Status, obs.Details, tt.want)
 		}
 	}
 }

@@ -42,7 +42,7 @@ func job(id, state, extra string) providertest.Answer {
 // progress is a jobProgress field.
 func progress(total, ok, failed int) string {
 	return fmt.Sprintf(`,"jobProgress":{"percent":%d,"totalInputRequests":%d,"totalProcessedRequests":%d,"successfullyProcessedRequests":%d,`+
-		`"failedRequests":%d,"inputTokens":"%d","outputTokens":"%d","cachedInputTokenCount":"0"}`, 100*(ok+failed)/max(total, 1), total, ok+failed, ok, failed, 100*total, 20*ok)
+		`"failedRequests":%d,"inputTokens":"%d","outputTokens":"%d","cachedInputTokenCount":"%d"}`, 100*(ok+failed)/max(total, 1), total, ok+failed, ok, failed, 100*total, 20*ok, 30*total)
 }
 
 // Each end is reached through Fireworks' states; counts, tokens, the output
@@ -57,6 +57,9 @@ func TestPollBatchEnds(t *testing.T) {
 		jobsPath + "stop": {job("stop", "JOB_STATE_CANCELLING", ""), job("stop", "JOB_STATE_CANCELLED", "")},
 	})
 	p := newPoller(srv, testKey)
+	// The job's model, "accounts/fireworks/models/llama-v3p1-8b-instruct",
+	// without its resource path.
+	const model, llama = tracker.DetailModel, "llama-v3p1-8b-instruct"
 	tests := []struct {
 		id      string
 		want    []tracker.Status
@@ -64,13 +67,14 @@ func TestPollBatchEnds(t *testing.T) {
 		details map[string]string
 	}{
 		{"ok", []tracker.Status{tracker.StatusPending, tracker.StatusPending, tracker.StatusRunning, tracker.StatusRunning, tracker.StatusSucceeded},
-			&tracker.Usage{RequestsTotal: 10, RequestsCompleted: 9, RequestsFailed: 1, InputTokens: 1000, OutputTokens: 180},
-			map[string]string{"output_dataset_id": "out-ds", tracker.DetailRequestFailure: tracker.RequestFailurePartial}},
+			&tracker.Usage{RequestsTotal: 10, RequestsCompleted: 9, RequestsFailed: 1, InputTokens: 1000, CachedInputTokens: 300, OutputTokens: 180},
+			map[string]string{model: llama, "output_dataset_id": "out-ds", tracker.DetailRequestFailure: tracker.RequestFailurePartial}},
 		{"bad", []tracker.Status{tracker.StatusPending, tracker.StatusFailed}, nil,
-			map[string]string{"error_code": "INVALID_ARGUMENT", "error_message": "line 3: invalid JSON"}},
+			map[string]string{model: llama, "error_code": "INVALID_ARGUMENT", "error_message": "line 3: invalid JSON"}},
 		{"late", []tracker.Status{tracker.StatusRunning, tracker.StatusExpired},
-			&tracker.Usage{RequestsTotal: 10, RequestsCompleted: 6, InputTokens: 1000, OutputTokens: 120}, map[string]string{"output_dataset_id": "out-partial"}},
-		{"stop", []tracker.Status{tracker.StatusRunning, tracker.StatusCancelled}, nil, nil},
+			&tracker.Usage{RequestsTotal: 10, RequestsCompleted: 6, InputTokens: 1000, CachedInputTokens: 300, OutputTokens: 120},
+			map[string]string{model: llama, "output_dataset_id": "out-partial"}},
+		{"stop", []tracker.Status{tracker.StatusRunning, tracker.StatusCancelled}, nil, map[string]string{model: llama}},
 	}
 	for _, tt := range tests {
 		j := tracker.Job{Provider: "fireworks", Kind: tracker.KindBatch, ExternalID: tt.id}

@@ -86,6 +86,9 @@ type answer struct {
 	Error    *struct {
 		Code    json.Number `json:"code"`
 		Message string      `json:"message"`
+		// Status is the code's name, as Google's HTTP error JSON writes
+		// it ("RESOURCE_EXHAUSTED"); an operation's error has none.
+		Status string `json:"status"`
 	} `json:"error"`
 }
 
@@ -100,8 +103,11 @@ type answer struct {
 // zero. A malformed body is a *providers.PayloadError.
 //
 // Details keys: responses_file (the output file, kept whatever the state:
-// an expired batch's partial output too), display_name, model,
-// error_message and error_code (the operation's error); request_failure
+// an expired batch's partial output too), display_name, model
+// (tracker.DetailModel: "models/gemini-2.5-flash" is "gemini-2.5-flash",
+// payload.ModelName), error_message and error_code (the operation's
+// error); failure_cause (tracker.FailureCauseQuota when that error is
+// RESOURCE_EXHAUSTED: payload.RPCFailureCause); request_failure
 // (a succeeded batch with failed requests, or PARTIALLY_SUCCEEDED:
 // tracker.RequestFailureTotal when every request failed, else
 // tracker.RequestFailurePartial).
@@ -135,10 +141,11 @@ func BatchObservation(body []byte) (tracker.Observation, error) {
 		set("responses_file", b.Output.ResponsesFile)
 	}
 	set("display_name", b.DisplayName)
-	set("model", b.Model)
+	payload.SetModel(d, b.Model)
 	if a.Error != nil {
 		set("error_message", a.Error.Message)
 		set("error_code", a.Error.Code.String())
+		set(tracker.DetailFailureCause, payload.RPCFailureCause(a.Error.Code.String(), a.Error.Status))
 	}
 	var f payload.Figures
 	if s := b.BatchStats; s != nil {

@@ -2,6 +2,7 @@ package gemini_test
 
 import (
 	"errors"
+	"maps"
 	"testing"
 
 	"github.com/jobwatch/jobwatch/providers"
@@ -121,6 +122,41 @@ func TestMalformedBatches(t *testing.T) {
 		pe, ok := errors.AsType[*providers.PayloadError](err)
 		if !ok || pe.Field != tt.field {
 			t.Errorf("%s: error %v, want a payload error at %q", tt.body, err, tt.field)
+		}
+	}
+}
+
+// A batch whose operation failed RESOURCE_EXHAUSTED (code 8 in the
+// operation's error, 429 and the status name in Google's HTTP error JSON)
+// carries failure_cause quota beside its error's code and message; other
+// errors do not.
+func TestBatchFailureCause(t *testing.T) {
+	t.Parallel()
+	const meta = `"metadata":{"@type":"type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch",` +
+		`"model":"models/gemini-2.5-flash","name":"batches/q1","displayName":"nightly-eval","state":"BATCH_STATE_FAILED",` +
+		`"createTime":"2026-11-30T08:00:00.000000Z","endTime":"2026-11-30T08:00:04.000000Z"}`
+	tests := []struct {
+		name string
+		body string
+		want map[string]string
+	}{
+		{"operation error, code 8",
+			`{"name":"batches/q1",` + meta + `,"done":true,"error":{"code":8,"message":"Resource has been exhausted (e.g. check quota)."}}`,
+			map[string]string{"display_name": "nightly-eval", "model": "gemini-2.5-flash", "error_code": "8",
+				"error_message": "Resource has been exhausted (e.g. check quota).", tracker.DetailFailureCause: tracker.FailureCauseQuota}},
+		{"HTTP error JSON, 429 RESOURCE_EXHAUSTED",
+			`{"name":"batches/q1",` + meta + `,"done":true,"error":{"code":429,"message":"You exceeded your current quota, please check your plan and billing details.",` +
+				`"status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.Help","links":[{"description":"Learn more about Gemini API quotas","url":"https://ai.google.dev/gemini-api/docs/rate-limits"}]}]}}`,
+			map[string]string{"display_name": "nightly-eval", "model": "gemini-2.5-flash", "error_code": "429",
+				"error_message": "You exceeded your current quota, please check your plan and billing details.", tracker.DetailFailureCause: tracker.FailureCauseQuota}},
+		{"invalid argument",
+			`{"name":"batches/q1",` + meta + `,"done":true,"error":{"code":3,"message":"Input file is not valid JSONL"}}`,
+			map[string]string{"display_name": "nightly-eval", "model": "gemini-2.5-flash", "error_code": "3", "error_message": "Input file is not valid JSONL"}},
+	}
+	for _, tt := range tests {
+		obs, err := gemini.BatchObservation([]byte(tt.body))
+		if err != nil || obs.Status != tracker.StatusFailed || !maps.Equal(obs.Details, tt.want) {
+			t.Errorf("%s: %v, %s details %v; want failed, %v", tt.name, err, obs.Status, obs.Details, tt.want)
 		}
 	}
 }

@@ -1,7 +1,7 @@
 // Package generic parses the webhooks and polled objects of a provider nobody
 // wrote code for, from configuration alone: field paths say where the job id,
-// the status, the event's id, type and time and the usage figures are, and a
-// status map says what the provider's status words mean.
+// the status, the model, the event's id, type and time and the usage figures
+// are, and a status map says what the provider's status words mean.
 package generic
 
 import (
@@ -58,6 +58,7 @@ func New(cfg Config) (*Parser, error) {
 		{"job_id", cfg.JobID, true},
 		{"status", cfg.Status, true},
 		{"occurred_at", cfg.OccurredAt, false},
+		{"model", cfg.Model, false},
 	} {
 		switch {
 		case p.path == "" && p.required:
@@ -102,8 +103,9 @@ func validPath(path string) bool {
 
 // ParseEvent implements providers.Parser. An event with a job id at the
 // configured path must carry a status too; one with none (a usage warning,
-// say) is a provider event, recorded with its id, type and time. Details are never filled (a Config names
-// none) and PollNow is false (the event carries the status).
+// say) is a provider event, recorded with its id, type and time. Details
+// hold only the model (tracker.DetailModel), when Config.Model is set and the
+// event names one; PollNow is false (the event carries the status).
 func (p *Parser) ParseEvent(body []byte) (tracker.Observation, error) {
 	v, err := decode(body)
 	if err != nil {
@@ -145,7 +147,7 @@ func (p *Parser) ParseEvent(body []byte) (tracker.Observation, error) {
 }
 
 // ParseObject is ParseEvent's mapping for a polled object (the answer to a GET
-// of the job): job id, status, usage and kind, with no event id or type, and
+// of the job): job id, status, model, usage and kind, with no event id or type, and
 // OccurredAt left zero (a poll's time is the caller's).
 func (p *Parser) ParseObject(body []byte) (tracker.Observation, error) {
 	v, err := decode(body)
@@ -176,6 +178,15 @@ func (p *Parser) observe(v any) (tracker.Observation, error) {
 		Kind:           p.cfg.Kind,
 		Status:         p.cfg.StatusMap[word],
 		ProviderStatus: word,
+	}
+	if p.cfg.Model != "" {
+		model, err := stringAt(v, p.cfg.Model)
+		if err != nil {
+			return tracker.Observation{}, err
+		}
+		if model = payload.ModelName(model); model != "" {
+			obs.Details = map[string]string{tracker.DetailModel: model}
+		}
 	}
 	var figures payload.Figures
 	for _, f := range p.usage {

@@ -44,6 +44,7 @@ func batchConfig() generic.Config {
 		JobID:      "data.batch_id",
 		Status:     "data.status",
 		OccurredAt: "created_at",
+		Model:      "data.model",
 		StatusMap: map[string]tracker.Status{
 			"created": tracker.StatusPending, "processing": tracker.StatusRunning,
 			"completed": tracker.StatusSucceeded, "failed": tracker.StatusFailed, "cancelled": tracker.StatusCancelled,
@@ -110,6 +111,8 @@ func TestNewErrorsNameTheKey(t *testing.T) {
 			[]string{"usage.tokens: unknown usage field (want input_tokens, cached_input_tokens, output_tokens, total_tokens, trained_tokens, requests_total, requests_completed, requests_failed)"}},
 		{"bad usage path", func(c *generic.Config) { c.Usage["input_tokens"] = "usage..input" },
 			[]string{`usage.input_tokens: "usage..input" is not a path (dot-separated object keys, none empty)`}},
+		{"bad model path", func(c *generic.Config) { c.Model = "data.model." },
+			[]string{`model: "data.model." is not a path (dot-separated object keys, none empty)`}},
 		{"bad kind", func(c *generic.Config) { c.Kind = "Batch Job" },
 			[]string{`kind: "Batch Job" is not a kind (a lower-case name such as batch, fine_tuning, response, eval_run)`}},
 		{"bad paths", func(c *generic.Config) {
@@ -216,6 +219,21 @@ func TestParseEvent(t *testing.T) {
 				ExternalID: "1500", Kind: tracker.KindBatch, Status: tracker.StatusSucceeded, ProviderStatus: "completed",
 				OccurredAt: time.Date(2025, 1, 15, 12, 45, 0, 250e6, time.UTC), EventID: "123456789012345678901234567890",
 			},
+		},
+		{
+			name: "the model, without its resource path",
+			cfg:  batchConfig(),
+			body: `{"id":"evt_4","data":{"batch_id":"b","status":"processing","model":"publishers/google/models/gemini-2.0-flash-001"}}`,
+			want: tracker.Observation{
+				ExternalID: "b", Kind: tracker.KindBatch, Status: tracker.StatusRunning, ProviderStatus: "processing", EventID: "evt_4",
+				Details: map[string]string{tracker.DetailModel: "gemini-2.0-flash-001"},
+			},
+		},
+		{
+			name: "a null or empty model is none",
+			cfg:  batchConfig(),
+			body: `{"id":"evt_5","data":{"batch_id":"b","status":"processing","model":""}}`,
+			want: tracker.Observation{ExternalID: "b", Kind: tracker.KindBatch, Status: tracker.StatusRunning, ProviderStatus: "processing", EventID: "evt_5"},
 		},
 		{
 			name: "time with an offset becomes UTC",
@@ -329,6 +347,7 @@ func TestParseErrors(t *testing.T) {
 		{"time a boolean", batchConfig(), `{"id":"e","created_at":false,"data":{"batch_id":"b","status":"completed"}}`, "created_at", ""},
 		{"time out of range", batchConfig(), `{"id":"e","created_at":1e300,"data":{"batch_id":"b","status":"completed"}}`, "created_at", ""},
 		{"negative time", batchConfig(), `{"id":"e","created_at":-1.5,"data":{"batch_id":"b","status":"completed"}}`, "created_at", ""},
+		{"model a number", batchConfig(), batch(`{"batch_id":"b","status":"completed","model":4}`), "data.model", "want a string, got number 4"},
 		{"usage a string", batchConfig(), batch(`{"batch_id":"b","status":"completed","total_requests":"1000"}`), "data.total_requests", ""},
 	}
 	for _, tt := range tests {

@@ -21,6 +21,7 @@ import (
 var mistralLike = generic.Config{
 	JobID:  "id",
 	Status: "status",
+	Model:  "model",
 	StatusMap: map[string]tracker.Status{
 		"QUEUED": tracker.StatusPending, "RUNNING": tracker.StatusRunning, "SUCCESS": tracker.StatusSucceeded,
 		"FAILED": tracker.StatusFailed, "TIMEOUT_EXCEEDED": tracker.StatusExpired, "CANCELLED": tracker.StatusCancelled,
@@ -96,6 +97,9 @@ func TestPoller(t *testing.T) {
 		}
 		if (obs.Usage == nil) != (w.usage == nil) || obs.Usage != nil && *obs.Usage != *w.usage {
 			t.Errorf("poll %d: usage %+v, want %+v", i+1, obs.Usage, w.usage)
+		}
+		if len(obs.Details) != 1 || obs.Details[tracker.DetailModel] != "mistral-small-latest" {
+			t.Errorf("poll %d: details %v, want the model mistral-small-latest", i+1, obs.Details)
 		}
 		if string(obs.Payload) != answers[i] {
 			t.Errorf("poll %d: payload %s", i+1, obs.Payload)

@@ -29,7 +29,9 @@ import (
 //
 // OccurredAt is data.completedAt for completed and failed jobs, else
 // data.createdAt, else deliveredAt (provider events: deliveredAt); all RFC
-// 3339. The event is complete, so PollNow is false. event is required for
+// 3339. Details: fine_tuned_model (data.artifact), base_model
+// (data.baseModel verbatim) and model (tracker.DetailModel: the base model
+// being trained, through payload.ModelName). The event is complete, so PollNow is false. event is required for
 // every event, data.jobId for training events. The zero value is ready to use
 // and safe for concurrent use.
 type WebhookParser struct{}
@@ -129,14 +131,12 @@ func (WebhookParser) ParseEvent(body []byte) (tracker.Observation, error) {
 		f.Take("trained_tokens", path, tokens)
 		f.Observe(&obs)
 	}
-	if d.Artifact != "" || d.BaseModel != "" {
-		obs.Details = map[string]string{}
-		if d.Artifact != "" {
-			obs.Details["fine_tuned_model"] = d.Artifact
-		}
-		if d.BaseModel != "" {
-			obs.Details["base_model"] = d.BaseModel
-		}
+	details := map[string]string{}
+	payload.SetDetail(details, "fine_tuned_model", d.Artifact)
+	payload.SetDetail(details, "base_model", d.BaseModel)
+	payload.SetModel(details, d.BaseModel)
+	if len(details) > 0 {
+		obs.Details = details
 	}
 	return obs, nil
 }

@@ -115,7 +115,7 @@ func TestWebhookParser(t *testing.T) {
 			want: tracker.Observation{
 				ExternalID: "job-uuid", Kind: tracker.KindFineTuning, Status: tracker.StatusSucceeded, ProviderStatus: "completed",
 				Usage:      &tracker.Usage{TrainedTokens: 3250000},
-				Details:    map[string]string{"fine_tuned_model": "ionet-finetune-model-id", "base_model": "meta-llama/Llama-3.3-70B-Instruct"},
+				Details:    map[string]string{"fine_tuned_model": "ionet-finetune-model-id", "base_model": "meta-llama/Llama-3.3-70B-Instruct", tracker.DetailModel: "meta-llama/Llama-3.3-70B-Instruct"},
 				OccurredAt: delivered, Type: "training.completed",
 				EventID: wantID("training.completed", `{"jobId":"job-uuid","baseModel":"meta-llama/Llama-3.3-70B-Instruct","artifact":"ionet-finetune-model-id","metrics":{"loss":1.12,"tokens":3250000,"duration_seconds":1450}}`),
 			},
@@ -126,7 +126,7 @@ func TestWebhookParser(t *testing.T) {
 			want: tracker.Observation{
 				ExternalID: "job-uuid", Kind: tracker.KindFineTuning, Status: tracker.StatusSucceeded, ProviderStatus: "completed",
 				Usage:      &tracker.Usage{TrainedTokens: 3250000},
-				Details:    map[string]string{"base_model": "meta-llama/Llama-3.3-70B-Instruct"},
+				Details:    map[string]string{"base_model": "meta-llama/Llama-3.3-70B-Instruct", tracker.DetailModel: "meta-llama/Llama-3.3-70B-Instruct"},
 				OccurredAt: completed, Type: "training.completed",
 			},
 		},
@@ -143,7 +143,7 @@ func TestWebhookParser(t *testing.T) {
 			body: `{"event":"training.started","data":{"jobId":"job-uuid","baseModel":"meta-llama/Llama-3.3-70B-Instruct","trainingMethod":"sft","status":"running","createdAt":"2025-11-01T15:23:54Z"},"deliveredAt":"2025-11-01T15:24:02Z"}`,
 			want: tracker.Observation{
 				ExternalID: "job-uuid", Kind: tracker.KindFineTuning, Status: tracker.StatusRunning, ProviderStatus: "running",
-				Details:    map[string]string{"base_model": "meta-llama/Llama-3.3-70B-Instruct"},
+				Details:    map[string]string{"base_model": "meta-llama/Llama-3.3-70B-Instruct", tracker.DetailModel: "meta-llama/Llama-3.3-70B-Instruct"},
 				OccurredAt: created, Type: "training.started",
 			},
 		},

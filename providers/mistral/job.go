@@ -54,9 +54,12 @@ func FineTuningStatus(s string) tracker.Status {
 
 // batchJob is what GET /v1/batch/jobs/{id} answers, in the part read here.
 type batchJob struct {
-	ID                string        `json:"id"`
-	Object            string        `json:"object"`
-	Status            string        `json:"status"`
+	ID     string `json:"id"`
+	Object string `json:"object"`
+	Status string `json:"status"`
+	// Model is the model the batch's requests run on; null for a batch
+	// run by an agent (agent_id).
+	Model             string        `json:"model"`
 	TotalRequests     payload.Count `json:"total_requests"`
 	SucceededRequests payload.Count `json:"succeeded_requests"`
 	FailedRequests    payload.Count `json:"failed_requests"`
@@ -73,8 +76,8 @@ type batchJob struct {
 // left out and noted in DroppedUsage. OccurredAt is left zero: a poll's time
 // is the caller's. A malformed body is a *providers.PayloadError.
 //
-// Details keys: output_file_id, error_file_id (Mistral's output_file and
-// error_file); request_failure (a SUCCESS batch with failed requests:
+// Details keys: model (tracker.DetailModel), output_file_id, error_file_id
+// (Mistral's output_file and error_file); request_failure (a SUCCESS batch with failed requests:
 // tracker.RequestFailureTotal when every request failed, else
 // tracker.RequestFailurePartial).
 func BatchObservation(body []byte) (tracker.Observation, error) {
@@ -87,6 +90,7 @@ func BatchObservation(body []byte) (tracker.Observation, error) {
 		return tracker.Observation{}, err
 	}
 	d := map[string]string{}
+	payload.SetModel(d, b.Model)
 	setDetail(d, "output_file_id", b.OutputFile)
 	setDetail(d, "error_file_id", b.ErrorFile)
 	var f payload.Figures
@@ -106,9 +110,11 @@ func BatchObservation(body []byte) (tracker.Observation, error) {
 // fineTuningJob is what GET /v1/fine_tuning/jobs/{id} answers, in the part
 // read here.
 type fineTuningJob struct {
-	ID             string        `json:"id"`
-	Object         string        `json:"object"`
-	Status         string        `json:"status"`
+	ID     string `json:"id"`
+	Object string `json:"object"`
+	Status string `json:"status"`
+	// Model is the base model being fine-tuned.
+	Model          string        `json:"model"`
 	FineTunedModel *string       `json:"fine_tuned_model"`
 	TrainedTokens  payload.Count `json:"trained_tokens"`
 }
@@ -116,8 +122,9 @@ type fineTuningJob struct {
 // FineTuningObservation maps a fine-tuning job, as GET
 // /v1/fine_tuning/jobs/{id} returns it, to an observation: ExternalID, Kind
 // fine_tuning, Status (FineTuningStatus), ProviderStatus, Usage
-// (TrainedTokens from trained_tokens) and Details (fine_tuned_model). A
-// malformed body is a *providers.PayloadError.
+// (TrainedTokens from trained_tokens) and Details (model, the base model:
+// tracker.DetailModel; fine_tuned_model). A malformed body is a
+// *providers.PayloadError.
 func FineTuningObservation(body []byte) (tracker.Observation, error) {
 	var j fineTuningJob
 	if err := payload.Unmarshal(body, &j); err != nil {
@@ -128,6 +135,7 @@ func FineTuningObservation(body []byte) (tracker.Observation, error) {
 		return tracker.Observation{}, err
 	}
 	d := map[string]string{}
+	payload.SetModel(d, j.Model)
 	setDetail(d, "fine_tuned_model", j.FineTunedModel)
 	var f payload.Figures
 	f.Take("trained_tokens", "trained_tokens", j.TrainedTokens)

@@ -77,6 +77,28 @@ func TestBatchDropsFiguresThatAreNoCounts(t *testing.T) {
 	}
 }
 
+// The model is the batch's (none for an agent's batch, whose model is
+// null) and the fine-tune's base model.
+func TestModel(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		observe func([]byte) (tracker.Observation, error)
+		body    string
+		want    string
+	}{
+		{mistral.BatchObservation, `{"id":"b","object":"batch","status":"RUNNING","model":"mistral-small-latest","agent_id":null}`, "mistral-small-latest"},
+		{mistral.BatchObservation, `{"id":"b","object":"batch","status":"RUNNING","model":null,"agent_id":"ag_0123"}`, ""},
+		{mistral.FineTuningObservation, `{"id":"f","object":"job","status":"RUNNING","model":"open-mistral-nemo","fine_tuned_model":null}`, "open-mistral-nemo"},
+	}
+	for _, tt := range tests {
+		obs, err := tt.observe([]byte(tt.body))
+		got, ok := obs.Details[tracker.DetailModel]
+		if err != nil || got != tt.want || ok != (tt.want != "") {
+			t.Errorf("%s: %v, details %v; want model %q", tt.body, err, obs.Details, tt.want)
+		}
+	}
+}
+
 func TestMalformedJobs(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -74,7 +74,7 @@ func TestPollBatchEnds(t *testing.T) {
 	if u := obs.Usage; u == nil || *u != (tracker.Usage{RequestsTotal: 100, RequestsCompleted: 97, RequestsFailed: 3}) {
 		t.Errorf("usage %+v", obs.Usage)
 	}
-	want := map[string]string{"output_file_id": "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b", "error_file_id": "9a8b7c6d-5e4f-3a2b-1c0d-e9f8a7b6c5d4",
+	want := map[string]string{tracker.DetailModel: "mistral-small-latest", "output_file_id": "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b", "error_file_id": "9a8b7c6d-5e4f-3a2b-1c0d-e9f8a7b6c5d4",
 		tracker.DetailRequestFailure: tracker.RequestFailurePartial}
 	if fmt.Sprint(obs.Details) != fmt.Sprint(want) || obs.ProviderStatus != "SUCCESS" {
 		t.Errorf("provider status %q, details %v; want SUCCESS, %v", obs.ProviderStatus, obs.Details, want)
@@ -105,7 +105,7 @@ func TestPollFineTuningEnds(t *testing.T) {
 	if u := obs.Usage; u == nil || *u != (tracker.Usage{TrainedTokens: 3250000}) {
 		t.Errorf("usage %+v", obs.Usage)
 	}
-	if obs.Details["fine_tuned_model"] != "ft:open-mistral-7b:587a6b29:20241201:c1d2e3f4" {
+	if obs.Details["fine_tuned_model"] != "ft:open-mistral-7b:587a6b29:20241201:c1d2e3f4" || obs.Details[tracker.DetailModel] != "open-mistral-7b" {
 		t.Errorf("details %v", obs.Details)
 	}
 }

@@ -16,6 +16,7 @@ import (
 // base_url (there is no default).
 var Type = providers.Type{
 	Name:            "mythicdot",
+	StuckAfter:      StuckAfter,
 	Scheme:          signature.SchemeHMACSHA256Hex,
 	SignatureHeader: "X-MythicDot-Signature",
 	EventTypes:      EventTypes,
@@ -25,6 +26,15 @@ var Type = providers.Type{
 	},
 	SampleEvent: sampleEvent,
 }
+
+// StuckAfter are MythicDot's default stuck_after: OpenAI's
+// (openai.StuckAfter: a batch validating 1h, finalizing 2h, cancelling 1h, a
+// fine-tuning job queued 12h). Its jobs are OpenAI's objects with OpenAI's
+// status words, served by an OpenAI-compatible API, and it documents no
+// queue or finalizing times of its own, so a user expects the limits they
+// know from OpenAI. The statuses its webhooks carry are ends, or a
+// fine-tune's created (queued); a job is only seen in the others by polling.
+var StuckAfter = openai.StuckAfter
 
 // sampleEvent is an event carrying the whole object, as MythicDot sends it:
 // a batch with request counts and an output file, a fine-tuning job (with

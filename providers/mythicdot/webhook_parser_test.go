@@ -70,10 +70,11 @@ func TestWebhookParser(t *testing.T) {
 		},
 		{
 			name: "batch.completed with every request failed",
-			body: event("batch.completed", `{"id":"batch_abc123","status":"completed","request_counts":{"total":1000,"completed":0,"failed":1000},"output_file_id":null,"error_file_id":"file_err"}`),
+			body: event("batch.completed", `{"id":"batch_abc123","status":"completed","request_counts":{"total":1000,"completed":0,"failed":1000},"output_file_id":null,"error_file_id":"file_err",`+
+				`"usage":{"input_tokens":5000,"input_tokens_details":{"cached_tokens":2048},"output_tokens":0,"total_tokens":5000}}`),
 			want: tracker.Observation{
 				ExternalID: "batch_abc123", Kind: tracker.KindBatch, Status: tracker.StatusSucceeded, ProviderStatus: "completed",
-				Usage:      &tracker.Usage{RequestsTotal: 1000, RequestsFailed: 1000},
+				Usage:      &tracker.Usage{InputTokens: 5000, CachedInputTokens: 2048, TotalTokens: 5000, RequestsTotal: 1000, RequestsFailed: 1000},
 				Details:    map[string]string{"error_file_id": "file_err", "request_failure": "total"},
 				OccurredAt: t0, EventID: "evt_abc123xyz789", Type: "batch.completed",
 			},
@@ -97,11 +98,11 @@ func TestWebhookParser(t *testing.T) {
 		},
 		{
 			name: "fine_tuning.job.succeeded",
-			body: event("fine_tuning.job.succeeded", `{"id":"ftjob_abc123","object":"fine_tuning.job","status":"succeeded","fine_tuned_model":"ft:gpt-4o-mini:mythic:custom:abc123","trained_tokens":50000}`),
+			body: event("fine_tuning.job.succeeded", `{"id":"ftjob_abc123","object":"fine_tuning.job","model":"gpt-4o-mini-2024-07-18","status":"succeeded","fine_tuned_model":"ft:gpt-4o-mini:mythic:custom:abc123","trained_tokens":50000}`),
 			want: tracker.Observation{
 				ExternalID: "ftjob_abc123", Kind: tracker.KindFineTuning, Status: tracker.StatusSucceeded, ProviderStatus: "succeeded",
 				Usage:      &tracker.Usage{TrainedTokens: 50000},
-				Details:    map[string]string{"fine_tuned_model": "ft:gpt-4o-mini:mythic:custom:abc123"},
+				Details:    map[string]string{tracker.DetailModel: "gpt-4o-mini-2024-07-18", "fine_tuned_model": "ft:gpt-4o-mini:mythic:custom:abc123"},
 				OccurredAt: t0, EventID: "evt_abc123xyz789", Type: "fine_tuning.job.succeeded",
 			},
 		},

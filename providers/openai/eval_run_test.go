@@ -32,7 +32,7 @@ func TestPollEvalRunToEachEnd(t *testing.T) {
 	t.Parallel()
 	noCounts, noUsage, noError := `{"total":0,"errored":0,"failed":0,"passed":0}`, `[]`, `{"code":"","message":""}`
 	done := `{"total":10,"errored":1,"failed":2,"passed":7}`
-	usage := `[{"model_name":"o3-mini","invocation_count":10,"prompt_tokens":1500,"completion_tokens":500,"total_tokens":2000,"cached_tokens":0},` +
+	usage := `[{"model_name":"o3-mini","invocation_count":10,"prompt_tokens":1500,"completion_tokens":500,"total_tokens":2000,"cached_tokens":1024},` +
 		`{"model_name":"gpt-4.1","invocation_count":10,"prompt_tokens":300,"completion_tokens":100,"total_tokens":400,"cached_tokens":0}]`
 	tests := []struct {
 		id, end    string
@@ -43,16 +43,16 @@ func TestPollEvalRunToEachEnd(t *testing.T) {
 		wantDetail map[string]string
 	}{
 		{"evalrun_ok", "completed", done, noError, tracker.StatusSucceeded,
-			&tracker.Usage{InputTokens: 1800, OutputTokens: 600, TotalTokens: 2400, RequestsTotal: 10, RequestsCompleted: 7, RequestsFailed: 3},
+			&tracker.Usage{InputTokens: 1800, CachedInputTokens: 1024, OutputTokens: 600, TotalTokens: 2400, RequestsTotal: 10, RequestsCompleted: 7, RequestsFailed: 3},
 			map[string]string{"request_failure": tracker.RequestFailurePartial}},
 		{"evalrun_bad", "failed", noCounts, `{"code":"invalid_data_source","message":"The file file-12345 has no valid lines."}`, tracker.StatusFailed,
-			&tracker.Usage{InputTokens: 1800, OutputTokens: 600, TotalTokens: 2400},
+			&tracker.Usage{InputTokens: 1800, CachedInputTokens: 1024, OutputTokens: 600, TotalTokens: 2400},
 			map[string]string{"error_code": "invalid_data_source", "error_message": "The file file-12345 has no valid lines."}},
 		{"evalrun_stop", "canceled", `{"total":4,"errored":0,"failed":0,"passed":4}`, noError, tracker.StatusCancelled,
-			&tracker.Usage{InputTokens: 1800, OutputTokens: 600, TotalTokens: 2400, RequestsTotal: 4, RequestsCompleted: 4}, map[string]string{}},
+			&tracker.Usage{InputTokens: 1800, CachedInputTokens: 1024, OutputTokens: 600, TotalTokens: 2400, RequestsTotal: 4, RequestsCompleted: 4}, map[string]string{}},
 		// The batch spelling, should the API ever use it.
 		{"evalrun_stop2", "cancelled", noCounts, noError, tracker.StatusCancelled,
-			&tracker.Usage{InputTokens: 1800, OutputTokens: 600, TotalTokens: 2400}, map[string]string{}},
+			&tracker.Usage{InputTokens: 1800, CachedInputTokens: 1024, OutputTokens: 600, TotalTokens: 2400}, map[string]string{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.end, func(t *testing.T) {
@@ -83,6 +83,7 @@ func TestPollEvalRunToEachEnd(t *testing.T) {
 				t.Errorf("usage %+v, want %+v", obs.Usage, tt.wantUsage)
 			}
 			tt.wantDetail["report_url"] = "https://platform.openai.com/evaluations/" + testEvalID + "?run_id=" + tt.id
+			tt.wantDetail[tracker.DetailModel] = "o3-mini"
 			if !reflect.DeepEqual(obs.Details, tt.wantDetail) {
 				t.Errorf("details %v, want %v", obs.Details, tt.wantDetail)
 			}

@@ -3,6 +3,7 @@ package openai
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -105,10 +106,19 @@ func EvalRunStatus(s string) tracker.Status {
 // absent fields; any other failure is a *providers.PayloadError whose Field is
 // a path within obj.
 //
-// Details keys: output_file_id, error_file_id (batches; an expired batch
-// keeps its partial output), fine_tuned_model (fine-tunes), error_message and
-// error_code (the first batch error, the fine-tune's or the response's
-// error, the eval run's error), incomplete_reason (responses), report_url
+// Usage's CachedInputTokens is usage.input_tokens_details.cached_tokens
+// (batches, responses) or per_model_usage's cached_tokens summed (eval
+// runs): the part of InputTokens served from OpenAI's prompt cache.
+//
+// Details keys: model (tracker.DetailModel: the object's model, a
+// fine-tune's base model, an eval run's evaluated model; through
+// payload.ModelName), output_file_id, error_file_id (batches; an expired
+// batch keeps its partial output), fine_tuned_model (fine-tunes),
+// error_message and error_code (the batch's quota error, else its first
+// error; the fine-tune's or the response's error, the eval run's error),
+// failure_cause (tracker.FailureCauseQuota when that error's code says a
+// quota or rate limit: token_limit_exceeded, rate_limit_exceeded,
+// insufficient_quota), incomplete_reason (responses), report_url
 // (eval runs), request_failure (completed batches with failed requests,
 // completed eval runs with errored items: tracker.RequestFailurePartial or
 // tracker.RequestFailureTotal).
@@ -134,7 +144,12 @@ type apiError struct {
 
 // tokenUsage is the usage object of batches and responses.
 type tokenUsage struct {
-	InputTokens  payload.Count `json:"input_tokens"`
+	InputTokens        payload.Count `json:"input_tokens"`
+	InputTokensDetails *struct {
+		// CachedTokens is the part of input_tokens read from the prompt
+		// cache.
+		CachedTokens payload.Count `json:"cached_tokens"`
+	} `json:"input_tokens_details"`
 	OutputTokens payload.Count `json:"output_tokens"`
 	TotalTokens  payload.Count `json:"total_tokens"`
 }
@@ -145,6 +160,9 @@ func (t *tokenUsage) take(f *payload.Figures) {
 		return
 	}
 	f.Take("input_tokens", "usage.input_tokens", t.InputTokens)
+	if d := t.InputTokensDetails; d != nil {
+		f.Take("cached_input_tokens", "usage.input_tokens_details.cached_tokens", d.CachedTokens)
+	}
 	f.Take("output_tokens", "usage.output_tokens", t.OutputTokens)
 	f.Take("total_tokens", "usage.total_tokens", t.TotalTokens)
 }
@@ -167,9 +185,12 @@ func (h header) observation(kind tracker.Kind, object string, status func(string
 }
 
 type batchObject struct {
-	Object       string `json:"object"`
-	ID           string `json:"id"`
-	Status       string `json:"status"`
+	Object string `json:"object"`
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	// Model is the model the batch's requests ran on; in batch objects
+	// since 2025, absent from older ones and from some compatible APIs.
+	Model        string `json:"model"`
 	OutputFileID string `json:"output_file_id"`
 	ErrorFileID  string `json:"error_file_id"`
 	Errors       *struct {
@@ -204,12 +225,17 @@ func batchObservation(obj []byte) (tracker.Observation, error) {
 	}
 	var f payload.Figures
 	d := details{}
+	payload.SetModel(d, b.Model)
 	d.set("output_file_id", b.OutputFileID)
 	d.set("error_file_id", b.ErrorFileID)
 	if e := b.Errors; e != nil {
 		first := apiError{Code: e.Code, Message: e.Message}
 		if len(e.Data) > 0 {
 			first = e.Data[0]
+		}
+		// A quota error among line errors is why the batch failed.
+		if i := slices.IndexFunc(e.Data, func(e apiError) bool { return quotaCode(e.Code) }); i >= 0 {
+			first = e.Data[i]
 		}
 		d.setError(first)
 	}
@@ -259,9 +285,11 @@ func unixTime(raw json.RawMessage) *time.Time {
 const maxUnixSeconds = 253402300799
 
 type fineTuningObject struct {
-	Object         string        `json:"object"`
-	ID             string        `json:"id"`
-	Status         string        `json:"status"`
+	Object string `json:"object"`
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	// Model is the base model being fine-tuned.
+	Model          string        `json:"model"`
 	FineTunedModel string        `json:"fine_tuned_model"`
 	TrainedTokens  payload.Count `json:"trained_tokens"`
 	Error          *apiError     `json:"error"`
@@ -279,6 +307,7 @@ func fineTuningObservation(obj []byte) (tracker.Observation, error) {
 		return tracker.Observation{}, err
 	}
 	d := details{}
+	payload.SetModel(d, f.Model)
 	d.set("fine_tuned_model", f.FineTunedModel)
 	if f.Error != nil {
 		d.setError(*f.Error)
@@ -297,6 +326,7 @@ type responseObject struct {
 	Object            string    `json:"object"`
 	ID                string    `json:"id"`
 	Status            string    `json:"status"`
+	Model             string    `json:"model"`
 	Error             *apiError `json:"error"`
 	IncompleteDetails *struct {
 		Reason string `json:"reason"`
@@ -314,6 +344,7 @@ func responseObservation(obj []byte) (tracker.Observation, error) {
 		return tracker.Observation{}, err
 	}
 	d := details{}
+	payload.SetModel(d, r.Model)
 	if r.Error != nil {
 		d.setError(*r.Error)
 	}
@@ -330,9 +361,11 @@ func responseObservation(obj []byte) (tracker.Observation, error) {
 // evalRunObject is an eval run (openai-python's RunRetrieveResponse, "object":
 // "eval.run"): its counts of output items and its token usage per model.
 type evalRunObject struct {
-	Object       string    `json:"object"`
-	ID           string    `json:"id"`
-	Status       string    `json:"status"`
+	Object string `json:"object"`
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	// Model is the model evaluated, when the run's data source names one.
+	Model        string    `json:"model"`
 	Error        *apiError `json:"error"`
 	ReportURL    string    `json:"report_url"`
 	ResultCounts *struct {
@@ -345,13 +378,15 @@ type evalRunObject struct {
 		PromptTokens     payload.Count `json:"prompt_tokens"`
 		CompletionTokens payload.Count `json:"completion_tokens"`
 		TotalTokens      payload.Count `json:"total_tokens"`
+		CachedTokens     payload.Count `json:"cached_tokens"`
 	} `json:"per_model_usage"`
 }
 
 // evalRunObservation maps an eval run: result_counts' total, passed and
 // failed plus errored are requests_total, requests_completed and
-// requests_failed; per_model_usage's prompt, completion and total tokens,
-// summed over the models, are input_tokens, output_tokens and total_tokens.
+// requests_failed; per_model_usage's prompt, cached, completion and total
+// tokens, summed over the models, are input_tokens, cached_input_tokens,
+// output_tokens and total_tokens.
 // A completed run whose items errored (were not answered, unlike items that
 // failed their grading) is a partial or total request failure.
 func evalRunObservation(obj []byte) (tracker.Observation, error) {
@@ -364,6 +399,7 @@ func evalRunObservation(obj []byte) (tracker.Observation, error) {
 		return tracker.Observation{}, err
 	}
 	d := details{}
+	payload.SetModel(d, r.Model)
 	if r.Error != nil {
 		d.setError(*r.Error)
 	}
@@ -383,10 +419,11 @@ func evalRunObservation(obj []byte) (tracker.Observation, error) {
 	for i, u := range r.PerModelUsage {
 		at := fmt.Sprintf("per_model_usage[%d].", i)
 		tokens["input_tokens"] = append(tokens["input_tokens"], payload.Part{Path: at + "prompt_tokens", Count: u.PromptTokens})
+		tokens["cached_input_tokens"] = append(tokens["cached_input_tokens"], payload.Part{Path: at + "cached_tokens", Count: u.CachedTokens})
 		tokens["output_tokens"] = append(tokens["output_tokens"], payload.Part{Path: at + "completion_tokens", Count: u.CompletionTokens})
 		tokens["total_tokens"] = append(tokens["total_tokens"], payload.Part{Path: at + "total_tokens", Count: u.TotalTokens})
 	}
-	for _, name := range []string{"input_tokens", "output_tokens", "total_tokens"} {
+	for _, name := range []string{"input_tokens", "cached_input_tokens", "output_tokens", "total_tokens"} {
 		f.TakeSum(name, tokens[name]...)
 	}
 	f.Observe(&obs)
@@ -403,9 +440,29 @@ func (d details) set(key, value string) {
 	}
 }
 
+// setError records e: its message and code, and, when the code is a quota
+// one (quotaCode), tracker.FailureCauseQuota.
 func (d details) setError(e apiError) {
 	d.set("error_message", e.Message)
 	d.set("error_code", e.Code)
+	if quotaCode(e.Code) {
+		d.set(tracker.DetailFailureCause, tracker.FailureCauseQuota)
+	}
+}
+
+// quotaCode reports whether an OpenAI error code says a quota or rate limit
+// stopped the job, for OpenAI and every provider that answers with its
+// objects (Azure OpenAI, Groq, MythicDot): token_limit_exceeded (a batch
+// refused for the organization's, or Azure deployment's, enqueued token
+// limit for its model), rate_limit_exceeded (a response's
+// ResponseError code) and insufficient_quota (the account is out of credit,
+// the code of OpenAI's 429 "You exceeded your current quota").
+func quotaCode(code string) bool {
+	switch code {
+	case "token_limit_exceeded", "rate_limit_exceeded", "insufficient_quota":
+		return true
+	}
+	return false
 }
 
 // result is d, or nil when empty.

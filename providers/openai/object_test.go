@@ -73,8 +73,8 @@ func TestObjectObservation(t *testing.T) {
 			kind: tracker.KindBatch, obj: "batch_completed.json",
 			want: tracker.Observation{
 				ExternalID: "batch_abc123", Kind: tracker.KindBatch, Status: tracker.StatusSucceeded, ProviderStatus: "completed",
-				Usage:   &tracker.Usage{InputTokens: 1500, OutputTokens: 500, TotalTokens: 2000, RequestsTotal: 100, RequestsCompleted: 95, RequestsFailed: 5},
-				Details: map[string]string{"output_file_id": "file-cvaTdG", "error_file_id": "file-HOWS94", "request_failure": "partial"},
+				Usage:   &tracker.Usage{InputTokens: 1500, CachedInputTokens: 1024, OutputTokens: 500, TotalTokens: 2000, RequestsTotal: 100, RequestsCompleted: 95, RequestsFailed: 5},
+				Details: map[string]string{"model": "gpt-5-2025-08-07", "output_file_id": "file-cvaTdG", "error_file_id": "file-HOWS94", "request_failure": "partial"},
 				EndedAt: unix(1711493163),
 			},
 		},
@@ -126,6 +126,39 @@ func TestObjectObservation(t *testing.T) {
 			},
 		},
 		{
+			name: "batch failed for the enqueued token limit",
+			kind: tracker.KindBatch,
+			obj: `{"id":"batch_67a1b2c3","object":"batch","endpoint":"/v1/chat/completions","errors":{"object":"list","data":[` +
+				`{"code":"token_limit_exceeded","line":null,"message":"Enqueued token limit reached for gpt-4o in organization org-snq6hvcTYRCMyB87hjZjkoFr. ` +
+				`Limit: 90,000 enqueued tokens. Please try again once some in_progress batches have been completed.","param":null}]},` +
+				`"input_file_id":"file-in","completion_window":"24h","status":"failed","output_file_id":null,"error_file_id":null,` +
+				`"created_at":1738650000,"in_progress_at":null,"expires_at":1738736400,"finalizing_at":null,"completed_at":null,` +
+				`"failed_at":1738650003,"expired_at":null,"cancelling_at":null,"cancelled_at":null,` +
+				`"request_counts":{"total":0,"completed":0,"failed":0},"metadata":null}`,
+			want: tracker.Observation{
+				ExternalID: "batch_67a1b2c3", Kind: tracker.KindBatch, Status: tracker.StatusFailed, ProviderStatus: "failed",
+				Details: map[string]string{
+					"error_code": "token_limit_exceeded",
+					"error_message": "Enqueued token limit reached for gpt-4o in organization org-snq6hvcTYRCMyB87hjZjkoFr. " +
+						"Limit: 90,000 enqueued tokens. Please try again once some in_progress batches have been completed.",
+					tracker.DetailFailureCause: tracker.FailureCauseQuota,
+				},
+				EndedAt: unix(1738650003),
+			},
+		},
+		{
+			name: "batch failed, its quota error after line errors",
+			kind: tracker.KindBatch,
+			obj: `{"id":"batch_q2","object":"batch","status":"failed","errors":{"object":"list","data":[` +
+				`{"code":"invalid_json_line","message":"This line is not parseable as valid JSON.","param":null,"line":3},` +
+				`{"code":"token_limit_exceeded","message":"Enqueued token limit reached for gpt-4o-mini.","param":null,"line":null}]}}`,
+			want: tracker.Observation{
+				ExternalID: "batch_q2", Kind: tracker.KindBatch, Status: tracker.StatusFailed, ProviderStatus: "failed",
+				Details: map[string]string{"error_code": "token_limit_exceeded", "error_message": "Enqueued token limit reached for gpt-4o-mini.",
+					tracker.DetailFailureCause: tracker.FailureCauseQuota},
+			},
+		},
+		{
 			name: "batch failed, error at the top of errors (OpenAI guide's shape)",
 			kind: tracker.KindBatch,
 			obj:  `{"id":"batch_abc123","status":"failed","errors":{"message":"Batch processing failed","code":"batch_error"}}`,
@@ -168,7 +201,7 @@ func TestObjectObservation(t *testing.T) {
 			want: tracker.Observation{
 				ExternalID: "ftjob-abc123", Kind: tracker.KindFineTuning, Status: tracker.StatusSucceeded, ProviderStatus: "succeeded",
 				Usage:   &tracker.Usage{TrainedTokens: 5768},
-				Details: map[string]string{"fine_tuned_model": "ft:davinci-002:my-org:custom_suffix:7q8mpxmy"},
+				Details: map[string]string{"model": "davinci-002", "fine_tuned_model": "ft:davinci-002:my-org:custom_suffix:7q8mpxmy"},
 				EndedAt: unix(1692661190),
 			},
 		},
@@ -200,7 +233,29 @@ func TestObjectObservation(t *testing.T) {
 			want: tracker.Observation{
 				ExternalID: "resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b", Kind: tracker.KindResponse,
 				Status: tracker.StatusSucceeded, ProviderStatus: "completed",
-				Usage: &tracker.Usage{InputTokens: 36, OutputTokens: 87, TotalTokens: 123},
+				Usage:   &tracker.Usage{InputTokens: 36, OutputTokens: 87, TotalTokens: 123},
+				Details: map[string]string{"model": "gpt-5.4"},
+			},
+		},
+		{
+			name: "response served partly from the prompt cache",
+			kind: tracker.KindResponse,
+			obj: `{"id":"resp_cached","object":"response","status":"completed","model":"gpt-4o-2024-08-06",` +
+				`"usage":{"input_tokens":2006,"input_tokens_details":{"cached_tokens":1920},"output_tokens":300,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":2306}}`,
+			want: tracker.Observation{
+				ExternalID: "resp_cached", Kind: tracker.KindResponse, Status: tracker.StatusSucceeded, ProviderStatus: "completed",
+				Usage:   &tracker.Usage{InputTokens: 2006, CachedInputTokens: 1920, OutputTokens: 300, TotalTokens: 2306},
+				Details: map[string]string{"model": "gpt-4o-2024-08-06"},
+			},
+		},
+		{
+			name: "batch whose cached tokens are no count",
+			kind: tracker.KindBatch,
+			obj:  `{"id":"batch_neg","status":"in_progress","usage":{"input_tokens":100,"input_tokens_details":{"cached_tokens":-5},"output_tokens":0,"total_tokens":100}}`,
+			want: tracker.Observation{
+				ExternalID: "batch_neg", Kind: tracker.KindBatch, Status: tracker.StatusRunning, ProviderStatus: "in_progress",
+				Usage:        &tracker.Usage{InputTokens: 100, TotalTokens: 100},
+				DroppedUsage: []tracker.DroppedFigure{{Field: "cached_input_tokens", Path: "usage.input_tokens_details.cached_tokens", Value: "-5", Reason: tracker.DropNegative}},
 			},
 		},
 		{
@@ -221,6 +276,18 @@ func TestObjectObservation(t *testing.T) {
 			want: tracker.Observation{
 				ExternalID: "resp_err", Kind: tracker.KindResponse, Status: tracker.StatusFailed, ProviderStatus: "failed",
 				Details: map[string]string{"error_code": "server_error", "error_message": "The model failed."},
+			},
+		},
+		{
+			name: "response failed for a rate limit",
+			kind: tracker.KindResponse,
+			obj: `{"id":"resp_rl","object":"response","status":"failed","background":true,` +
+				`"error":{"code":"rate_limit_exceeded","message":"Rate limit reached for gpt-4.1 in organization org-abc on tokens per min (TPM)."},"usage":null}`,
+			want: tracker.Observation{
+				ExternalID: "resp_rl", Kind: tracker.KindResponse, Status: tracker.StatusFailed, ProviderStatus: "failed",
+				Details: map[string]string{"error_code": "rate_limit_exceeded",
+					"error_message":            "Rate limit reached for gpt-4.1 in organization org-abc on tokens per min (TPM).",
+					tracker.DetailFailureCause: tracker.FailureCauseQuota},
 			},
 		},
 		{

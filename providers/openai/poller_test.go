@@ -121,11 +121,11 @@ func TestPollBatchLifecycle(t *testing.T) {
 			t.Errorf("poll %d filled the caller's fields: %+v", i+1, obs)
 		}
 	}
-	wantUsage := tracker.Usage{InputTokens: 1500, OutputTokens: 500, TotalTokens: 2000, RequestsTotal: 100, RequestsCompleted: 95, RequestsFailed: 5}
+	wantUsage := tracker.Usage{InputTokens: 1500, CachedInputTokens: 1024, OutputTokens: 500, TotalTokens: 2000, RequestsTotal: 100, RequestsCompleted: 95, RequestsFailed: 5}
 	if obs.Usage == nil || *obs.Usage != wantUsage {
 		t.Errorf("usage %+v, want %+v", obs.Usage, wantUsage)
 	}
-	wantDetails := map[string]string{"output_file_id": "file-cvaTdG", "error_file_id": "file-HOWS94", "request_failure": tracker.RequestFailurePartial}
+	wantDetails := map[string]string{tracker.DetailModel: "gpt-4o-mini-2024-07-18", "output_file_id": "file-cvaTdG", "error_file_id": "file-HOWS94", "request_failure": tracker.RequestFailurePartial}
 	if !reflect.DeepEqual(obs.Details, wantDetails) {
 		t.Errorf("details %v, want %v", obs.Details, wantDetails)
 	}

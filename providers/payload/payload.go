@@ -261,6 +261,22 @@ func RequestFailure(total, failed int64) string {
 	return tracker.RequestFailurePartial
 }
 
+// RPCFailureCause is the tracker.DetailFailureCause of a job whose error
+// has Google's google.rpc.Status shape (the Gemini API's and Vertex AI's
+// job errors, Fireworks' job status): tracker.FailureCauseQuota when it
+// says a quota or rate limit stopped the job, else "". code is the error's
+// code as written: 8, google.rpc.Code RESOURCE_EXHAUSTED, in a job's error;
+// 429 in Google's HTTP error JSON, which some answers pass through; or the
+// code's name RESOURCE_EXHAUSTED (Fireworks). status is the HTTP error
+// JSON's status field, the code's name ("" when absent).
+func RPCFailureCause(code, status string) string {
+	switch {
+	case code == "8", code == "429", code == "RESOURCE_EXHAUSTED", status == "RESOURCE_EXHAUSTED":
+		return tracker.FailureCauseQuota
+	}
+	return ""
+}
+
 // Figures collects the usage figures of an observation as a parser reads
 // them, leaving out (and noting, for the job's history) those that are no
 // counts. The zero value is empty and ready to use.

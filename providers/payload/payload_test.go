@@ -280,6 +280,23 @@ func TestRequestFailure(t *testing.T) {
 	}
 }
 
+func TestRPCFailureCause(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		code, status, want string
+	}{
+		{"8", "", tracker.FailureCauseQuota}, {"429", "RESOURCE_EXHAUSTED", tracker.FailureCauseQuota},
+		{"429", "", tracker.FailureCauseQuota}, {"", "RESOURCE_EXHAUSTED", tracker.FailureCauseQuota},
+		{"RESOURCE_EXHAUSTED", "", tracker.FailureCauseQuota},
+		{"3", "INVALID_ARGUMENT", ""}, {"13", "", ""}, {"FAILED_PRECONDITION", "", ""}, {"", "", ""},
+	}
+	for _, tt := range tests {
+		if got := payload.RPCFailureCause(tt.code, tt.status); got != tt.want {
+			t.Errorf("RPCFailureCause(%q, %q) = %q, want %q", tt.code, tt.status, got, tt.want)
+		}
+	}
+}
+
 // An event's type-and-data id is the same whatever the data's spacing, and
 // differs by type and by data.
 func TestEventTypeID(t *testing.T) {

@@ -55,8 +55,11 @@ func FineTuningStatus(s string) tracker.Status {
 // batchJob is what GET /v1/batches/{id} answers, in the part read here.
 // Together reports a progress percentage but no request counts.
 type batchJob struct {
-	ID           string `json:"id"`
-	Status       string `json:"status"`
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	// ModelID is the model the batch's requests run on
+	// ("meta-llama/Llama-3.3-70B-Instruct-Turbo": the "/" is the name's).
+	ModelID      string `json:"model_id"`
 	OutputFileID string `json:"output_file_id"`
 	ErrorFileID  string `json:"error_file_id"`
 	Error        string `json:"error"`
@@ -68,8 +71,9 @@ type batchJob struct {
 // OccurredAt is left zero: a poll's time is the caller's. A malformed body
 // is a *providers.PayloadError.
 //
-// Details keys: output_file_id (kept on an EXPIRED batch too: its partial
-// output), error_file_id, error_message (the batch's error). A COMPLETED
+// Details keys: model (tracker.DetailModel: model_id), output_file_id (kept
+// on an EXPIRED batch too: its partial output), error_file_id,
+// error_message (the batch's error). A COMPLETED
 // batch with an error_file_id may have failed requests, but without counts
 // jobwatch cannot tell how many, so request_failure is not set: the
 // error_file_id is the sign.
@@ -82,7 +86,8 @@ func BatchObservation(body []byte) (tracker.Observation, error) {
 		return tracker.Observation{}, err
 	}
 	obs := tracker.Observation{ExternalID: b.ID, Kind: tracker.KindBatch, Status: BatchStatus(b.Status), ProviderStatus: b.Status}
-	obs.Details = details("output_file_id", b.OutputFileID, "error_file_id", b.ErrorFileID, "error_message", b.Error)
+	obs.Details = details(tracker.DetailModel, payload.ModelName(b.ModelID),
+		"output_file_id", b.OutputFileID, "error_file_id", b.ErrorFileID, "error_message", b.Error)
 	return obs, nil
 }
 
@@ -97,8 +102,10 @@ type fineTuneEvent struct {
 // here. The fine-tuned model's name is model_output_name on the wire
 // (together-python reads it as output_name): both are accepted.
 type fineTuneJob struct {
-	ID              string          `json:"id"`
-	Status          string          `json:"status"`
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	// Model is the base model being fine-tuned.
+	Model           string          `json:"model"`
 	ModelOutputName string          `json:"model_output_name"`
 	OutputName      string          `json:"output_name"`
 	TokenCount      payload.Count   `json:"token_count"`
@@ -109,8 +116,8 @@ type fineTuneJob struct {
 // returns it, to an observation: ExternalID, Kind fine_tuning, Status
 // (FineTuningStatus), ProviderStatus, Usage (TrainedTokens from
 // token_count; a figure that is no count is left out and noted in
-// DroppedUsage) and Details: output_name (the fine-tuned model) and, on an
-// error, error_message (the message of the last JOB_ERROR or error-level
+// DroppedUsage) and Details: model (tracker.DetailModel: the base model),
+// output_name (the fine-tuned model) and, on an error, error_message (the message of the last JOB_ERROR or error-level
 // event). A malformed body is a *providers.PayloadError.
 func FineTuningObservation(body []byte) (tracker.Observation, error) {
 	var j fineTuneJob
@@ -136,7 +143,7 @@ func FineTuningObservation(body []byte) (tracker.Observation, error) {
 			}
 		}
 	}
-	obs.Details = details("output_name", name, "error_message", errMsg)
+	obs.Details = details(tracker.DetailModel, payload.ModelName(j.Model), "output_name", name, "error_message", errMsg)
 	return obs, nil
 }
 

@@ -53,7 +53,8 @@ func TestFineTuningDetails(t *testing.T) {
 		body string
 		want map[string]string
 	}{
-		{`{"id":"ft-1","status":"completed","model_output_name":"me/Llama-3-8b-ft-1"}`, map[string]string{"output_name": "me/Llama-3-8b-ft-1"}},
+		{`{"id":"ft-1","status":"completed","model":"meta-llama/Meta-Llama-3-8B","model_output_name":"me/Llama-3-8b-ft-1"}`,
+			map[string]string{tracker.DetailModel: "meta-llama/Meta-Llama-3-8B", "output_name": "me/Llama-3-8b-ft-1"}},
 		{`{"id":"ft-1","status":"completed","output_name":"me/Llama-3-8b-ft-1"}`, map[string]string{"output_name": "me/Llama-3-8b-ft-1"}},
 		{`{"id":"ft-1","status":"error","events":[{"type":"JOB_START","level":"info","message":"started"},` +
 			`{"type":"JOB_ERROR","level":"Error","message":"Training file has an invalid line 7"}]}`, map[string]string{"error_message": "Training file has an invalid line 7"}},

@@ -71,15 +71,17 @@ func TestPollBatchEnds(t *testing.T) {
 		"/v1/batches/b-stop": {batch("b-stop", "CANCELING", 10, ""), batch("b-stop", "CANCELLED", 10, "")},
 	})
 	p := newPoller(srv, testKey)
+	// Together's model names hold a "/" of their own: kept whole.
+	const model, llama = tracker.DetailModel, "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 	tests := []struct {
 		id      string
 		want    []tracker.Status
 		details map[string]string
 	}{
-		{"b-ok", []tracker.Status{tracker.StatusPending, tracker.StatusRunning, tracker.StatusSucceeded}, map[string]string{"output_file_id": "file-out", "error_file_id": "file-err"}},
-		{"b-bad", []tracker.Status{tracker.StatusPending, tracker.StatusFailed}, map[string]string{"error_message": "Invalid JSONL on line 3"}},
-		{"b-late", []tracker.Status{tracker.StatusRunning, tracker.StatusExpired}, map[string]string{"output_file_id": "file-partial"}},
-		{"b-stop", []tracker.Status{tracker.StatusRunning, tracker.StatusCancelled}, nil},
+		{"b-ok", []tracker.Status{tracker.StatusPending, tracker.StatusRunning, tracker.StatusSucceeded}, map[string]string{model: llama, "output_file_id": "file-out", "error_file_id": "file-err"}},
+		{"b-bad", []tracker.Status{tracker.StatusPending, tracker.StatusFailed}, map[string]string{model: llama, "error_message": "Invalid JSONL on line 3"}},
+		{"b-late", []tracker.Status{tracker.StatusRunning, tracker.StatusExpired}, map[string]string{model: llama, "output_file_id": "file-partial"}},
+		{"b-stop", []tracker.Status{tracker.StatusRunning, tracker.StatusCancelled}, map[string]string{model: llama}},
 	}
 	for _, tt := range tests {
 		obs := polls(t, p, tracker.Job{Provider: "together", Kind: tracker.KindBatch, ExternalID: tt.id}, tt.want...)
@@ -106,7 +108,8 @@ func TestPollFineTuningEnds(t *testing.T) {
 		return tracker.Job{Provider: "together", Kind: tracker.KindFineTuning, ExternalID: id}
 	}
 	obs := polls(t, p, job("ft-ok"), tracker.StatusPending, tracker.StatusPending, tracker.StatusRunning, tracker.StatusRunning, tracker.StatusSucceeded)
-	if obs.Usage == nil || *obs.Usage != (tracker.Usage{TrainedTokens: 3250000}) || obs.Details["output_name"] != "me/Meta-Llama-3.1-8B-ft-ok" {
+	if obs.Usage == nil || *obs.Usage != (tracker.Usage{TrainedTokens: 3250000}) || obs.Details["output_name"] != "me/Meta-Llama-3.1-8B-ft-ok" ||
+		obs.Details[tracker.DetailModel] != "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference" {
 		t.Errorf("usage %+v, details %v", obs.Usage, obs.Details)
 	}
 	obs = polls(t, p, job("ft-bad"), tracker.StatusRunning, tracker.StatusFailed)

@@ -40,8 +40,13 @@ func Status(s string) tracker.Status {
 // batchPredictionJob is what batchPredictionJobs.get answers, in the part
 // read here. Its int64 counts are proto3 JSON: decimal strings.
 type batchPredictionJob struct {
-	Name            string `json:"name"`
-	State           string `json:"state"`
+	Name  string `json:"name"`
+	State string `json:"state"`
+	// Model is the resource name of the model the job runs on: a
+	// publisher's ("publishers/google/models/gemini-2.0-flash-001", also
+	// below projects/{p}/locations/{l}/) or the project's own
+	// ("projects/{p}/locations/{l}/models/{id}").
+	Model           string `json:"model"`
 	CompletionStats *struct {
 		SuccessfulCount payload.ProtoCount `json:"successfulCount"`
 		FailedCount     payload.ProtoCount `json:"failedCount"`
@@ -50,6 +55,9 @@ type batchPredictionJob struct {
 	Error *struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
+		// Status is the code's name, as Google's HTTP error JSON writes
+		// it ("RESOURCE_EXHAUSTED"); a job's google.rpc.Status has none.
+		Status string `json:"status"`
 	} `json:"error"`
 	OutputInfo *struct {
 		GCSOutputDirectory    string `json:"gcsOutputDirectory"`
@@ -80,11 +88,14 @@ func JobID(name string) string {
 // is left out and noted in DroppedUsage. OccurredAt is left zero: a poll's
 // time is the caller's. A malformed body is a *providers.PayloadError.
 //
-// Details keys: resource_name (name verbatim); output_directory
+// Details keys: resource_name (name verbatim); model (tracker.DetailModel:
+// the last segment of the model's resource name, payload.ModelName);
+// output_directory
 // (outputInfo.gcsOutputDirectory), bigquery_output_dataset,
 // bigquery_output_table, kept whatever the state (an expired job's partial
 // output included); error_message and error_code (error, set on a failed or
-// cancelled job); request_failure (a succeeded or partially succeeded job
+// cancelled job); failure_cause (tracker.FailureCauseQuota when that error
+// is RESOURCE_EXHAUSTED: payload.RPCFailureCause); request_failure (a succeeded or partially succeeded job
 // with failed requests: tracker.RequestFailureTotal when none succeeded,
 // else tracker.RequestFailurePartial, which PARTIALLY_SUCCEEDED always is).
 func BatchObservation(body []byte) (tracker.Observation, error) {
@@ -101,6 +112,7 @@ func BatchObservation(body []byte) (tracker.Observation, error) {
 	}
 	obs := tracker.Observation{ExternalID: id, Kind: tracker.KindBatch, Status: Status(j.State), ProviderStatus: j.State}
 	d := map[string]string{"resource_name": j.Name}
+	payload.SetModel(d, j.Model)
 	if o := j.OutputInfo; o != nil {
 		payload.SetDetail(d, "output_directory", o.GCSOutputDirectory)
 		payload.SetDetail(d, "bigquery_output_dataset", o.BigQueryOutputDataset)
@@ -111,6 +123,7 @@ func BatchObservation(body []byte) (tracker.Observation, error) {
 		if e.Code != 0 {
 			d["error_code"] = strconv.Itoa(e.Code)
 		}
+		payload.SetDetail(d, tracker.DetailFailureCause, payload.RPCFailureCause(strconv.Itoa(e.Code), e.Status))
 	}
 	var f payload.Figures
 	var succeeded, failed int64

@@ -2,6 +2,8 @@ package vertex_test
 
 import (
 	"errors"
+	"fmt"
+	"maps"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -107,6 +109,25 @@ func TestMalformedJobs(t *testing.T) {
 	}
 }
 
+// The model is its resource name's last segment, whichever form it has;
+// a job that names none has no model detail.
+func TestModel(t *testing.T) {
+	t.Parallel()
+	for model, want := range map[string]string{
+		"publishers/google/models/gemini-2.0-flash-001":                                   "gemini-2.0-flash-001",
+		"projects/p/locations/us-central1/publishers/google/models/gemini-2.5-flash-lite": "gemini-2.5-flash-lite",
+		"projects/p/locations/us-central1/models/5678@2":                                  "5678@2",
+		"": "",
+	} {
+		body := fmt.Sprintf(`{"name":"projects/p/locations/l/batchPredictionJobs/1","state":"JOB_STATE_RUNNING","model":%q}`, model)
+		obs, err := vertex.BatchObservation([]byte(body))
+		got, ok := obs.Details[tracker.DetailModel]
+		if err != nil || got != want || ok != (want != "") {
+			t.Errorf("model %q: %v, details %v; want model %q", model, err, obs.Details, want)
+		}
+	}
+}
+
 func TestJobID(t *testing.T) {
 	t.Parallel()
 	for name, want := range map[string]string{
@@ -116,6 +137,33 @@ func TestJobID(t *testing.T) {
 	} {
 		if got := vertex.JobID(name); got != want {
 			t.Errorf("JobID(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// A job that failed RESOURCE_EXHAUSTED (google.rpc.Code 8) carries
+// failure_cause quota beside its error's code and message; other errors do
+// not.
+func TestFailureCause(t *testing.T) {
+	t.Parallel()
+	const name = "projects/my-project/locations/us-central1/batchPredictionJobs/4567890123456789012"
+	tests := []struct {
+		name, error string
+		want        map[string]string
+	}{
+		{"resource exhausted", `{"code":8,"message":"Quota exceeded for aiplatform.googleapis.com/generate_content_requests_per_minute_per_project_per_base_model with base model: gemini-2.0-flash."}`,
+			map[string]string{"resource_name": name, "model": "gemini-2.0-flash", "error_code": "8",
+				"error_message":            "Quota exceeded for aiplatform.googleapis.com/generate_content_re…", // clipped
+				tracker.DetailFailureCause: tracker.FailureCauseQuota}},
+		{"invalid argument", `{"code":3,"message":"Failed to import data."}`,
+			map[string]string{"resource_name": name, "model": "gemini-2.0-flash", "error_code": "3", "error_message": "Failed to import data."}},
+	}
+	for _, tt := range tests {
+		body := `{"name":"` + name + `","displayName":"nightly","model":"publishers/google/models/gemini-2.0-flash",` +
+			`"state":"JOB_STATE_FAILED","error":` + tt.error + `,"createTime":"2026-11-30T08:00:00.000Z","endTime":"2026-11-30T08:10:00.000Z"}`
+		obs, err := vertex.BatchObservation([]byte(body))
+		if err != nil || obs.Status != tracker.StatusFailed || !maps.Equal(obs.Details, tt.want) {
+			t.Errorf("%s: %v, %s details %v; want failed, %v", tt.name, err, obs.Status, obs.Details, tt.want)
 		}
 	}
 }

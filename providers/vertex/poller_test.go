@@ -179,6 +179,9 @@ func TestPollEnds(t *testing.T) {
 		if obs.Details["resource_name"] != "projects/123456789012/locations/us-central1/batchPredictionJobs/"+tt.id {
 			t.Errorf("%s: resource_name %q", tt.id, obs.Details["resource_name"])
 		}
+		if obs.Details[tracker.DetailModel] != "gemini-2.0-flash-001" {
+			t.Errorf("%s: model %q, want gemini-2.0-flash-001", tt.id, obs.Details[tracker.DetailModel])
+		}
 	}
 }
 

@@ -83,9 +83,23 @@ type Threshold struct {
 	Provider string            `toml:"provider"`
 	Labels   map[string]string `toml:"labels"`
 	Window   string            `toml:"window"`
-	Limit    int64             `toml:"limit"`
+	// Limit is in the metric's unit: a count, or for "cost" an amount of
+	// costs.currency (which may have decimals).
+	Limit float64 `toml:"limit"`
 	// Levels are fractions of Limit. Default [0.8, 1.0].
 	Levels []float64 `toml:"levels"`
+	// Projected makes the levels apply to the projected total: the window's
+	// cost plus what the running jobs of known size will cost. Only for
+	// metric "cost".
+	Projected bool `toml:"projected"`
+}
+
+// limit is t's Limit in the unit the usage totals count: nanos for cost.
+func (t Threshold) limit() int64 {
+	if t.Metric == tracker.MetricCost {
+		return int64(math.Round(t.Limit * tracker.NanosPerUnit))
+	}
+	return int64(t.Limit)
 }
 
 // DefaultSlackRateLimit is a slack notifier's default rate_limit, in alerts
@@ -194,8 +208,14 @@ func (c *Config) validateAlerts(bad func(key, format string, args ...any)) {
 		if !slices.Contains(tracker.Windows, t.Window) {
 			bad(key+".window", "%q is not a window (want hour, day or month)", t.Window)
 		}
-		if t.Limit <= 0 {
-			bad(key+".limit", "must be positive")
+		switch {
+		case !(t.Limit > 0) || t.Limit > math.MaxInt64/tracker.NanosPerUnit:
+			bad(key+".limit", "%g is not a positive limit", t.Limit)
+		case t.Metric != tracker.MetricCost && t.Limit != math.Trunc(t.Limit):
+			bad(key+".limit", "%g is not a whole number of %s", t.Limit, t.Metric)
+		}
+		if t.Projected && t.Metric != tracker.MetricCost {
+			bad(key+".projected", "only a cost threshold can be projected")
 		}
 		for j, l := range t.Levels {
 			if l <= 0 || l > 100 {
@@ -256,10 +276,10 @@ func (n Notifier) WebhookConfig() notify.WebhookConfig {
 
 // Alerting is the routes and thresholds as the tracker applies them.
 func (c *Config) Alerting() *tracker.Alerting {
-	if len(c.Routes) == 0 && len(c.Thresholds) == 0 {
+	if len(c.Routes) == 0 && len(c.Thresholds) == 0 && len(c.Prices) == 0 {
 		return nil
 	}
-	a := &tracker.Alerting{}
+	a := &tracker.Alerting{Prices: c.PriceTable()}
 	for _, r := range c.Routes {
 		kinds := make([]tracker.Kind, len(r.Kinds))
 		for i, k := range r.Kinds {
@@ -270,7 +290,10 @@ func (c *Config) Alerting() *tracker.Alerting {
 	}
 	for _, t := range c.Thresholds {
 		a.Thresholds = append(a.Thresholds, tracker.Threshold{Name: t.Name, Metric: t.Metric, Provider: t.Provider, Labels: t.Labels,
-			Window: t.Window, Limit: t.Limit, Levels: t.Levels})
+			Window: t.Window, Limit: t.limit(), Levels: t.Levels, Projected: t.Projected})
+		if t.Metric == tracker.MetricCost {
+			a.Thresholds[len(a.Thresholds)-1].Currency = c.Costs.Currency
+		}
 	}
 	for _, p := range c.Providers {
 		if p.Webhook != nil {

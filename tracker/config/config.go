@@ -33,6 +33,8 @@ type Config struct {
 	Notifiers  []Notifier  `toml:"notifiers"`
 	Routes     []Route     `toml:"routes"`
 	Thresholds []Threshold `toml:"thresholds"`
+	Costs      Costs       `toml:"costs"`
+	Prices     []Price     `toml:"prices"`
 }
 
 // Server configures the HTTP listener.
@@ -118,6 +120,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Log.Format, "json")
 	c.Sweep.applyDefaults()
 	c.applyAlertDefaults()
+	setDefault(&c.Costs.Currency, "USD")
 	for i := range c.Providers {
 		c.Providers[i].applyDefaults()
 	}
@@ -259,6 +262,7 @@ func (c *Config) Validate() error {
 	}
 	c.Sweep.validate(bad)
 	c.validateAlerts(bad)
+	c.validateCosts(bad)
 	c.validateProviders(bad)
 	// Map iteration above is unordered; keep the report stable.
 	slices.SortStableFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })

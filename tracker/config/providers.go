@@ -132,6 +132,8 @@ type Generic struct {
 	JobID      string `toml:"job_id"`
 	Status     string `toml:"status"`
 	OccurredAt string `toml:"occurred_at"`
+	// Model is the path of the model the job runs on; optional.
+	Model string `toml:"model"`
 	// Kind is the kind of the provider's jobs. Default "batch".
 	Kind string `toml:"kind"`
 	// StatusMap maps the provider's status words to normalized statuses.
@@ -233,7 +235,7 @@ func (w *Webhook) SignatureConfig() signature.Config {
 func (g *Generic) GenericConfig() providers.Mapping {
 	c := providers.Mapping{
 		EventID: g.EventID, EventType: g.EventType, JobID: g.JobID, Status: g.Status, OccurredAt: g.OccurredAt,
-		Kind: tracker.Kind(g.Kind), Usage: g.Usage,
+		Model: g.Model, Kind: tracker.Kind(g.Kind), Usage: g.Usage,
 	}
 	if g.StatusMap != nil {
 		c.StatusMap = make(map[string]tracker.Status, len(g.StatusMap))

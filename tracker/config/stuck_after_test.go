@@ -31,6 +31,23 @@ api_key = "k"
 name = "mistral"
 type = "mistral"
 api_key = "k"
+[[providers]]
+name = "azure"
+type = "azure-openai"
+base_url = "https://my-resource.openai.azure.com"
+api_key = "k"
+[[providers]]
+name = "mythicdot"
+type = "mythicdot"
+base_url = "https://api.mythicdot.ai/v1"
+api_key = "k"
+[[providers]]
+name = "mythicdot-eu"
+type = "mythicdot"
+base_url = "https://eu.api.mythicdot.ai/v1"
+api_key = "k"
+[providers.stuck_after.fine_tuning]
+queued = "24h"
 `)
 	if err != nil {
 		t.Fatal(err)
@@ -44,6 +61,13 @@ api_key = "k"
 		{c.Providers[0], tracker.KindFineTuning, map[string]time.Duration{"queued": 12 * time.Hour}},
 		{c.Providers[1], tracker.KindBatch, map[string]time.Duration{"BATCH_STATE_PENDING": 24 * time.Hour}},
 		{c.Providers[2], tracker.KindBatch, nil},
+		{c.Providers[3], tracker.KindBatch, map[string]time.Duration{"validating": time.Hour, "finalizing": 2 * time.Hour, "cancelling": time.Hour}},
+		{c.Providers[3], tracker.KindFineTuning, nil},
+		{c.Providers[4], tracker.KindBatch, map[string]time.Duration{"validating": time.Hour, "finalizing": 2 * time.Hour, "cancelling": time.Hour}},
+		{c.Providers[4], tracker.KindFineTuning, map[string]time.Duration{"queued": 12 * time.Hour}},
+		// Over the defaults it shares with openai, leaving openai's as they are.
+		{c.Providers[5], tracker.KindFineTuning, map[string]time.Duration{"queued": 24 * time.Hour}},
+		{c.Providers[0], tracker.KindFineTuning, map[string]time.Duration{"queued": 12 * time.Hour}},
 	} {
 		if got := tt.p.StuckAfterFor(tt.kind); !maps.Equal(got, tt.want) {
 			t.Errorf("%s %s: stuck_after %v, want %v", tt.p.Name, tt.kind, got, tt.want)

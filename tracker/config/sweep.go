@@ -66,10 +66,12 @@ type Poll struct {
 	URL string `toml:"url"`
 	// Headers are sent with every generic poll (they may hold credentials).
 	Headers map[string]Secret `toml:"headers"`
-	// JobID, Status and Usage are the generic provider's field paths in a
-	// poll's answer, when they differ from its events' ([providers.generic]).
+	// JobID, Status, Model and Usage are the generic provider's field paths
+	// in a poll's answer, when they differ from its events'
+	// ([providers.generic]).
 	JobID  string            `toml:"job_id"`
 	Status string            `toml:"status"`
+	Model  string            `toml:"model"`
 	Usage  map[string]string `toml:"usage"`
 }
 
@@ -80,6 +82,7 @@ func (p *Provider) PollGenericConfig() providers.Mapping {
 	c.EventID, c.EventType, c.OccurredAt = "", "", ""
 	c.JobID = cmp.Or(p.Poll.JobID, c.JobID)
 	c.Status = cmp.Or(p.Poll.Status, c.Status)
+	c.Model = cmp.Or(p.Poll.Model, c.Model)
 	if p.Poll.Usage != nil {
 		c.Usage = p.Poll.Usage
 	}

@@ -61,17 +61,13 @@ func (s *Server) usage(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, fmt.Sprintf("window: %q is not hour, day or month", window))
 		return
 	}
-	totals, err := s.opts.Tracker.Store().UsageTotals(r.Context(), window, tracker.WindowStart(window, time.Now()))
+	out, err := s.opts.Tracker.Usage(r.Context(), window, r.URL.Query().Get("provider"))
 	if err != nil {
 		s.unavailable(w, r, err)
 		return
 	}
-	provider := r.URL.Query().Get("provider")
-	out := []tracker.UsageTotal{}
-	for _, t := range totals {
-		if provider == "" || t.Provider == provider {
-			out = append(out, t)
-		}
+	if out == nil {
+		out = []tracker.UsageTotal{}
 	}
 	WriteJSON(w, http.StatusOK, map[string]any{"usage": out})
 }

@@ -37,8 +37,12 @@ const (
 // Subject is a one-line summary of a for an email subject or a log line,
 // saying what happened and to what: "[jobwatch] openai batch batch_abc
 // failed", "[jobwatch] usage 80% of daily-tokens (4,100,000 of 5,000,000
-// tokens, day 2026-11-23)". Its figures read as in Text. It is at most 200
-// runes, without control characters.
+// tokens, day 2026-11-23)". A job's end says why it failed when jobwatch
+// knows ("failed: quota or rate limit reached (token_limit_exceeded: ...)",
+// tracker.FailureNote) and the partial output it leaves to collect
+// ("expired; partial results to collect: output file file-abc",
+// tracker.PartialResultsNote). Its figures read as in Text. It is at most
+// 200 runes, without control characters.
 func Subject(a tracker.Alert) string {
 	var s string
 	switch {
@@ -53,6 +57,12 @@ func Subject(a tracker.Alert) string {
 			s += ": " + failedRequests(j)
 		} else {
 			s += " " + jobOutcome(a.Type)
+		}
+		if note := tracker.FailureNote(j); note != "" && a.Type == tracker.AlertJobFailed {
+			s += ": " + note
+		}
+		if note := tracker.PartialResultsNote(j); note != "" {
+			s += "; " + note
 		}
 	case a.Job != nil:
 		s = fmt.Sprintf("%s %s %s: %s", provider(a), kind(a.Job), a.Job.ExternalID, eventHeadline(a))
@@ -124,7 +134,10 @@ func jobOutcome(typ string) string {
 	return strings.TrimPrefix(typ, "job.")
 }
 
-// headline is Text's first line: what happened, without the job's id.
+// headline is Text's first line: what happened, without the job's id,
+// with a failure's cause when jobwatch knows it ("openai batch failed:
+// quota or rate limit reached"; the summary line below gives the
+// provider's code and message).
 func headline(a tracker.Alert) string {
 	switch {
 	case a.Threshold != nil:
@@ -134,7 +147,11 @@ func headline(a tracker.Alert) string {
 		if a.Type == tracker.AlertJobPartialFailure && a.Job.Details[tracker.DetailRequestFailure] == tracker.RequestFailureTotal {
 			return fmt.Sprintf("%s %s: all requests failed", provider(a), kind(a.Job))
 		}
-		return fmt.Sprintf("%s %s %s", provider(a), kind(a.Job), jobOutcome(a.Type))
+		s := fmt.Sprintf("%s %s %s", provider(a), kind(a.Job), jobOutcome(a.Type))
+		if cause := tracker.FailureCause(a.Job); cause != "" && a.Type == tracker.AlertJobFailed {
+			s += ": " + cause
+		}
+		return s
 	}
 	return strings.TrimSpace(provider(a) + " " + eventHeadline(a))
 }
@@ -192,13 +209,14 @@ func failedRequests(j *tracker.Job) string {
 }
 
 // detailLabels names the well-known job details, in the order Text shows
-// them; others follow sorted by key. request_failure is left out: the
-// headline says it.
+// them; others follow sorted by key. request_failure and failure_cause are
+// left out: the headline says them.
 var detailLabels = []struct{ key, label string }{
 	{"error_message", "error"},
 	{"error_code", "error code"},
 	{"incomplete_reason", "incomplete reason"},
-	{"fine_tuned_model", "model"},
+	{"model", "model"},
+	{"fine_tuned_model", "fine-tuned model"},
 	{"base_model", "base model"},
 	{"output_file_id", "output file"},
 	{"error_file_id", "error file"},
@@ -240,6 +258,7 @@ func (w *textWriter) job(a tracker.Alert) {
 		}
 	}
 	w.field("status", status)
+	w.field("partial results", tracker.PartialResults(j))
 	if len(j.Labels) > 0 {
 		w.field("labels", labels(j.Labels))
 	}
@@ -260,7 +279,7 @@ func (w *textWriter) job(a tracker.Alert) {
 	for _, t := range []struct {
 		n    int64
 		name string
-	}{{u.InputTokens, "in"}, {u.OutputTokens, "out"}, {u.TotalTokens, "total"}} {
+	}{{u.InputTokens, "in"}, {u.CachedInputTokens, "cached in"}, {u.OutputTokens, "out"}, {u.TotalTokens, "total"}} {
 		if t.n > 0 {
 			tokens = append(tokens, group(t.n)+" "+t.name)
 		}
@@ -272,7 +291,10 @@ func (w *textWriter) job(a tracker.Alert) {
 	if u.TrainedTokens > 0 {
 		w.field("trained tokens", group(u.TrainedTokens))
 	}
-	known := map[string]bool{tracker.DetailRequestFailure: true}
+	if j.Cost != nil {
+		w.field("cost", j.Cost.String())
+	}
+	known := map[string]bool{tracker.DetailRequestFailure: true, tracker.DetailFailureCause: true}
 	for _, d := range detailLabels {
 		known[d.key] = true
 		w.field(d.label, j.Details[d.key])
@@ -311,6 +333,9 @@ func (w *textWriter) threshold(t *tracker.ThresholdCrossing) {
 		usage += fmt.Sprintf(" (%s)", percent(float64(t.Value)/float64(t.Limit)))
 	}
 	w.field("usage", usage)
+	if t.Projected > 0 {
+		w.field("projected", tracker.FormatMoney(t.Projected, t.Currency)+" for running jobs, included above")
+	}
 	w.field("level", percent(t.Level)+" crossed")
 	w.field("window", windowLabel(t))
 	w.field("provider", t.Provider)
@@ -477,6 +502,9 @@ func percent(f float64) string {
 // usageOfLimit shows a threshold crossing's usage against its limit, in
 // Subject and Text alike: "4,100,000 of 5,000,000".
 func usageOfLimit(t *tracker.ThresholdCrossing) string {
+	if t.Metric == tracker.MetricCost {
+		return tracker.FormatMoney(t.Value, t.Currency) + " of " + tracker.FormatMoney(t.Limit, t.Currency)
+	}
 	return group(t.Value) + " of " + group(t.Limit)
 }
 

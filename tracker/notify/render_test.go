@@ -127,13 +127,32 @@ func TestSubjectAndText(t *testing.T) {
 	unknown := tracker.Alert{ID: "alrt_23", Type: tracker.AlertJobSucceeded, Provider: "openai", UsageUnknown: true,
 		Job: &tracker.Job{Provider: "openai", Kind: tracker.KindBatch, ExternalID: "batch_u", Status: tracker.StatusSucceeded}}
 	unknown.Summary = tracker.Summary(unknown)
+	quota := tracker.Alert{ID: "alrt_25", Type: tracker.AlertJobFailed, Provider: "openai", CreatedAt: raisedAt,
+		Job: &tracker.Job{Provider: "openai", Kind: tracker.KindBatch, ExternalID: "batch_q", Status: tracker.StatusFailed, ProviderStatus: "failed",
+			Details: map[string]string{
+				"error_code": "token_limit_exceeded",
+				"error_message": "Enqueued token limit reached for gpt-4o in organization org-abc. " +
+					"Limit: 90,000 enqueued tokens. Please try again once some in_progress batches have been completed.",
+				tracker.DetailFailureCause: tracker.FailureCauseQuota,
+			}}}
+	quota.Summary = tracker.Summary(quota)
+	expired := tracker.Alert{ID: "alrt_26", Type: tracker.AlertJobExpired, Provider: "azure-openai", CreatedAt: raisedAt,
+		Job: &tracker.Job{Provider: "azure-openai", Kind: tracker.KindBatch, ExternalID: "batch_e", Status: tracker.StatusExpired, ProviderStatus: "expired",
+			Usage:   tracker.Usage{RequestsTotal: 1000, RequestsCompleted: 700},
+			Details: map[string]string{"output_file_id": "file-part1"}}}
+	expired.Summary = tracker.Summary(expired)
+	expiredEmpty := tracker.Alert{ID: "alrt_27", Type: tracker.AlertJobExpired, Provider: "openai",
+		Job: &tracker.Job{Provider: "openai", Kind: tracker.KindBatch, ExternalID: "batch_n", Status: tracker.StatusExpired, ProviderStatus: "expired",
+			Details: map[string]string{"error_file_id": "file-err1"}}}
+	expiredEmpty.Summary = tracker.Summary(expiredEmpty)
 
 	tests := []struct {
-		name    string
-		alert   tracker.Alert
-		subject string
-		want    []string // lines, or parts of lines, Text must have
-		long    []string // words allowed to make a line longer than maxPhoneLine
+		name     string
+		alert    tracker.Alert
+		subject  string
+		want     []string // lines, or parts of lines, Text must have
+		unwanted []string // parts of lines Text must not have
+		long     []string // words allowed to make a line longer than maxPhoneLine
 	}{
 		{
 			name:    "failed batch",
@@ -155,18 +174,49 @@ func TestSubjectAndText(t *testing.T) {
 			},
 		},
 		{
-			name:    "partial failure",
-			alert:   partial,
-			subject: "[jobwatch] openai batch " + longID + ": 12 of 1,000 requests failed",
+			name:  "partial failure",
+			alert: partial,
+			// Cut at 200 runes: the id is long.
+			subject: "[jobwatch] openai batch " + longID + ": 12 of 1,000 requests failed; partial results to collect: output file fi…",
 			want: []string{
 				"openai batch partly failed\n",
 				"\njob: " + longID + "\n",
 				"\nstatus: succeeded (provider: completed)\n",
+				"\npartial results: output file file-out456\n",
 				"\nrequests: 988 of 1,000 completed, 12 failed\n",
 				"\noutput file: file-out456\n",
 				"\nerror file: file-err789\n",
 			},
 			long: []string{longID},
+		},
+		{
+			name:    "quota failure",
+			alert:   quota,
+			subject: "[jobwatch] openai batch batch_q failed: quota or rate limit reached (token_limit_exceeded: Enqueued token limit reached for gpt-4o in organization org-abc. Limit: 90,000 enqueued tokens. Please try a…",
+			want: []string{
+				"openai batch failed: quota or rate limit reached\n",
+				"\nopenai batch batch_q failed: quota or rate limit reached\n  (token_limit_exceeded: Enqueued token limit reached for gpt-4o in\n",
+				"\nerror code: token_limit_exceeded\n",
+			},
+			unwanted: []string{"failure cause", "partial results"},
+		},
+		{
+			name:    "expired with partial output",
+			alert:   expired,
+			subject: "[jobwatch] azure-openai batch batch_e expired; partial results to collect: output file file-part1",
+			want: []string{
+				"azure-openai batch expired\n",
+				"\nazure-openai batch batch_e expired; partial results to collect: output\n  file file-part1\n",
+				"\npartial results: output file file-part1\n",
+				"\nrequests: 700 of 1,000 completed\n",
+			},
+		},
+		{
+			name:     "expired without output",
+			alert:    expiredEmpty,
+			subject:  "[jobwatch] openai batch batch_n expired",
+			want:     []string{"openai batch expired\n"},
+			unwanted: []string{"partial results"},
 		},
 		{
 			name:    "total failure",
@@ -268,6 +318,11 @@ func TestSubjectAndText(t *testing.T) {
 			for _, w := range tt.want {
 				if !strings.Contains(text, w) {
 					t.Errorf("Text lacks %q; got:\n%s", w, text)
+				}
+			}
+			for _, w := range tt.unwanted {
+				if strings.Contains(text, w) {
+					t.Errorf("Text has %q; got:\n%s", w, text)
 				}
 			}
 			checkPhoneLines(t, text, tt.long)

@@ -200,7 +200,10 @@ func (s *Sweeper) Sweep(ctx context.Context) (res Result, err error) {
 	for _, provider := range ended {
 		s.log.Info("webhooks are arriving again; their silence has ended", "provider", provider)
 	}
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	return res, s.tracker.CheckProjectedThresholds(ctx)
 }
 
 // warnNotConfigured logs, once per sweep, how many due jobs of each
