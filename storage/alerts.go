@@ -222,6 +222,9 @@ RETURNING key`, key, now, now.Add(-interval)).Scan(ctx, &key)
 	for i, n := range notifiers {
 		rows[i] = alertRow{Notifier: n, Type: a.Type, Provider: a.Provider, Payload: string(payload), State: string(tracker.AlertPending),
 			NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+		if a.Job != nil {
+			rows[i].JobExternalID = a.Job.ExternalID
+		}
 	}
 	return rows, nil
 }
@@ -234,6 +237,7 @@ type alertRow struct {
 	Notifier      string     `bun:"notifier"`
 	Type          string     `bun:"type"`
 	Provider      string     `bun:"provider"`
+	JobExternalID string     `bun:"job_external_id"` // of the job of Provider the alert is about; "" for none
 	Payload       string     `bun:"payload"`
 	State         string     `bun:"state"`
 	Attempts      int        `bun:"attempts"`

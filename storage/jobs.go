@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -103,6 +104,15 @@ func (s *Store) ListJobs(ctx context.Context, p tracker.ListParams) ([]tracker.J
 	if p.BeforeID != 0 {
 		q = q.Where("id < ?", p.BeforeID)
 	}
+	if p.Query != "" {
+		// SQLite's LIKE ignores the case of ASCII letters; PostgreSQL's
+		// ILIKE that of every letter.
+		like := "LIKE"
+		if s.postgres {
+			like = "ILIKE"
+		}
+		q = q.Where("external_id "+like+" ? ESCAPE '\\'", "%"+likeEscaper.Replace(p.Query)+"%")
+	}
 	if len(p.Labels) > 0 {
 		if s.postgres {
 			want, err := json.Marshal(p.Labels)
@@ -126,6 +136,10 @@ func (s *Store) ListJobs(ctx context.Context, p tracker.ListParams) ([]tracker.J
 	}
 	return jobs(rows)
 }
+
+// likeEscaper escapes LIKE's wildcards, and its escape character, so that
+// a pattern matches them literally.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // CountJobs returns the number of jobs per provider, kind and status.
 func (s *Store) CountJobs(ctx context.Context) ([]tracker.JobCount, error) {

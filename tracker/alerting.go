@@ -228,10 +228,14 @@ func Account(before, after Job, counted Counted) (UsageDelta, Counted) {
 // once: when it is learned, or, when its alert is held for the enrichment
 // poll (Job.AlertHeldUntil), when the hold ends. Failures that the
 // enrichment poll finds after the end's alert went out raise
-// job.partial_failure then.
+// job.partial_failure then. An untracked job raises nothing.
 func AlertTypes(before Job, res Result, obs Observation) []string {
 	after := res.Job
 	if res.Duplicate || obs.Type == TypeUsageDropped {
+		return nil
+	}
+	if after != nil && after.UntrackedAt != nil {
+		// Nobody wants to hear of it any more.
 		return nil
 	}
 	if after == nil {

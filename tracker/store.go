@@ -12,6 +12,17 @@ import (
 // ErrNotFound is returned when a job does not exist.
 var ErrNotFound = errors.New("not found")
 
+// Errors of the actions a person takes on a job (Tracker.Resolve).
+var (
+	// ErrNotTerminal: a job can be resolved by hand only to a terminal
+	// status.
+	ErrNotTerminal = errors.New("not a terminal status")
+	// ErrJobEnded: the job has already ended.
+	ErrJobEnded = errors.New("job has already ended")
+	// ErrJobUntracked: the job is no longer tracked (Tracker.Untrack).
+	ErrJobUntracked = errors.New("job is untracked")
+)
+
 // Store is the persistence a Tracker needs. Package storage implements it on
 // SQLite and PostgreSQL; the conformance suite of package storetest
 // (storetest.Exercise) holds every implementation to the same rules.
@@ -25,6 +36,9 @@ type Store interface {
 	History(ctx context.Context, jobID int64, limit int) ([]Event, error)
 	// ListJobs returns jobs matching p, newest first.
 	ListJobs(ctx context.Context, p ListParams) ([]Job, error)
+	// DeleteJob deletes a job, its history and every alert about it in the
+	// outbox, whatever their state; ErrNotFound when there is no such job.
+	DeleteJob(ctx context.Context, provider, externalID string) error
 	// Apply applies every item in one transaction: each observation is
 	// deduped on its event id, its job locked (and created if the item
 	// adopts unknown jobs), passed through Transition and stored with its
@@ -110,6 +124,9 @@ type ListParams struct {
 	Status   Status
 	// Labels must all be present with these values.
 	Labels map[string]string
+	// Query, when not empty, matches the jobs whose external id holds it,
+	// ignoring the case of ASCII letters.
+	Query string
 	// BeforeID, when not zero, returns only jobs with a smaller id (the cursor).
 	BeforeID int64
 	Limit    int

@@ -98,6 +98,8 @@ func New(opts Options) *Server {
 	s.Handle("POST /v1/jobs", s.trackJob, true)
 	s.Handle("GET /v1/jobs", s.listJobs, true)
 	s.Handle("GET /v1/jobs/{provider}/{id}", s.getJob, true)
+	s.Handle("DELETE /v1/jobs/{provider}/{id}", s.untrackJob, true)
+	s.Handle("POST /v1/jobs/{provider}/{id}/resolve", s.resolveJob, true)
 	if opts.Poller != nil {
 		s.Handle("POST /v1/jobs/{provider}/{id}/poll", s.pollJob, true)
 	}
@@ -325,6 +327,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 		Provider: q.Get("provider"),
 		Kind:     tracker.Kind(q.Get("kind")),
 		Status:   tracker.Status(q.Get("status")),
+		Query:    q.Get("q"),
 		Cursor:   q.Get("cursor"),
 		Limit:    limit,
 	}

@@ -68,6 +68,10 @@ var cases = []struct {
 	{"ClaimAlertsKeepsANotifiersOrder", claimAlertsKeepsANotifiersOrder},
 	{"ConcurrentAlertClaimsTakeTurns", concurrentAlertClaimsTakeTurns},
 	{"ConsoleSummaries", consoleSummaries},
+	{"ResolveEndsAJobByHand", resolveEndsAJobByHand},
+	{"UntrackStopsPollsAndAlerts", untrackStopsPollsAndAlerts},
+	{"PurgeDeletesJobHistoryAndAlerts", purgeDeletesJobHistoryAndAlerts},
+	{"ListQueryMatchesIDSubstring", listQueryMatchesIDSubstring},
 }
 
 // newTracker is a tracker over s whose jobs go stale after 10 minutes.

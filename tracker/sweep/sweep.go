@@ -386,11 +386,15 @@ var ErrNotPolled = errors.New("no poller is configured for this provider and kin
 
 // PollJob polls one job now, whatever its schedule and any pause of its
 // provider, applies the answer like a sweep would, and returns the job as
-// it is after. A failed poll is a *providers.PollError.
+// it is after. A failed poll is a *providers.PollError; an untracked job
+// is not polled (tracker.ErrJobUntracked).
 func (s *Sweeper) PollJob(ctx context.Context, provider, externalID string) (tracker.Job, error) {
 	job, err := s.store.GetJob(ctx, provider, externalID)
 	if err != nil {
 		return tracker.Job{}, err
+	}
+	if job.UntrackedAt != nil {
+		return tracker.Job{}, tracker.ErrJobUntracked
 	}
 	p := s.opts.Providers[provider]
 	if p.Poller == nil || !p.Poller.Polls(job.Kind) {
