@@ -151,32 +151,21 @@ func (s *Store) CountJobs(ctx context.Context) ([]tracker.JobCount, error) {
 	return counts, nil
 }
 
-// CountStuck returns, per provider, how many live jobs are stuck.
-func (s *Store) CountStuck(ctx context.Context) (map[string]int64, error) {
-	var rows []struct {
-		Provider string
-		Count    int64
-	}
-	err := s.db.NewRaw("SELECT provider, count(*) AS count FROM jobs WHERE stuck_status <> '' AND status IN (?) GROUP BY provider",
-		bun.In([]tracker.Status{tracker.StatusPending, tracker.StatusRunning})).Scan(ctx, &rows)
+// SummarizeJobs returns, per provider, kind and status, the jobs, the
+// live stuck ones, and those resolved at or after since by webhook and by
+// poll, in one scan of jobs_summary_idx (an index-only scan: it holds
+// every column read).
+func (s *Store) SummarizeJobs(ctx context.Context, since time.Time) ([]tracker.JobSummary, error) {
+	var rows []tracker.JobSummary
+	err := s.db.NewRaw(`SELECT provider, kind, status, count(*) AS count,
+		sum(CASE WHEN stuck_status <> '' AND status IN (?) THEN 1 ELSE 0 END) AS stuck,
+		sum(CASE WHEN resolved_by = ? AND resolved_at >= ? THEN 1 ELSE 0 END) AS by_webhook,
+		sum(CASE WHEN resolved_by = ? AND resolved_at >= ? THEN 1 ELSE 0 END) AS by_poll
+		FROM jobs GROUP BY provider, kind, status`,
+		bun.In([]tracker.Status{tracker.StatusPending, tracker.StatusRunning}),
+		tracker.SourceWebhook, since.UTC(), tracker.SourcePoll, since.UTC()).Scan(ctx, &rows)
 	if err != nil {
-		return nil, fmt.Errorf("count stuck jobs: %w", err)
+		return nil, fmt.Errorf("summarize jobs: %w", err)
 	}
-	out := make(map[string]int64, len(rows))
-	for _, r := range rows {
-		out[r.Provider] = r.Count
-	}
-	return out, nil
-}
-
-// CountResolutions returns how many jobs resolved at or after since, per
-// provider and source.
-func (s *Store) CountResolutions(ctx context.Context, since time.Time) ([]tracker.ResolutionCount, error) {
-	var counts []tracker.ResolutionCount
-	err := s.db.NewRaw("SELECT provider, resolved_by AS source, count(*) AS count FROM jobs WHERE resolved_at >= ? GROUP BY provider, resolved_by",
-		since.UTC()).Scan(ctx, &counts)
-	if err != nil {
-		return nil, fmt.Errorf("count resolutions: %w", err)
-	}
-	return counts, nil
+	return rows, nil
 }

@@ -102,13 +102,12 @@ type Store interface {
 	CheckThresholds(ctx context.Context, now time.Time, alerting *Alerting, extra map[string]int64) error
 	// CountJobs returns how many jobs there are per provider, kind and status.
 	CountJobs(ctx context.Context) ([]JobCount, error)
-	// CountStuck returns, per provider, how many live jobs are stuck (a
-	// job.stuck alert raised for their provider status, StuckStatus set).
-	CountStuck(ctx context.Context) (map[string]int64, error)
-	// CountResolutions returns how many jobs resolved at or after since,
-	// per provider and who resolved them (ResolvedBy): the share learned by
-	// webhook versus by poll is the health of a provider's webhooks.
-	CountResolutions(ctx context.Context, since time.Time) ([]ResolutionCount, error)
+	// SummarizeJobs returns, per provider, kind and status, how many jobs
+	// there are, how many of the live ones are stuck (StuckStatus set),
+	// and how many resolved at or after since by webhook and by poll (the
+	// share learned by webhook is the health of a provider's webhooks):
+	// the console's overview, in one read of the jobs.
+	SummarizeJobs(ctx context.Context, since time.Time) ([]JobSummary, error)
 	// WebhookSilences returns, per provider whose webhooks are silent
 	// (provider.webhooks_silent raised and not yet ended), when they were
 	// declared silent.
@@ -183,12 +182,18 @@ type JobCount struct {
 	Count    int64
 }
 
-// ResolutionCount is the number of jobs of one provider resolved by one
-// source (webhook, poll, api, sweep) since a time.
-type ResolutionCount struct {
+// JobSummary is what SummarizeJobs says of the jobs of one provider, kind
+// and status.
+type JobSummary struct {
 	Provider string
-	Source   Source
+	Kind     Kind
+	Status   Status
 	Count    int64
+	// Stuck is how many of them are live and stuck.
+	Stuck int64
+	// ByWebhook and ByPoll are how many of them resolved since the time
+	// asked, learned by webhook and by poll.
+	ByWebhook, ByPoll int64
 }
 
 // ClaimParams selects due jobs for Store.ClaimDue.

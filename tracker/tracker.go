@@ -147,6 +147,15 @@ func (t *Tracker) Now() time.Time { return t.now() }
 // Options.Providers); nil when any name is taken.
 func (t *Tracker) Providers() []string { return slices.Clone(t.providers) }
 
+// Currency is the currency of the configured prices (Alerting.Prices),
+// the unit of MetricCost; "" when no prices are configured.
+func (t *Tracker) Currency() string {
+	if a := t.committer.alerting; a != nil && a.Prices != nil {
+		return a.Prices.Currency
+	}
+	return ""
+}
+
 // Store returns the store the tracker writes to.
 func (t *Tracker) Store() Store { return t.store }
 

@@ -8,9 +8,10 @@ import (
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
-// consoleSummaries: CountResolutions groups the jobs resolved since a time
-// by provider and source, CountStuck counts live stuck jobs per provider,
-// and WebhookSilences names the providers whose webhooks went silent.
+// consoleSummaries: SummarizeJobs counts the jobs, the live stuck ones and
+// those resolved since a time by webhook and by poll, per provider, kind
+// and status; WebhookSilences names the providers whose webhooks went
+// silent.
 func consoleSummaries(t *testing.T, open OpenStore) {
 	s := open(t)
 	ctx := context.Background()
@@ -56,26 +57,22 @@ func consoleSummaries(t *testing.T, open OpenStore) {
 	observe(verdict("s1", tracker.TypeJobStuck, "validating"))
 	observe(verdict("p1", tracker.TypeJobWebhookMissed, ""))
 
-	counts, err := s.CountResolutions(ctx, now.Add(-24*time.Hour))
+	summary, err := s.SummarizeJobs(ctx, now.Add(-24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[tracker.Source]int64{}
-	for _, c := range counts {
-		if c.Provider != "mythicdot" {
-			t.Errorf("resolution count of provider %q", c.Provider)
+	var jobs, stuckJobs, webhookEnds, pollEnds int64
+	for _, r := range summary {
+		if r.Provider != "mythicdot" || r.Kind != tracker.KindBatch {
+			t.Errorf("summary row of %s %s", r.Provider, r.Kind)
 		}
-		got[c.Source] += c.Count
+		if r.Status == tracker.StatusRunning && (r.Count != 2 || r.Stuck != 1) {
+			t.Errorf("running: %+v, want 2 jobs, 1 stuck", r)
+		}
+		jobs, stuckJobs, webhookEnds, pollEnds = jobs+r.Count, stuckJobs+r.Stuck, webhookEnds+r.ByWebhook, pollEnds+r.ByPoll
 	}
-	if len(got) != 2 || got[tracker.SourceWebhook] != 2 || got[tracker.SourcePoll] != 1 {
-		t.Errorf("CountResolutions over the day = %+v, want 2 by webhook and 1 by poll", counts)
-	}
-	stuckCounts, err := s.CountStuck(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(stuckCounts) != 1 || stuckCounts["mythicdot"] != 1 {
-		t.Errorf("CountStuck = %v, want mythicdot: 1", stuckCounts)
+	if jobs != 6 || stuckJobs != 1 || webhookEnds != 2 || pollEnds != 1 {
+		t.Errorf("SummarizeJobs over the day = %+v; want 6 jobs, 1 stuck, 2 ended by webhook and 1 by poll in the day", summary)
 	}
 	silences, err := s.WebhookSilences(ctx)
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -25,6 +24,7 @@ import (
 	"github.com/jobwatch/jobwatch/storage/storagetest"
 	"github.com/jobwatch/jobwatch/tracker/config"
 	"github.com/jobwatch/jobwatch/tracker/daemon"
+	"github.com/jobwatch/jobwatch/tracker/internal/logtest"
 )
 
 const (
@@ -61,7 +61,8 @@ func (s *site) pollCount(id string) int {
 
 // startSite starts a daemon over a fresh SQLite database with the API
 // token set, one mythicdot provider (webhooks signed, polled at a fake
-// API that answers every batch completed), a daily token threshold, and a
+// API that answers every batch completed), a price for its model, a daily
+// token threshold, and a
 // webhook notifier whose receiver refuses every alert for good (so that a
 // failed job's alert is dead at once); and seeds it through its webhooks
 // and API.
@@ -74,7 +75,7 @@ func startSite(t *testing.T) *site {
 		s.polls[id]++
 		s.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"id":%q,"object":"batch","status":"completed","output_file_id":"file-out-%s",
+		fmt.Fprintf(w, `{"id":%q,"object":"batch","status":"completed","model":"gpt-4o-mini","output_file_id":"file-out-%s",
 			"request_counts":{"total":10,"completed":10,"failed":0},"usage":{"input_tokens":700,"output_tokens":300,"total_tokens":1000}}`, id, id)
 	}))
 	t.Cleanup(api.Close)
@@ -108,6 +109,11 @@ name = "daily-tokens"
 metric = "tokens"
 window = "day"
 limit = 5000
+[[prices]]
+provider = "mythicdot"
+model = "gpt-4o-mini*"
+input_per_million = 1.0
+output_per_million = 2.0
 [[providers]]
 name = "mythicdot"
 type = "mythicdot"
@@ -120,7 +126,8 @@ secrets = [%q]
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d, err := daemon.New(ctx, cfg, daemon.NewLogger(cfg.Log, os.Stderr))
+	logs := &logtest.Buffer{}
+	d, err := daemon.New(ctx, cfg, daemon.NewLogger(cfg.Log, logs))
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -132,6 +139,9 @@ secrets = [%q]
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("daemon: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("the daemon's log:\n%s", logs)
 		}
 	})
 
@@ -404,6 +414,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		if n := b.count(t, "#no-jobs"); n != 1 {
 			t.Errorf("team=ads and succeeded: want no jobs")
 		}
+		b.do(t, chromedp.Navigate(s.url+"/ui/jobs"), chromedp.SendKeys(css("#q"), "topoll"), submit("form.filters button"))
+		if n, text := b.count(t, "#jobs tbody tr"), b.text(t, "#jobs tbody"); n != 1 || !strings.Contains(text, "batch_topoll") {
+			t.Errorf("id contains topoll: %d jobs %q, want batch_topoll alone", n, text)
+		}
 	})
 
 	t.Run("TimelineShowsWebhookAndPoll", func(t *testing.T) {
@@ -416,6 +430,42 @@ func TestConsoleInBrowser(t *testing.T) {
 		if n, status := b.count(t, "#timeline details pre"), b.text(t, "#status"); n != 2 || !strings.Contains(status, "succeeded") {
 			t.Errorf("timeline: %d payloads, status %q; want each observation's payload, succeeded", n, status)
 		}
+	})
+
+	t.Run("ShowsCost", func(t *testing.T) {
+		b.do(t, chromedp.Navigate(s.url+"/ui/jobs/mythicdot/batch_mixed"))
+		// 700 input tokens at 1 USD and 300 output at 2 USD a million.
+		if cost := b.text(t, "#cost"); cost != "0.0013 USD" {
+			t.Errorf("cost %q, want 0.0013 USD", cost)
+		}
+		b.do(t, chromedp.Navigate(s.url+"/ui/"))
+		if spend := b.text(t, "#spend-today"); !strings.Contains(spend, "0.0013 USD") {
+			t.Errorf("spend today %q, want 0.0013 USD", spend)
+		}
+	})
+
+	t.Run("MarkResolved", func(t *testing.T) {
+		b.do(t, chromedp.Navigate(s.url+"/ui/jobs/mythicdot/bulk_001"), chromedp.SetValue(css("#resolve-status"), "cancelled"),
+			chromedp.SendKeys(css("#resolve-reason"), "cancelled in the dashboard"), submit("#resolve button"))
+		if text := b.text(t, "main"); !strings.Contains(text, "Marked resolved.") || !strings.Contains(b.text(t, "#status"), "cancelled") ||
+			!strings.Contains(get(t, b, chromedp.TextContent(css("#timeline"))), "cancelled in the dashboard") {
+			t.Errorf("after mark resolved: %q; want the job cancelled, the reason in its history", text)
+		}
+		if body := s.v1(t, "GET", "/v1/jobs/mythicdot/bulk_001", "", http.StatusOK); !strings.Contains(body, `"resolved_by":"api"`) {
+			t.Errorf("the job after mark resolved: %s", body)
+		}
+	})
+
+	t.Run("StopTracking", func(t *testing.T) {
+		b.do(t, chromedp.Navigate(s.url+"/ui/jobs/mythicdot/bulk_002"), submit("#untrack button"))
+		if text := b.text(t, "main"); !strings.Contains(text, "No longer tracked") || b.count(t, "#untracked") != 1 || b.count(t, "#poll-now") != 0 {
+			t.Errorf("after stop tracking: %q; want it untracked, with no poll button", text)
+		}
+		b.do(t, chromedp.Navigate(s.url+"/ui/jobs/mythicdot/bulk_004"), chromedp.Click(css("#purge")), submit("#untrack button"))
+		if loc := b.location(t); !strings.HasSuffix(loc, "/ui/jobs") {
+			t.Errorf("after purge: at %s, want the job list", loc)
+		}
+		s.v1(t, "GET", "/v1/jobs/mythicdot/bulk_004", "", http.StatusNotFound)
 	})
 
 	t.Run("PollNow", func(t *testing.T) {

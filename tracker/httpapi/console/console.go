@@ -118,6 +118,8 @@ func (c *Console) Register(handle func(pattern string, h http.HandlerFunc)) {
 	if c.opts.Poller != nil {
 		handle("POST /ui/jobs/{provider}/{id}/poll", c.form(c.pollJob, true))
 	}
+	handle("POST /ui/jobs/{provider}/{id}/resolve", c.form(c.resolveJob, true))
+	handle("POST /ui/jobs/{provider}/{id}/untrack", c.form(c.untrackJob, true))
 	handle("GET /ui/deliveries", c.page(c.deliveries, true))
 	handle("GET /ui/alerts", c.page(c.alerts, true))
 	handle("POST /ui/alerts/{id}/retry", c.form(c.retryAlert, true))

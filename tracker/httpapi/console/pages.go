@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,6 +52,16 @@ var funcs = template.FuncMap{
 	// jobURL is a job's page.
 	"jobURL":  jobURL,
 	"alertID": tracker.AlertID,
+	"figure":  figure,
+}
+
+// figure writes a usage metric's value: money for MetricCost (its nanos in
+// currency), else the count.
+func figure(metric string, value int64, currency string) string {
+	if metric == tracker.MetricCost {
+		return tracker.FormatMoney(value, currency)
+	}
+	return strconv.FormatInt(value, 10)
 }
 
 // jobURL is a job's page.
@@ -90,26 +101,27 @@ type thresholdRow struct {
 }
 
 type overviewData struct {
-	Statuses               []tracker.Status
-	Providers              []providerRow
-	Running, Stuck, Lost   int64
-	Sweep                  *sweep.LastSweep
-	AlertsPending          int64
-	AlertsDead             int64
-	Thresholds             []thresholdRow
-	Spend                  map[string]int64
-	SpendMetric, SpendDay  string
-	HasSweeps, HasDayUsage bool
+	Statuses             []tracker.Status
+	Providers            []providerRow
+	Running, Stuck, Lost int64
+	Sweep                *sweep.LastSweep
+	AlertsPending        int64
+	AlertsDead           int64
+	Thresholds           []thresholdRow
+	// Spend is today's cost by provider, and SpendTotal their sum, in
+	// nanos of Currency; Currency is "" when no prices are configured.
+	Spend      map[string]int64
+	SpendTotal int64
+	Currency   string
+	SpendDay   string
+	HasSweeps  bool
 }
-
-// spendMetric is the usage metric the overview shows as today's spend.
-const spendMetric = "cost"
 
 func (c *Console) overview(r *http.Request) view {
 	ctx := r.Context()
 	st := c.opts.Tracker.Store()
 	now := c.opts.Tracker.Now()
-	d := overviewData{Statuses: tracker.Statuses, SpendMetric: spendMetric, SpendDay: now.UTC().Format("2006-01-02")}
+	d := overviewData{Statuses: tracker.Statuses, Currency: c.opts.Tracker.Currency(), SpendDay: now.UTC().Format("2006-01-02")}
 	rows := map[string]*providerRow{}
 	row := func(name string) *providerRow {
 		if rows[name] == nil {
@@ -117,39 +129,23 @@ func (c *Console) overview(r *http.Request) view {
 		}
 		return rows[name]
 	}
-	counts, err := st.CountJobs(ctx)
+	summary, err := st.SummarizeJobs(ctx, now.Add(-24*time.Hour))
 	if err != nil {
 		return c.storageFailure(r, err)
 	}
-	for _, n := range counts {
+	for _, n := range summary {
 		p := row(n.Provider)
 		p.ByStatus[n.Status] += n.Count
 		p.Total += n.Count
+		p.Stuck += n.Stuck
+		p.ByWebhook += n.ByWebhook
+		p.ByPoll += n.ByPoll
+		d.Stuck += n.Stuck
 		switch n.Status {
 		case tracker.StatusRunning:
 			d.Running += n.Count
 		case tracker.StatusLost:
 			d.Lost += n.Count
-		}
-	}
-	stuck, err := st.CountStuck(ctx)
-	if err != nil {
-		return c.storageFailure(r, err)
-	}
-	for name, n := range stuck {
-		row(name).Stuck = n
-		d.Stuck += n
-	}
-	ends, err := st.CountResolutions(ctx, now.Add(-24*time.Hour))
-	if err != nil {
-		return c.storageFailure(r, err)
-	}
-	for _, n := range ends {
-		switch n.Source {
-		case tracker.SourceWebhook:
-			row(n.Provider).ByWebhook += n.Count
-		case tracker.SourcePoll:
-			row(n.Provider).ByPoll += n.Count
 		}
 	}
 	silences, err := st.WebhookSilences(ctx)
@@ -184,11 +180,12 @@ func (c *Console) overview(r *http.Request) view {
 		d.Thresholds = append(d.Thresholds, thresholdRow{Threshold: t, Used: used, Ratio: float64(used) / float64(t.Limit)})
 	}
 	for _, u := range totals["day"] {
-		if v, ok := u.Metrics[spendMetric]; ok && u.Scope == "" {
+		if v, ok := u.Metrics[tracker.MetricCost]; ok && u.Scope == "" {
 			if d.Spend == nil {
 				d.Spend = map[string]int64{}
 			}
 			d.Spend[u.Provider] += v
+			d.SpendTotal += v
 		}
 	}
 	return view{page: "overview", title: "Overview", data: d}
@@ -208,7 +205,7 @@ func (c *Console) jobs(r *http.Request) view {
 	q := r.URL.Query()
 	d := jobsData{Statuses: tracker.Statuses, Label: q.Get("label")}
 	d.Filter = tracker.Filter{Provider: q.Get("provider"), Kind: tracker.Kind(q.Get("kind")), Status: tracker.Status(q.Get("status")),
-		Cursor: q.Get("cursor"), Limit: 50}
+		Query: q.Get("q"), Cursor: q.Get("cursor"), Limit: 50}
 	if d.Label != "" {
 		k, v, ok := strings.Cut(d.Label, "=")
 		if !ok || k == "" {
@@ -236,8 +233,18 @@ func (c *Console) jobs(r *http.Request) view {
 type jobData struct {
 	Job     tracker.Job
 	CanPoll bool
-	// Done says what the last button did ("polled"); "" when none.
+	// Ends are the statuses a person may resolve a job to.
+	Ends []tracker.Status
+	// Done says what the last button did; "" when none.
 	Done string
+}
+
+// doneMessages are what the job page says after each of its buttons, by
+// the done query parameter its redirect sets.
+var doneMessages = map[string]string{
+	"polled":    "Polled just now.",
+	"resolved":  "Marked resolved.",
+	"untracked": "No longer tracked: it is not polled again and raises no alert.",
 }
 
 func (c *Console) job(r *http.Request) view {
@@ -245,10 +252,8 @@ func (c *Console) job(r *http.Request) view {
 	if err != nil {
 		return c.storageFailure(r, err)
 	}
-	d := jobData{Job: j, CanPoll: c.opts.Poller != nil}
-	if r.URL.Query().Get("done") == "polled" {
-		d.Done = "Polled just now."
-	}
+	d := jobData{Job: j, CanPoll: c.opts.Poller != nil && j.UntrackedAt == nil, Done: doneMessages[r.URL.Query().Get("done")],
+		Ends: []tracker.Status{tracker.StatusSucceeded, tracker.StatusFailed, tracker.StatusCancelled, tracker.StatusExpired}}
 	return view{page: "job", title: j.Provider + " " + string(j.Kind) + " " + j.ExternalID, data: d}
 }
 
@@ -267,6 +272,38 @@ func (c *Console) pollJob(w http.ResponseWriter, r *http.Request) view {
 		return failure(http.StatusBadGateway, "The poll failed: "+pe.Error())
 	}
 	return c.storageFailure(r, err)
+}
+
+// resolveJob marks the job ended, with the status and reason the form gives.
+func (c *Console) resolveJob(w http.ResponseWriter, r *http.Request) view {
+	provider, id := r.PathValue("provider"), r.PathValue("id")
+	_, err := c.opts.Tracker.Resolve(r.Context(), provider, id, tracker.Status(r.PostForm.Get("status")), r.PostForm.Get("reason"))
+	switch {
+	case err == nil:
+		http.Redirect(w, r, jobURL(provider, id)+"?done=resolved", http.StatusSeeOther)
+		return view{}
+	case errors.Is(err, tracker.ErrNotTerminal):
+		return failure(http.StatusBadRequest, err.Error())
+	case errors.Is(err, tracker.ErrJobEnded), errors.Is(err, tracker.ErrJobUntracked):
+		return failure(http.StatusConflict, "The job was left as it is: "+err.Error()+".")
+	}
+	return c.storageFailure(r, err)
+}
+
+// untrackJob stops tracking the job; with purge checked it is deleted with
+// its history and alerts, and the page goes back to the list.
+func (c *Console) untrackJob(w http.ResponseWriter, r *http.Request) view {
+	provider, id := r.PathValue("provider"), r.PathValue("id")
+	purge := r.PostForm.Get("purge") == "on"
+	if err := c.opts.Tracker.Untrack(r.Context(), provider, id, purge); err != nil {
+		return c.storageFailure(r, err)
+	}
+	if purge {
+		http.Redirect(w, r, "/ui/jobs", http.StatusSeeOther)
+	} else {
+		http.Redirect(w, r, jobURL(provider, id)+"?done=untracked", http.StatusSeeOther)
+	}
+	return view{}
 }
 
 type deliveriesData struct {

@@ -14,7 +14,7 @@ const usageDays = 30
 
 // chartMetrics are the usage metrics charted, each when any provider used
 // some: tokens, requests and, once jobs carry it, cost.
-var chartMetrics = []string{"tokens", "requests", spendMetric}
+var chartMetrics = []string{"tokens", "requests", tracker.MetricCost}
 
 // allProviders names the chart of every provider's usage summed.
 const allProviders = "all providers"
@@ -34,8 +34,10 @@ const (
 type chart struct {
 	ID               string
 	Provider, Metric string
-	Bars             []bar
-	Limits           []limitLine
+	// Currency is the unit of a cost chart's nanos.
+	Currency string
+	Bars     []bar
+	Limits   []limitLine
 	// Max is the value at the top of the plot.
 	Max int64
 	// First and Last are the charted days.
@@ -126,13 +128,13 @@ func (c *Console) usage(r *http.Request) view {
 // threshold of the metric that counts this provider's usage (a threshold
 // of no provider on the all-providers chart).
 func (c *Console) drawChart(id, provider, metric string, days []string, values []int64) chart {
-	ch := chart{ID: id, Provider: provider, Metric: metric, First: days[0], Last: days[len(days)-1]}
+	ch := chart{ID: id, Provider: provider, Metric: metric, Currency: c.opts.Tracker.Currency(), First: days[0], Last: days[len(days)-1]}
 	for _, t := range c.opts.Thresholds {
 		want := t.Provider
 		if want == "" {
 			want = allProviders
 		}
-		if t.Window == "day" && t.Metric == metric && len(t.Labels) == 0 && want == provider {
+		if t.Window == "day" && t.Metric == metric && len(t.Labels) == 0 && !t.Projected && want == provider {
 			ch.Limits = append(ch.Limits, limitLine{Name: t.Name, Limit: t.Limit})
 			ch.Max = max(ch.Max, t.Limit)
 		}
