@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"os/exec"
 	"strings"
 	"sync"
@@ -499,6 +501,20 @@ func TestConsoleInBrowser(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	})
+
+	// JOBWATCH_SCREENSHOTS=dir writes the README's pictures of the
+	// overview and of a job (deploy/screenshots).
+	if dir := os.Getenv("JOBWATCH_SCREENSHOTS"); dir != "" {
+		t.Run("Screenshots", func(t *testing.T) {
+			for name, page := range map[string]string{"overview": "/ui/", "job": "/ui/jobs/mythicdot/batch_mixed"} {
+				b.do(t, chromedp.Navigate(s.url+page))
+				png := get(t, b, chromedp.FullScreenshot(100))
+				if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
 
 	t.Run("RefusesAFormWithoutItsCSRFToken", func(t *testing.T) {
 		before := s.pollCount("batch_mixed")
