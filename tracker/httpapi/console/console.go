@@ -277,10 +277,12 @@ type loginData struct {
 	Next string
 	// Wrong is set after a wrong token.
 	Wrong bool
+	// Open is set when no token is configured: there is nothing to ask.
+	Open bool
 }
 
 func (c *Console) loginForm(r *http.Request) view {
-	return view{page: "login", title: "Sign in", data: loginData{Next: safeNext(r.URL.Query().Get("next"))}}
+	return view{page: "login", title: "Sign in", data: loginData{Next: safeNext(r.URL.Query().Get("next")), Open: c.opts.TokenOK == nil}}
 }
 
 // login checks the token and opens a session.
