@@ -395,6 +395,29 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("FitsAPhoneAndTheKeyboard", func(t *testing.T) {
+		b.do(t, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+		defer b.do(t, chromedp.ResetViewport())
+		for _, page := range []string{"/ui/", "/ui/jobs", "/ui/jobs/mythicdot/batch_mixed", "/ui/deliveries", "/ui/alerts", "/ui/usage"} {
+			b.do(t, chromedp.Navigate(s.url+page))
+			// Wide tables scroll in their own box; the page itself never
+			// scrolls sideways.
+			if w := get(t, b, chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); w > 390 {
+				t.Errorf("%s is %dpx wide on a 390px phone", page, w)
+			}
+		}
+		// The first Tab reaches the skip link, and Enter on it moves to
+		// the page's content.
+		b.do(t, chromedp.Navigate(s.url+"/ui/jobs"), chromedp.KeyEvent("\t"))
+		if focused := get(t, b, chromedp.Evaluate[string](`document.activeElement.className`)); focused != "skip" {
+			t.Errorf("the first Tab focuses %q, want the skip link", focused)
+		}
+		b.do(t, chromedp.KeyEvent("\r"))
+		if loc := b.location(t); !strings.HasSuffix(loc, "#main") {
+			t.Errorf("Enter on the skip link: at %s, want #main", loc)
+		}
+	})
+
 	t.Run("FiltersNarrowTheList", func(t *testing.T) {
 		b.do(t, chromedp.Navigate(s.url+"/ui/jobs"))
 		if n := b.count(t, "#jobs tbody tr"); n != 50 {
