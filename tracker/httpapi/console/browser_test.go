@@ -397,7 +397,9 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	t.Run("FitsAPhoneAndTheKeyboard", func(t *testing.T) {
 		b.do(t, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
-		defer b.do(t, chromedp.ResetViewport())
+		// The window the browser started with, ResetViewport aside: it keeps
+		// the emulated width.
+		defer b.do(t, chromedp.EmulateViewport(1280, 900))
 		for _, page := range []string{"/ui/", "/ui/jobs", "/ui/jobs/mythicdot/batch_mixed", "/ui/deliveries", "/ui/alerts", "/ui/usage"} {
 			b.do(t, chromedp.Navigate(s.url+page))
 			// Wide tables scroll in their own box; the page itself never

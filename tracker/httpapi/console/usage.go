@@ -24,7 +24,7 @@ const (
 	chartWidth  = 640
 	chartHeight = 200
 	// plotLeft leaves room for the scale's labels, plotBottom for the days'.
-	plotLeft   = 70
+	plotLeft   = 96
 	plotBottom = 24
 	plotTop    = 10
 )
