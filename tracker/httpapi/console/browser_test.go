@@ -397,8 +397,8 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	t.Run("FitsAPhoneAndTheKeyboard", func(t *testing.T) {
 		b.do(t, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
-		// The window the browser started with, ResetViewport aside: it keeps
-		// the emulated width.
+		// Back to the size the browser started with (ResetViewport would
+		// leave the emulated width).
 		defer b.do(t, chromedp.EmulateViewport(1280, 900))
 		for _, page := range []string{"/ui/", "/ui/jobs", "/ui/jobs/mythicdot/batch_mixed", "/ui/deliveries", "/ui/alerts", "/ui/usage"} {
 			b.do(t, chromedp.Navigate(s.url+page))

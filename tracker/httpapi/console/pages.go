@@ -169,8 +169,12 @@ func (c *Console) overview(r *http.Request) view {
 			d.Sweep = &last
 		}
 	}
+	// Today's totals, and those of each threshold's window.
 	totals := map[string][]tracker.UsageTotal{}
 	for _, w := range tracker.Windows {
+		if w != "day" && !slices.ContainsFunc(c.opts.Thresholds, func(t tracker.Threshold) bool { return t.Window == w }) {
+			continue
+		}
 		if totals[w], err = st.UsageTotals(ctx, w, tracker.WindowStart(w, now)); err != nil {
 			return c.storageFailure(r, err)
 		}
