@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -107,5 +108,24 @@ func TestAccountCountsCostOnce(t *testing.T) {
 	unknown.Cost = &Cost{Currency: "USD", Unknown: "no price"}
 	if d, _ := Account(running, unknown, Counted{}); d[MetricCost] != 0 {
 		t.Fatalf("an unknown cost counted %d", d[MetricCost])
+	}
+}
+
+// Every figure of Usage is named in UsageFields, so that what walks them
+// (mergeUsage, the drop of negative figures) misses none.
+func TestUsageFieldsNameEveryFigure(t *testing.T) {
+	t.Parallel()
+	var u Usage
+	for i, name := range UsageFields {
+		*u.Figure(name) = int64(i + 1)
+	}
+	v := reflect.ValueOf(u)
+	for i := range v.NumField() {
+		if v.Field(i).Int() == 0 {
+			t.Errorf("Usage.%s has no name in UsageFields", v.Type().Field(i).Name)
+		}
+	}
+	if got := mergeUsage(Usage{InputTokens: 7, OutputTokens: 9}, Usage{InputTokens: 8, CachedInputTokens: 3}); got != (Usage{InputTokens: 8, CachedInputTokens: 3, OutputTokens: 9}) {
+		t.Errorf("mergeUsage = %+v", got)
 	}
 }

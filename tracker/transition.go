@@ -373,20 +373,12 @@ func effectOf(job Job, obs Observation) Effect {
 	return EffectApplied
 }
 
+// mergeUsage is old with each non-zero figure of u in place of its own.
 func mergeUsage(old, u Usage) Usage {
-	pick := func(o, n int64) int64 {
-		if n != 0 {
-			return n
+	for _, name := range UsageFields {
+		if n := *u.Figure(name); n != 0 {
+			*old.Figure(name) = n
 		}
-		return o
 	}
-	return Usage{
-		InputTokens:       pick(old.InputTokens, u.InputTokens),
-		OutputTokens:      pick(old.OutputTokens, u.OutputTokens),
-		TotalTokens:       pick(old.TotalTokens, u.TotalTokens),
-		TrainedTokens:     pick(old.TrainedTokens, u.TrainedTokens),
-		RequestsTotal:     pick(old.RequestsTotal, u.RequestsTotal),
-		RequestsCompleted: pick(old.RequestsCompleted, u.RequestsCompleted),
-		RequestsFailed:    pick(old.RequestsFailed, u.RequestsFailed),
-	}
+	return old
 }

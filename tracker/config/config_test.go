@@ -116,8 +116,8 @@ func TestExampleProvidersAreValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("uncommented example: %v", err)
 	}
-	if len(c.Notifiers) != 4 || len(c.Routes) != 3 || len(c.Thresholds) != 1 {
-		t.Fatalf("uncommented example has %d notifiers, %d routes, %d thresholds; want 4, 3, 1", len(c.Notifiers), len(c.Routes), len(c.Thresholds))
+	if len(c.Notifiers) != 4 || len(c.Routes) != 3 || len(c.Thresholds) != 2 || len(c.Prices) != 2 {
+		t.Fatalf("uncommented example has %d notifiers, %d routes, %d thresholds, %d prices; want 4, 3, 2, 2", len(c.Notifiers), len(c.Routes), len(c.Thresholds), len(c.Prices))
 	}
 	byType := map[string]*config.Provider{}
 	for i := range c.Providers {

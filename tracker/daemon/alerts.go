@@ -82,7 +82,7 @@ func newAlertCollector(store tracker.Store, thresholds []tracker.Threshold, log 
 		store: store, log: log, thresholds: thresholds,
 		pending: prometheus.NewDesc("jobwatch_alerts_pending", "Alerts waiting in the outbox.", nil, nil),
 		dead:    prometheus.NewDesc("jobwatch_alerts_dead", "Alerts dead-lettered: kept, retryable by hand.", nil, nil),
-		usage:   prometheus.NewDesc("jobwatch_usage", "Usage of the current UTC window, by provider, metric and window.", []string{"provider", "metric", "window"}, nil),
+		usage:   prometheus.NewDesc("jobwatch_usage", "Usage of the current UTC window, by provider, metric and window; cost in units of the prices' currency.", []string{"provider", "metric", "window"}, nil),
 		ratio:   prometheus.NewDesc("jobwatch_usage_threshold_ratio", "Usage of a threshold's current window over its limit.", []string{"threshold"}, nil),
 	}
 }
@@ -128,13 +128,22 @@ func (c *alertCollector) gather(ctx context.Context) ([]prometheus.Metric, error
 			return nil, err
 		}
 		byWindow[w] = totals
+		// The totals are per model: the gauge sums a provider's.
+		sums := map[[2]string]float64{}
 		for _, t := range totals {
 			if t.Scope != "" {
 				continue
 			}
 			for m, v := range t.Metrics {
-				out = append(out, prometheus.MustNewConstMetric(c.usage, prometheus.GaugeValue, float64(v), t.Provider, m, w))
+				f := float64(v)
+				if m == tracker.MetricCost {
+					f /= tracker.NanosPerUnit
+				}
+				sums[[2]string{t.Provider, m}] += f
 			}
+		}
+		for k, v := range sums {
+			out = append(out, prometheus.MustNewConstMetric(c.usage, prometheus.GaugeValue, v, k[0], k[1], w))
 		}
 	}
 	for _, th := range c.thresholds {

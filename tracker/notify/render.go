@@ -48,7 +48,7 @@ func Subject(a tracker.Alert) string {
 	switch {
 	case a.Threshold != nil:
 		t := a.Threshold
-		s = fmt.Sprintf("usage %s of %s (%s %s, %s)", percent(t.Level), t.Name,
+		s = fmt.Sprintf("%s %s of %s (%s %s, %s)", thresholdNoun(t), percent(t.Level), t.Name,
 			usageOfLimit(t), metricNoun(t.Metric), windowLabel(t))
 	case a.Job != nil && isJobAlert(a.Type):
 		j := a.Job
@@ -142,7 +142,7 @@ func headline(a tracker.Alert) string {
 	switch {
 	case a.Threshold != nil:
 		t := a.Threshold
-		return fmt.Sprintf("usage at %s of %s", percent(t.Level), t.Name)
+		return fmt.Sprintf("%s at %s of %s", thresholdNoun(t), percent(t.Level), t.Name)
 	case a.Job != nil && isJobAlert(a.Type):
 		if a.Type == tracker.AlertJobPartialFailure && a.Job.Details[tracker.DetailRequestFailure] == tracker.RequestFailureTotal {
 			return fmt.Sprintf("%s %s: all requests failed", provider(a), kind(a.Job))
@@ -485,6 +485,18 @@ func windowLabel(t *tracker.ThresholdCrossing) string {
 		return "month " + start.Format("2006-01")
 	}
 	return clean(t.Window) + " from " + start.Format(timeLayout)
+}
+
+// thresholdNoun is what a threshold crossing measures, for a headline:
+// "projected cost", "cost" or "usage".
+func thresholdNoun(t *tracker.ThresholdCrossing) string {
+	switch {
+	case t.Metric != tracker.MetricCost:
+		return "usage"
+	case t.Projected > 0:
+		return "projected cost"
+	}
+	return "cost"
 }
 
 // metricNoun names a usage metric for people: "tokens", "failed jobs".

@@ -377,3 +377,31 @@ func TestTextBoundsProviderData(t *testing.T) {
 		checkPhoneLines(t, text, nil)
 	}
 }
+
+// A cost crossing and a priced job read in money, in subject and text alike.
+func TestCostReadsInMoney(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	crossing := tracker.Alert{Type: tracker.AlertUsageThreshold, Threshold: &tracker.ThresholdCrossing{Name: "daily-spend", Metric: tracker.MetricCost,
+		Window: "day", WindowStart: start, Limit: 400_000_000, Value: 520_000_000, Projected: 90_000_000, Currency: "USD", Level: 1}}
+	if got, want := notify.Subject(crossing), "[jobwatch] projected cost 100% of daily-spend (0.52 USD of 0.40 USD cost, day 2026-12-03)"; got != want {
+		t.Errorf("subject = %q, want %q", got, want)
+	}
+	text := notify.Text(crossing)
+	for _, want := range []string{"usage: 0.52 USD of 0.40 USD (130%)", "projected: 0.09 USD for running jobs, included above"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+	job := tracker.Alert{Type: "job.succeeded", Provider: "openai", Job: &tracker.Job{Provider: "openai", Kind: tracker.KindBatch, ExternalID: "b", Status: tracker.StatusSucceeded,
+		Cost: &tracker.Cost{Nanos: 431_250_000, Amount: 0.43125, Currency: "USD"}}}
+	unknown := job
+	j := *job.Job
+	j.Cost = &tracker.Cost{Currency: "USD", Unknown: "no price for openai batch model o3"}
+	unknown.Job = &j
+	for a, want := range map[*tracker.Alert]string{&job: "cost: 0.43 USD", &unknown: "cost: unknown (no price for openai batch model o3)"} {
+		if text := notify.Text(*a); !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+}
