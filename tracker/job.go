@@ -186,15 +186,15 @@ type Job struct {
 	// (job.stuck); "" when it is not stuck. A change of provider status
 	// clears it.
 	StuckStatus string `json:"stuck_status,omitempty"`
-	// Cost is what the job's usage costs at the configured prices, set
-	// once the job has ended and recomputed as later figures arrive; nil
-	// when no prices are configured.
-	Cost *Cost `json:"cost,omitempty"`
 	// UntrackedAt is when a person stopped tracking the job
 	// (Tracker.Untrack); nil while it is tracked. An untracked job is never
 	// polled again, and observations of it are recorded in its history
 	// without changing it or raising an alert.
 	UntrackedAt *time.Time `json:"untracked_at,omitempty"`
+	// Cost is what the job's usage costs at the configured prices, set
+	// once the job has ended and recomputed as later figures arrive; nil
+	// when no prices are configured.
+	Cost *Cost `json:"cost,omitempty"`
 	// Counted is what of the job was already added to the usage totals.
 	Counted Counted `json:"-"`
 	// History is every observation applied to or recorded against the job,

@@ -39,6 +39,13 @@ type Store interface {
 	// DeleteJob deletes a job, its history and every alert about it in the
 	// outbox, whatever their state; ErrNotFound when there is no such job.
 	DeleteJob(ctx context.Context, provider, externalID string) error
+	// PruneJobs deletes the jobs that ended before the given time with
+	// their history and their sent alerts (pending and dead ones are
+	// kept), chunk jobs at a time, each chunk in a short transaction of its
+	// own, and says how many jobs it deleted (so far, on an error). A job
+	// ended when it was resolved, or, never resolved, when it was
+	// untracked; live jobs are never pruned.
+	PruneJobs(ctx context.Context, before time.Time, chunk int) (int64, error)
 	// Apply applies every item in one transaction: each observation is
 	// deduped on its event id, its job locked (and created if the item
 	// adopts unknown jobs), passed through Transition and stored with its

@@ -29,8 +29,8 @@ type ops interface {
 }
 
 // storeOps does the same as the daemon's API, in process over its
-// database: a Tracker with the daemon's options (its prices among them),
-// so that a job resolved here raises the alerts the daemon would.
+// database: a Tracker with the daemon's options (prices, alert routes), so
+// that a job resolved here is priced and alerted as by the daemon.
 type storeOps struct {
 	*tracker.Tracker
 	s tracker.Store

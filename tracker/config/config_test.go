@@ -49,6 +49,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"negative", "[server]\nshutdown_timeout = \"-1s\"\n", "server.shutdown_timeout: must not be negative"},
 		{"negative log bound", "[server]\ndelivery_max_rows = -1\n", "server.delivery_max_rows: must not be negative"},
 		{"negative connect timeout", "[storage]\nconnect_timeout = \"-1s\"\n", "storage.connect_timeout: must be positive"},
+		{"negative job retention", "[retention]\njobs = \"-1h\"\n", "retention.jobs: must not be negative"},
+		{"job retention not a duration", "[retention]\njobs = \"90 days\"\n", `retention.jobs: invalid duration "90 days"`},
 	}
 	for _, tt := range tests {
 		_, err := config.Parse(tt.text)
@@ -408,5 +410,25 @@ func TestBedrockIsPolledWithoutAPIKey(t *testing.T) {
 	s := p.Settings()
 	if !p.Polls() || p.Poll == nil || s.Region != "eu-central-1" || s.BaseURL != "" {
 		t.Errorf("polls %v, poll %+v, settings %+v", p.Polls(), p.Poll, s)
+	}
+}
+
+// retention.jobs defaults to 2160h when unset, and "0" keeps every job
+// rather than falling back to the default.
+func TestJobRetention(t *testing.T) {
+	t.Parallel()
+	for text, want := range map[string]time.Duration{
+		"":                               2160 * time.Hour,
+		"[retention]\n":                  2160 * time.Hour,
+		"[retention]\njobs = \"0\"\n":    0,
+		"[retention]\njobs = \"720h\"\n": 720 * time.Hour,
+	} {
+		c, err := config.Parse(text)
+		if err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		if got := c.Retention.JobsFor(); got != want {
+			t.Errorf("%q: retention.jobs = %v, want %v", text, got, want)
+		}
 	}
 }

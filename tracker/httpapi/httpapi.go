@@ -67,8 +67,10 @@ type Server struct {
 	opts      Options
 	tokenHash [32]byte
 	mux       *http.ServeMux
-	requests  *prometheus.CounterVec
-	latency   *prometheus.HistogramVec
+	// patterns are the routes' patterns, in the order they were added.
+	patterns []string
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
 }
 
 // New builds the API.
@@ -91,6 +93,7 @@ func New(opts Options) *Server {
 	}, []string{"route"})
 	s.Handle("GET /healthz", s.healthz, false)
 	s.Handle("GET /readyz", s.readyz, false)
+	s.Handle("GET /openapi.yaml", s.openAPI, false)
 	if opts.Registry != nil {
 		opts.Registry.MustRegister(s.requests, s.latency)
 		s.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}).ServeHTTP, false)
@@ -116,7 +119,9 @@ func New(opts Options) *Server {
 		m.Write([]byte("jobwatch console sessions"))
 		copts.SessionKey = m.Sum(nil)
 	}
-	console.New(copts).Register(func(pattern string, h http.HandlerFunc) { s.Handle(pattern, h, false) })
+	// The console's pages are HTML for people, not routes of the API's
+	// document (openapi.yaml), so they are mounted outside Routes.
+	console.New(copts).Register(func(pattern string, h http.HandlerFunc) { s.mount(pattern, h) })
 	return s
 }
 
@@ -124,11 +129,23 @@ func New(opts Options) *Server {
 // authenticated, the route requires the API token like the jobs API. Every
 // route refuses a path or query that is not clean text (checkURL).
 func (s *Server) Handle(pattern string, h http.HandlerFunc, authenticated bool) {
+	s.patterns = append(s.patterns, pattern)
 	if authenticated {
 		h = s.auth(h)
 	}
+	s.mount(pattern, h)
+}
+
+// mount serves h at pattern, refusing a path or query that is not clean
+// text (checkURL).
+func (s *Server) mount(pattern string, h http.HandlerFunc) {
 	s.mux.HandleFunc(pattern, checkURL(h))
 }
+
+// Routes are the patterns of the routes served, in the order they were
+// added: "GET /v1/jobs", or a path alone for a route of any method. The
+// web console's pages (/ui/) are not among them.
+func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
 
 // ServeHTTP serves the request and counts it by route (routeLabel) and code.
 // The mux's own answers, 404 for no route and 405 for a method no route

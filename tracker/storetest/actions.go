@@ -243,3 +243,86 @@ func listQueryMatchesIDSubstring(t *testing.T, open OpenStore) {
 		t.Error("a query holding NUL was taken")
 	}
 }
+
+// pruneJobsDeletesEndedJobsInChunks: PruneJobs deletes, a chunk at a
+// time, the jobs that ended (or were untracked) before the cutoff, with
+// their history and their sent alerts, walking past old jobs still live;
+// those, newer ends and alerts not yet sent stay.
+func pruneJobsDeletesEndedJobsInChunks(t *testing.T, open OpenStore) {
+	s := open(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)
+	clock := t0
+	tr := alertingTracker(s, func() time.Time { return clock }, endRoute)
+	end := func(id string) {
+		t.Helper()
+		if _, err := tr.Observe(ctx, observation(id, "end_"+id, tracker.StatusFailed, clock)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A first chunk of 2 with nothing to delete, then ended jobs, then a
+	// job registered after the cutoff.
+	track(t, tr, "live_a")
+	track(t, tr, "live_b")
+	end("old_sent")
+	clock = t0.Add(time.Minute)
+	end("old_pending")
+	clock = t0.Add(2 * time.Minute)
+	track(t, tr, "old_untracked")
+	if err := tr.Untrack(ctx, "mythicdot", "old_untracked", false); err != nil {
+		t.Fatal(err)
+	}
+	clock = t0.Add(10 * 24 * time.Hour)
+	end("new")
+	pending, err := s.ListAlerts(ctx, tracker.AlertPending, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range pending {
+		if a.Alert.Job.ExternalID == "old_sent" {
+			if err := s.FinishAlert(ctx, tracker.AlertOutcome{ID: a.ID, State: tracker.AlertSent, Attempts: 1, At: clock}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	oldSent, err := tr.Job(ctx, "mythicdot", "old_sent")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cutoff := t0.Add(24 * time.Hour)
+	if n, err := s.PruneJobs(ctx, cutoff, 2); err != nil || n != 3 {
+		t.Errorf("PruneJobs in chunks of 2 = %d, %v; want the 3 old ended jobs", n, err)
+	}
+	if n, err := s.PruneJobs(ctx, cutoff, 2); err != nil || n != 0 {
+		t.Errorf("second PruneJobs = %d, %v; want nothing to do", n, err)
+	}
+	for _, id := range []string{"old_sent", "old_pending", "old_untracked"} {
+		if _, err := s.GetJob(ctx, "mythicdot", id); !errors.Is(err, tracker.ErrNotFound) {
+			t.Errorf("%s after pruning: %v, want ErrNotFound", id, err)
+		}
+	}
+	if h, err := s.History(ctx, oldSent.ID, 10); err != nil || len(h) != 0 {
+		t.Errorf("pruned job's history = %d events, %v; want none", len(h), err)
+	}
+	for _, id := range []string{"live_a", "live_b", "new"} {
+		if _, err := tr.Job(ctx, "mythicdot", id); err != nil {
+			t.Errorf("%s after pruning: %v, want it kept", id, err)
+		}
+	}
+	all, err := s.ListAlerts(ctx, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, a := range all {
+		left = append(left, a.Alert.Job.ExternalID+":"+string(a.State))
+	}
+	slices.Sort(left)
+	if !slices.Equal(left, []string{"new:pending", "old_pending:pending"}) {
+		t.Errorf("alerts left = %v, want the pending ones, the pruned job's sent alert gone", left)
+	}
+	if n, err := s.PruneJobs(ctx, clock.Add(time.Hour), 2); err != nil || n != 1 {
+		t.Errorf("PruneJobs after the newest end = %d, %v; want it pruned too", n, err)
+	}
+}

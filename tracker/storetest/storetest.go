@@ -72,6 +72,7 @@ var cases = []struct {
 	{"UntrackStopsPollsAndAlerts", untrackStopsPollsAndAlerts},
 	{"PurgeDeletesJobHistoryAndAlerts", purgeDeletesJobHistoryAndAlerts},
 	{"ListQueryMatchesIDSubstring", listQueryMatchesIDSubstring},
+	{"PruneJobsDeletesEndedJobsInChunks", pruneJobsDeletesEndedJobsInChunks},
 }
 
 // newTracker is a tracker over s whose jobs go stale after 10 minutes.

@@ -2,12 +2,6 @@
 -- tracked); an untracked job has no next_poll_at, so no sweep claims it.
 ALTER TABLE jobs ADD COLUMN untracked_at TIMESTAMPTZ;
 
--- Retention walks the jobs that ended (resolved, or untracked) in the order
--- they did. The index holds ended jobs only, so a webhook that adopts a
--- live job writes no entry in it.
-CREATE INDEX IF NOT EXISTS jobs_ended_idx ON jobs ((COALESCE(resolved_at, untracked_at)))
-    WHERE resolved_at IS NOT NULL OR untracked_at IS NOT NULL;
-
 -- job_external_id: the external id of the job an alert is about ('' for
 -- none), beside its provider, so that a job's alerts can be found when the
 -- job is pruned or purged. Alerts raised before it take it from their
