@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -148,4 +149,23 @@ func (s *Store) CountJobs(ctx context.Context) ([]tracker.JobCount, error) {
 		return nil, fmt.Errorf("count jobs: %w", err)
 	}
 	return counts, nil
+}
+
+// SummarizeJobs returns, per provider, kind and status, the jobs, the
+// live stuck ones, and those resolved at or after since by webhook and by
+// poll, in one scan of jobs_summary_idx (an index-only scan: it holds
+// every column read).
+func (s *Store) SummarizeJobs(ctx context.Context, since time.Time) ([]tracker.JobSummary, error) {
+	var rows []tracker.JobSummary
+	err := s.db.NewRaw(`SELECT provider, kind, status, count(*) AS count,
+		sum(CASE WHEN stuck_status <> '' AND status IN (?) THEN 1 ELSE 0 END) AS stuck,
+		sum(CASE WHEN resolved_by = ? AND resolved_at >= ? THEN 1 ELSE 0 END) AS by_webhook,
+		sum(CASE WHEN resolved_by = ? AND resolved_at >= ? THEN 1 ELSE 0 END) AS by_poll
+		FROM jobs GROUP BY provider, kind, status`,
+		bun.In([]tracker.Status{tracker.StatusPending, tracker.StatusRunning}),
+		tracker.SourceWebhook, since.UTC(), tracker.SourcePoll, since.UTC()).Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("summarize jobs: %w", err)
+	}
+	return rows, nil
 }

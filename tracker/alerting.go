@@ -120,6 +120,18 @@ type Threshold struct {
 // labels as sorted k=v pairs.
 func (t Threshold) Scope() string { return LabelScope(t.Labels) }
 
+// Used is the threshold's metric summed over the totals of its window that
+// it counts: its scope, and its provider when it names one.
+func (t Threshold) Used(totals []UsageTotal) int64 {
+	var v int64
+	for _, u := range totals {
+		if u.Scope == t.Scope() && (t.Provider == "" || u.Provider == t.Provider) {
+			v += u.Metrics[t.Metric]
+		}
+	}
+	return v
+}
+
 // LabelScope is a label set's canonical form.
 func LabelScope(labels map[string]string) string {
 	keys := slices.Sorted(maps.Keys(labels))

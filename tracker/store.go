@@ -109,6 +109,16 @@ type Store interface {
 	CheckThresholds(ctx context.Context, now time.Time, alerting *Alerting, extra map[string]int64) error
 	// CountJobs returns how many jobs there are per provider, kind and status.
 	CountJobs(ctx context.Context) ([]JobCount, error)
+	// SummarizeJobs returns, per provider, kind and status, how many jobs
+	// there are, how many of the live ones are stuck (StuckStatus set),
+	// and how many resolved at or after since by webhook and by poll (the
+	// share learned by webhook is the health of a provider's webhooks):
+	// the console's overview, in one read of the jobs.
+	SummarizeJobs(ctx context.Context, since time.Time) ([]JobSummary, error)
+	// WebhookSilences returns, per provider whose webhooks are silent
+	// (provider.webhooks_silent raised and not yet ended), when they were
+	// declared silent.
+	WebhookSilences(ctx context.Context) (map[string]time.Time, error)
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 }
@@ -177,6 +187,20 @@ type JobCount struct {
 	Kind     Kind
 	Status   Status
 	Count    int64
+}
+
+// JobSummary is what SummarizeJobs says of the jobs of one provider, kind
+// and status.
+type JobSummary struct {
+	Provider string
+	Kind     Kind
+	Status   Status
+	Count    int64
+	// Stuck is how many of them are live and stuck.
+	Stuck int64
+	// ByWebhook and ByPoll are how many of them resolved since the time
+	// asked, learned by webhook and by poll.
+	ByWebhook, ByPoll int64
 }
 
 // ClaimParams selects due jobs for Store.ClaimDue.

@@ -143,6 +143,19 @@ func (t *Tracker) Rules(provider string, kind Kind) Rules { return t.rules(provi
 // Now is the tracker's clock.
 func (t *Tracker) Now() time.Time { return t.now() }
 
+// Providers returns the configured providers' names, sorted (a copy of
+// Options.Providers); nil when any name is taken.
+func (t *Tracker) Providers() []string { return slices.Clone(t.providers) }
+
+// Currency is the currency of the configured prices (Alerting.Prices),
+// the unit of MetricCost; "" when no prices are configured.
+func (t *Tracker) Currency() string {
+	if a := t.committer.alerting; a != nil && a.Prices != nil {
+		return a.Prices.Currency
+	}
+	return ""
+}
+
 // Store returns the store the tracker writes to.
 func (t *Tracker) Store() Store { return t.store }
 

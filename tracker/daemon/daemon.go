@@ -117,6 +117,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		Registry:     d.registry,
 		Outage:       outage,
 		Poller:       d.sweeper,
+		LastSweep:    d.sweeper.Last,
+		Thresholds:   thresholds,
 		// A request still waiting a second before the server's write
 		// timeout would cut it is answered 503 instead.
 		RequestTimeout: requestTimeout(cfg.Server.WriteTimeout.D()),

@@ -8,6 +8,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -27,6 +28,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/jobwatch/jobwatch/tracker"
+	"github.com/jobwatch/jobwatch/tracker/httpapi/console"
+	"github.com/jobwatch/jobwatch/tracker/sweep"
 )
 
 // Options configure the API.
@@ -51,6 +54,12 @@ type Options struct {
 	// answered 503, so that an answer goes out even while the database
 	// hangs. Zero: no bound.
 	RequestTimeout time.Duration
+	// LastSweep, when set, tells the console's overview the newest sweep
+	// (the daemon's sweeper's Last).
+	LastSweep func() sweep.LastSweep
+	// Thresholds are the usage thresholds the console shows against their
+	// limits.
+	Thresholds []tracker.Threshold
 }
 
 // Server is the API's http.Handler.
@@ -101,6 +110,18 @@ func New(opts Options) *Server {
 	s.Handle("GET /v1/alerts", s.listAlerts, true)
 	s.Handle("POST /v1/alerts/{id}/retry", s.retryAlert, true)
 	s.Handle("GET /v1/usage", s.usage, true)
+	copts := console.Options{Tracker: opts.Tracker, Poller: opts.Poller, LastSweep: opts.LastSweep, Thresholds: opts.Thresholds, Logger: opts.Logger}
+	if opts.APIToken != "" {
+		copts.TokenOK = s.tokenOK
+		// Sessions are signed with a key of the token's, so that every
+		// replica takes them and a new token ends them.
+		m := hmac.New(sha256.New, []byte(opts.APIToken))
+		m.Write([]byte("jobwatch console sessions"))
+		copts.SessionKey = m.Sum(nil)
+	}
+	// The console's pages are HTML for people, not routes of the API's
+	// document (openapi.yaml), so they are mounted outside Routes.
+	console.New(copts).Register(func(pattern string, h http.HandlerFunc) { s.mount(pattern, h) })
 	return s
 }
 
@@ -112,11 +133,18 @@ func (s *Server) Handle(pattern string, h http.HandlerFunc, authenticated bool) 
 	if authenticated {
 		h = s.auth(h)
 	}
+	s.mount(pattern, h)
+}
+
+// mount serves h at pattern, refusing a path or query that is not clean
+// text (checkURL).
+func (s *Server) mount(pattern string, h http.HandlerFunc) {
 	s.mux.HandleFunc(pattern, checkURL(h))
 }
 
 // Routes are the patterns of the routes served, in the order they were
-// added: "GET /v1/jobs", or a path alone for a route of any method.
+// added: "GET /v1/jobs", or a path alone for a route of any method. The
+// web console's pages (/ui/) are not among them.
 func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
 
 // ServeHTTP serves the request and counts it by route (routeLabel) and code.
@@ -242,22 +270,27 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// auth requires the bearer token when one is configured, comparing digests in
-// constant time.
+// auth requires the bearer token when one is configured.
 func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
 	if s.opts.APIToken == "" {
 		return h
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		got := sha256.Sum256([]byte(tok))
-		if !ok || subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) != 1 {
+		if !ok || !s.tokenOK(tok) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="jobwatch"`)
 			WriteError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
 		}
 		h(w, r)
 	}
+}
+
+// tokenOK reports whether tok is the API token, comparing digests in
+// constant time.
+func (s *Server) tokenOK(tok string) bool {
+	got := sha256.Sum256([]byte(tok))
+	return subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) == 1
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

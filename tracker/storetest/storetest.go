@@ -67,6 +67,7 @@ var cases = []struct {
 	{"OutboxLifecycle", outboxLifecycle},
 	{"ClaimAlertsKeepsANotifiersOrder", claimAlertsKeepsANotifiersOrder},
 	{"ConcurrentAlertClaimsTakeTurns", concurrentAlertClaimsTakeTurns},
+	{"ConsoleSummaries", consoleSummaries},
 	{"ResolveEndsAJobByHand", resolveEndsAJobByHand},
 	{"UntrackStopsPollsAndAlerts", untrackStopsPollsAndAlerts},
 	{"PurgeDeletesJobHistoryAndAlerts", purgeDeletesJobHistoryAndAlerts},
