@@ -163,12 +163,12 @@ func (s *Store) CheckThresholds(ctx context.Context, now time.Time, alerting *tr
 func (s *Store) RunningSizes(ctx context.Context) ([]tracker.RunningSize, error) {
 	q := `SELECT provider, COALESCE(json_extract(details, '$.model'), '') AS model, labels,
 	SUM(json_extract(usage, '$.requests_total')) AS requests
-FROM jobs WHERE status IN (?, ?) AND json_extract(usage, '$.requests_total') > 0
+FROM jobs WHERE status IN (?, ?) AND untracked_at IS NULL AND json_extract(usage, '$.requests_total') > 0
 GROUP BY 1, 2, 3`
 	if s.postgres {
 		q = `SELECT provider, COALESCE(details->>'model', '') AS model, labels::text AS labels,
 	SUM((usage->>'requests_total')::bigint) AS requests
-FROM jobs WHERE status IN (?, ?) AND (usage->>'requests_total')::bigint > 0
+FROM jobs WHERE status IN (?, ?) AND untracked_at IS NULL AND (usage->>'requests_total')::bigint > 0
 GROUP BY 1, 2, 3`
 	}
 	rows, err := s.db.QueryContext(ctx, q, tracker.StatusPending, tracker.StatusRunning)
@@ -222,6 +222,9 @@ RETURNING key`, key, now, now.Add(-interval)).Scan(ctx, &key)
 	for i, n := range notifiers {
 		rows[i] = alertRow{Notifier: n, Type: a.Type, Provider: a.Provider, Payload: string(payload), State: string(tracker.AlertPending),
 			NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+		if a.Job != nil {
+			rows[i].JobExternalID = a.Job.ExternalID
+		}
 	}
 	return rows, nil
 }
@@ -234,6 +237,7 @@ type alertRow struct {
 	Notifier      string     `bun:"notifier"`
 	Type          string     `bun:"type"`
 	Provider      string     `bun:"provider"`
+	JobExternalID string     `bun:"job_external_id"` // of the job of Provider the alert is about; "" for none
 	Payload       string     `bun:"payload"`
 	State         string     `bun:"state"`
 	Attempts      int        `bun:"attempts"`

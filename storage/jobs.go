@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -102,6 +104,15 @@ func (s *Store) ListJobs(ctx context.Context, p tracker.ListParams) ([]tracker.J
 	if p.BeforeID != 0 {
 		q = q.Where("id < ?", p.BeforeID)
 	}
+	if p.Query != "" {
+		// SQLite's LIKE ignores the case of ASCII letters; PostgreSQL's
+		// ILIKE that of every letter.
+		like := "LIKE"
+		if s.postgres {
+			like = "ILIKE"
+		}
+		q = q.Where("external_id "+like+" ? ESCAPE '\\'", "%"+likeEscaper.Replace(p.Query)+"%")
+	}
 	if len(p.Labels) > 0 {
 		if s.postgres {
 			want, err := json.Marshal(p.Labels)
@@ -126,6 +137,10 @@ func (s *Store) ListJobs(ctx context.Context, p tracker.ListParams) ([]tracker.J
 	return jobs(rows)
 }
 
+// likeEscaper escapes LIKE's wildcards, and its escape character, so that
+// a pattern matches them literally.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
 // CountJobs returns the number of jobs per provider, kind and status.
 func (s *Store) CountJobs(ctx context.Context) ([]tracker.JobCount, error) {
 	var counts []tracker.JobCount
@@ -134,4 +149,23 @@ func (s *Store) CountJobs(ctx context.Context) ([]tracker.JobCount, error) {
 		return nil, fmt.Errorf("count jobs: %w", err)
 	}
 	return counts, nil
+}
+
+// SummarizeJobs returns, per provider, kind and status, the jobs, the
+// live stuck ones, and those resolved at or after since by webhook and by
+// poll, in one scan of jobs_summary_idx (an index-only scan: it holds
+// every column read).
+func (s *Store) SummarizeJobs(ctx context.Context, since time.Time) ([]tracker.JobSummary, error) {
+	var rows []tracker.JobSummary
+	err := s.db.NewRaw(`SELECT provider, kind, status, count(*) AS count,
+		sum(CASE WHEN stuck_status <> '' AND status IN (?) THEN 1 ELSE 0 END) AS stuck,
+		sum(CASE WHEN resolved_by = ? AND resolved_at >= ? THEN 1 ELSE 0 END) AS by_webhook,
+		sum(CASE WHEN resolved_by = ? AND resolved_at >= ? THEN 1 ELSE 0 END) AS by_poll
+		FROM jobs GROUP BY provider, kind, status`,
+		bun.In([]tracker.Status{tracker.StatusPending, tracker.StatusRunning}),
+		tracker.SourceWebhook, since.UTC(), tracker.SourcePoll, since.UTC()).Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("summarize jobs: %w", err)
+	}
+	return rows, nil
 }

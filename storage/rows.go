@@ -40,6 +40,7 @@ type jobRow struct {
 	AlertHeldUntil *time.Time `bun:"alert_held_until"`
 	StatusSince    *time.Time `bun:"status_since"`
 	StuckStatus    string     `bun:"stuck_status"`
+	UntrackedAt    *time.Time `bun:"untracked_at"`
 	CountedUsage   string     `bun:"counted_usage"`
 	// Cost is the job's tracker.Cost as JSON; NULL when it has none.
 	Cost *string `bun:"cost"`
@@ -123,6 +124,7 @@ func toJobRow(j tracker.Job) (jobRow, error) {
 		AlertHeldUntil: utcPtr(j.AlertHeldUntil),
 		StatusSince:    utcPtr(j.StatusSince),
 		StuckStatus:    j.StuckStatus,
+		UntrackedAt:    utcPtr(j.UntrackedAt),
 		CountedUsage:   string(counted),
 		Cost:           cost,
 	}, nil
@@ -151,6 +153,7 @@ func (r jobRow) job() (tracker.Job, error) {
 		AlertHeldUntil: utcPtr(r.AlertHeldUntil),
 		StatusSince:    utcPtr(r.StatusSince),
 		StuckStatus:    r.StuckStatus,
+		UntrackedAt:    utcPtr(r.UntrackedAt),
 	}
 	// A row read without its JSON columns (a claim) leaves them zero.
 	for _, c := range []struct {

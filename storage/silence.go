@@ -129,3 +129,17 @@ func (s *Store) EndWebhookSilences(ctx context.Context, now time.Time, alerting 
 	}
 	return ended, nil
 }
+
+// WebhookSilences returns, per provider whose webhooks are silent, when
+// they were declared silent.
+func (s *Store) WebhookSilences(ctx context.Context) (map[string]time.Time, error) {
+	var rows []providerWebhooksRow
+	if err := s.db.NewSelect().Model(&rows).Where("silent_since IS NOT NULL").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("read webhook silences: %w", err)
+	}
+	out := make(map[string]time.Time, len(rows))
+	for _, r := range rows {
+		out[r.Provider] = *r.SilentSince
+	}
+	return out, nil
+}

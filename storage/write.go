@@ -76,6 +76,7 @@ var (
 		{"alert_held_until", "timestamptz", "", func(r *jobRow) any { return r.AlertHeldUntil }},
 		{"status_since", "timestamptz", "", func(r *jobRow) any { return r.StatusSince }},
 		{"stuck_status", "text", "", func(r *jobRow) any { return r.StuckStatus }},
+		{"untracked_at", "timestamptz", "", func(r *jobRow) any { return r.UntrackedAt }},
 		{"counted_usage", "text", "jsonb", func(r *jobRow) any { return r.CountedUsage }},
 		{"cost", "text", "jsonb", func(r *jobRow) any { return r.Cost }},
 	}

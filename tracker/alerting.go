@@ -120,6 +120,18 @@ type Threshold struct {
 // labels as sorted k=v pairs.
 func (t Threshold) Scope() string { return LabelScope(t.Labels) }
 
+// Used is the threshold's metric summed over the totals of its window that
+// it counts: its scope, and its provider when it names one.
+func (t Threshold) Used(totals []UsageTotal) int64 {
+	var v int64
+	for _, u := range totals {
+		if u.Scope == t.Scope() && (t.Provider == "" || u.Provider == t.Provider) {
+			v += u.Metrics[t.Metric]
+		}
+	}
+	return v
+}
+
 // LabelScope is a label set's canonical form.
 func LabelScope(labels map[string]string) string {
 	keys := slices.Sorted(maps.Keys(labels))
@@ -216,10 +228,14 @@ func Account(before, after Job, counted Counted) (UsageDelta, Counted) {
 // once: when it is learned, or, when its alert is held for the enrichment
 // poll (Job.AlertHeldUntil), when the hold ends. Failures that the
 // enrichment poll finds after the end's alert went out raise
-// job.partial_failure then.
+// job.partial_failure then. An untracked job raises nothing.
 func AlertTypes(before Job, res Result, obs Observation) []string {
 	after := res.Job
 	if res.Duplicate || obs.Type == TypeUsageDropped {
+		return nil
+	}
+	if after != nil && after.UntrackedAt != nil {
+		// Nobody wants to hear of it any more.
 		return nil
 	}
 	if after == nil {

@@ -41,8 +41,8 @@ func NewClient(baseURL string, opts ...ClientOption) *Client {
 	return c
 }
 
-// APIError is an error answer from the daemon. It unwraps to ErrNotFound for
-// a 404.
+// APIError is an error answer from the daemon; see Unwrap for the errors
+// it stands for.
 type APIError struct {
 	StatusCode int
 	Message    string
@@ -52,10 +52,18 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("jobwatch API: %d: %s", e.StatusCode, e.Message)
 }
 
-// Unwrap maps 404 to ErrNotFound.
+// Unwrap maps 404 to ErrNotFound, and a 409 saying a job has ended or is
+// untracked to ErrJobEnded or ErrJobUntracked.
 func (e *APIError) Unwrap() error {
-	if e.StatusCode == http.StatusNotFound {
+	switch e.StatusCode {
+	case http.StatusNotFound:
 		return ErrNotFound
+	case http.StatusConflict:
+		for _, err := range []error{ErrJobEnded, ErrJobUntracked} {
+			if e.Message == err.Error() {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -93,6 +101,61 @@ func (c *Client) Poll(ctx context.Context, provider, externalID string) (Job, er
 		return Job{}, fmt.Errorf("poll %s job %s: %w", provider, externalID, err)
 	}
 	return job, nil
+}
+
+// Resolve ends a job by hand with a terminal status and a reason, as
+// Tracker.Resolve does, and returns it with its history. Bad input is
+// refused before any request (ValidateResolve). A job that has
+// ended or is untracked is an *APIError that unwraps to ErrJobEnded or
+// ErrJobUntracked.
+func (c *Client) Resolve(ctx context.Context, provider, externalID string, status Status, reason string) (Job, error) {
+	if err := ValidateResolve(status, reason); err != nil {
+		return Job{}, err
+	}
+	var job Job
+	path := "/v1/jobs/" + url.PathEscape(provider) + "/" + url.PathEscape(externalID) + "/resolve"
+	in := struct {
+		Status Status `json:"status"`
+		Reason string `json:"reason"`
+	}{status, reason}
+	if _, err := c.do(ctx, http.MethodPost, path, in, &job); err != nil {
+		return Job{}, fmt.Errorf("resolve %s job %s: %w", provider, externalID, err)
+	}
+	return job, nil
+}
+
+// Untrack stops tracking a job, or with purge deletes it with its history
+// and alerts, as Tracker.Untrack does.
+func (c *Client) Untrack(ctx context.Context, provider, externalID string, purge bool) error {
+	path := "/v1/jobs/" + url.PathEscape(provider) + "/" + url.PathEscape(externalID)
+	if purge {
+		path += "?purge=true"
+	}
+	if _, err := c.do(ctx, http.MethodDelete, path, nil, nil); err != nil {
+		return fmt.Errorf("untrack %s job %s: %w", provider, externalID, err)
+	}
+	return nil
+}
+
+// Deliveries lists the newest webhook deliveries matching f.
+func (c *Client) Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error) {
+	q := url.Values{}
+	if f.Provider != "" {
+		q.Set("provider", f.Provider)
+	}
+	if f.Outcome != "" {
+		q.Set("outcome", string(f.Outcome))
+	}
+	if f.Limit != 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	var out struct {
+		Deliveries []Delivery `json:"deliveries"`
+	}
+	if _, err := c.do(ctx, http.MethodGet, "/v1/deliveries?"+q.Encode(), nil, &out); err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	return out.Deliveries, nil
 }
 
 // Alerts lists the newest alerts of the outbox in a state ("" for any).
@@ -149,6 +212,7 @@ func (c *Client) List(ctx context.Context, f Filter) (Page, error) {
 	set("kind", string(f.Kind))
 	set("status", string(f.Status))
 	set("cursor", f.Cursor)
+	set("q", f.Query)
 	if f.Limit != 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
 	}
@@ -198,6 +262,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) (int,
 			e.Error = http.StatusText(resp.StatusCode)
 		}
 		return resp.StatusCode, &APIError{StatusCode: resp.StatusCode, Message: e.Error}
+	}
+	if out == nil {
+		return resp.StatusCode, nil
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return resp.StatusCode, fmt.Errorf("decode answer: %w", err)

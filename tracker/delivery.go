@@ -31,6 +31,10 @@ const (
 	OutcomeBadMethod Outcome = "bad_method"
 )
 
+// Outcomes lists every delivery outcome, the accepted ones first.
+var Outcomes = []Outcome{OutcomeAccepted, OutcomeDuplicate, OutcomeRecorded, OutcomeBadSignature, OutcomeMalformed,
+	OutcomeTooLarge, OutcomeRateLimited, OutcomeUnknownProvider, OutcomeBadMethod}
+
 // Rejected reports whether the delivery was turned away unprocessed.
 func (o Outcome) Rejected() bool {
 	switch o {

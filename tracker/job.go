@@ -98,6 +98,12 @@ const (
 	TypePollNotFound = "poll.not_found"
 	// TypeProviderAuthFailed: the provider refused our credentials.
 	TypeProviderAuthFailed = "provider.auth_failed"
+	// TypeJobResolved: a person ended the job by hand (Tracker.Resolve),
+	// with a terminal status and a reason in the payload.
+	TypeJobResolved = "job.resolved"
+	// TypeJobUntracked: a person stopped tracking the job
+	// (Tracker.Untrack): it is polled no more and raises no alert.
+	TypeJobUntracked = "job.untracked"
 )
 
 // Usage is what a job reports it consumed. Counts are absolute totals as last
@@ -180,6 +186,11 @@ type Job struct {
 	// (job.stuck); "" when it is not stuck. A change of provider status
 	// clears it.
 	StuckStatus string `json:"stuck_status,omitempty"`
+	// UntrackedAt is when a person stopped tracking the job
+	// (Tracker.Untrack); nil while it is tracked. An untracked job is never
+	// polled again, and observations of it are recorded in its history
+	// without changing it or raising an alert.
+	UntrackedAt *time.Time `json:"untracked_at,omitempty"`
 	// Cost is what the job's usage costs at the configured prices, set
 	// once the job has ended and recomputed as later figures arrive; nil
 	// when no prices are configured.

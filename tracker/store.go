@@ -12,6 +12,17 @@ import (
 // ErrNotFound is returned when a job does not exist.
 var ErrNotFound = errors.New("not found")
 
+// Errors of the actions a person takes on a job (Tracker.Resolve).
+var (
+	// ErrNotTerminal: a job can be resolved by hand only to a terminal
+	// status.
+	ErrNotTerminal = errors.New("not a terminal status")
+	// ErrJobEnded: the job has already ended.
+	ErrJobEnded = errors.New("job has already ended")
+	// ErrJobUntracked: the job is no longer tracked (Tracker.Untrack).
+	ErrJobUntracked = errors.New("job is untracked")
+)
+
 // Store is the persistence a Tracker needs. Package storage implements it on
 // SQLite and PostgreSQL; the conformance suite of package storetest
 // (storetest.Exercise) holds every implementation to the same rules.
@@ -25,6 +36,16 @@ type Store interface {
 	History(ctx context.Context, jobID int64, limit int) ([]Event, error)
 	// ListJobs returns jobs matching p, newest first.
 	ListJobs(ctx context.Context, p ListParams) ([]Job, error)
+	// DeleteJob deletes a job, its history and every alert about it in the
+	// outbox, whatever their state; ErrNotFound when there is no such job.
+	DeleteJob(ctx context.Context, provider, externalID string) error
+	// PruneJobs deletes the jobs that ended before the given time with
+	// their history and their sent alerts (pending and dead ones are
+	// kept), chunk jobs at a time, each chunk in a short transaction of its
+	// own, and says how many jobs it deleted (so far, on an error). A job
+	// ended when it was resolved, or, never resolved, when it was
+	// untracked; live jobs are never pruned.
+	PruneJobs(ctx context.Context, before time.Time, chunk int) (int64, error)
 	// Apply applies every item in one transaction: each observation is
 	// deduped on its event id, its job locked (and created if the item
 	// adopts unknown jobs), passed through Transition and stored with its
@@ -88,6 +109,16 @@ type Store interface {
 	CheckThresholds(ctx context.Context, now time.Time, alerting *Alerting, extra map[string]int64) error
 	// CountJobs returns how many jobs there are per provider, kind and status.
 	CountJobs(ctx context.Context) ([]JobCount, error)
+	// SummarizeJobs returns, per provider, kind and status, how many jobs
+	// there are, how many of the live ones are stuck (StuckStatus set),
+	// and how many resolved at or after since by webhook and by poll (the
+	// share learned by webhook is the health of a provider's webhooks):
+	// the console's overview, in one read of the jobs.
+	SummarizeJobs(ctx context.Context, since time.Time) ([]JobSummary, error)
+	// WebhookSilences returns, per provider whose webhooks are silent
+	// (provider.webhooks_silent raised and not yet ended), when they were
+	// declared silent.
+	WebhookSilences(ctx context.Context) (map[string]time.Time, error)
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
 }
@@ -99,6 +130,9 @@ type ListParams struct {
 	Status   Status
 	// Labels must all be present with these values.
 	Labels map[string]string
+	// Query, when not empty, matches the jobs whose external id holds it,
+	// ignoring the case of ASCII letters.
+	Query string
 	// BeforeID, when not zero, returns only jobs with a smaller id (the cursor).
 	BeforeID int64
 	Limit    int
@@ -153,6 +187,20 @@ type JobCount struct {
 	Kind     Kind
 	Status   Status
 	Count    int64
+}
+
+// JobSummary is what SummarizeJobs says of the jobs of one provider, kind
+// and status.
+type JobSummary struct {
+	Provider string
+	Kind     Kind
+	Status   Status
+	Count    int64
+	// Stuck is how many of them are live and stuck.
+	Stuck int64
+	// ByWebhook and ByPoll are how many of them resolved since the time
+	// asked, learned by webhook and by poll.
+	ByWebhook, ByPoll int64
 }
 
 // ClaimParams selects due jobs for Store.ClaimDue.

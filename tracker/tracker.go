@@ -46,6 +46,9 @@ type Filter struct {
 	Kind     Kind
 	Status   Status
 	Labels   map[string]string
+	// Query, when not empty, matches the jobs whose provider id holds it,
+	// ignoring the case of ASCII letters (a text search on ids).
+	Query string
 	// Limit is the page size: default 100, at most MaxPageSize.
 	Limit int
 	// Cursor continues from a previous Page's NextCursor.
@@ -162,6 +165,25 @@ func (t *Tracker) Rules(provider string, kind Kind) Rules { return t.rules(provi
 // Now is the tracker's clock.
 func (t *Tracker) Now() time.Time { return t.now() }
 
+// Providers returns the configured providers' names, sorted (a copy of
+// Options.Providers); nil when any name is taken.
+func (t *Tracker) Providers() []string {
+	known := t.providers.Load()
+	if known == nil {
+		return nil
+	}
+	return slices.Clone(*known)
+}
+
+// Currency is the currency of the configured prices (Alerting.Prices),
+// the unit of MetricCost; "" when no prices are configured.
+func (t *Tracker) Currency() string {
+	if a := t.Alerting(); a != nil && a.Prices != nil {
+		return a.Prices.Currency
+	}
+	return ""
+}
+
 // Store returns the store the tracker writes to.
 func (t *Tracker) Store() Store { return t.store }
 
@@ -267,19 +289,12 @@ func (t *Tracker) Job(ctx context.Context, provider, externalID string) (Job, er
 
 // List returns one page of jobs matching f, newest first.
 func (t *Tracker) List(ctx context.Context, f Filter) (Page, error) {
-	p := ListParams{Provider: f.Provider, Kind: f.Kind, Status: f.Status, Labels: f.Labels, Limit: cmp.Or(f.Limit, DefaultPageSize)}
-	if p.Limit < 1 || p.Limit > MaxPageSize {
-		return Page{}, &ValidationError{"limit", fmt.Sprintf("must be 1 to %d", MaxPageSize)}
+	if err := f.Validate(); err != nil {
+		return Page{}, err
 	}
-	if p.Status != "" && !p.Status.Valid() {
-		return Page{}, &ValidationError{"status", fmt.Sprintf("unknown status %q", p.Status)}
-	}
+	p := ListParams{Provider: f.Provider, Kind: f.Kind, Status: f.Status, Labels: f.Labels, Query: f.Query, Limit: cmp.Or(f.Limit, DefaultPageSize)}
 	if f.Cursor != "" {
-		id, err := decodeCursor(f.Cursor)
-		if err != nil {
-			return Page{}, &ValidationError{"cursor", "not a cursor this API returned"}
-		}
-		p.BeforeID = id
+		p.BeforeID, _ = decodeCursor(f.Cursor)
 	}
 	// One extra row tells whether there is a next page.
 	p.Limit++
@@ -293,6 +308,27 @@ func (t *Tracker) List(ctx context.Context, f Filter) (Page, error) {
 		page.NextCursor = encodeCursor(page.Jobs[len(page.Jobs)-1].ID)
 	}
 	return page, nil
+}
+
+// Validate checks a filter as List does, so that a client can refuse bad
+// input before it sends a request; the field of a ValidationError is the
+// HTTP API's query parameter.
+func (f Filter) Validate() error {
+	if f.Limit < 0 || f.Limit > MaxPageSize {
+		return &ValidationError{"limit", fmt.Sprintf("must be 1 to %d", MaxPageSize)}
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		return &ValidationError{"status", fmt.Sprintf("unknown status %q", f.Status)}
+	}
+	if len(f.Query) > MaxExternalIDLen || !validLabel(f.Query) {
+		return &ValidationError{"q", fmt.Sprintf("must be UTF-8 without NUL bytes, at most %d bytes", MaxExternalIDLen)}
+	}
+	if f.Cursor != "" {
+		if _, err := decodeCursor(f.Cursor); err != nil {
+			return &ValidationError{"cursor", "not a cursor this API returned"}
+		}
+	}
+	return nil
 }
 
 func encodeCursor(id int64) string {

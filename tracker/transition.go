@@ -146,8 +146,16 @@ func (r Rules) PollInterval(quiet int) time.Duration {
 // jobwatch's own verdicts (SourceSweep: job.lost, job.webhook_missed,
 // job.enrich_timeout) and 404s follow their own rules below. Every
 // observation but jobwatch's own counts as hearing from the job.
+//
+// A person's job.untracked (SourceAPI) stops tracking the job: it is due
+// for no poll and awaits nothing. Every observation of an untracked job
+// after that is recorded only, changing nothing.
 func Transition(job Job, obs Observation, now time.Time, rules Rules) (Job, Effect) {
 	switch {
+	case job.UntrackedAt != nil:
+		return job, EffectRecorded
+	case obs.Source == SourceAPI && obs.Type == TypeJobUntracked:
+		return untrack(job, now), EffectApplied
 	case obs.Source == SourceSweep:
 		return sweepVerdict(job, obs, now, rules)
 	case obs.Type == TypeUsageDropped:
@@ -313,6 +321,16 @@ func sweepVerdict(job Job, obs Observation, now time.Time, rules Rules) (Job, Ef
 		return lose(job, obs.Details, now, rules), EffectApplied
 	}
 	return job, EffectRecorded
+}
+
+// untrack stops tracking job: no more polls, no webhook awaited, no held
+// alert.
+func untrack(job Job, now time.Time) Job {
+	t := now
+	job.UntrackedAt = &t
+	job.UpdatedAt = now
+	job.NextPollAt, job.WebhookDueBy, job.AlertHeldUntil = nil, nil, nil
+	return job
 }
 
 // notFound counts a 404; at the limit a live job becomes lost.

@@ -15,19 +15,33 @@ import (
 	"github.com/jobwatch/jobwatch/tracker/daemon"
 )
 
-// ops is what the alerts and usage commands need, from a running daemon
-// (--server) or from its database (--config).
+// ops is what the jobs, deliveries, alerts and usage commands need, from a
+// running daemon (--server) or from its database (--config).
 type ops interface {
+	List(ctx context.Context, f tracker.Filter) (tracker.Page, error)
+	Job(ctx context.Context, provider, externalID string) (tracker.Job, error)
+	Resolve(ctx context.Context, provider, externalID string, status tracker.Status, reason string) (tracker.Job, error)
+	Untrack(ctx context.Context, provider, externalID string, purge bool) error
+	Deliveries(ctx context.Context, f tracker.DeliveryFilter) ([]tracker.Delivery, error)
 	Alerts(ctx context.Context, state tracker.AlertState, limit int) ([]tracker.OutboxAlert, error)
 	RetryAlert(ctx context.Context, id string) error
 	Usage(ctx context.Context, window, provider string) ([]tracker.UsageTotal, error)
 }
 
-// storeOps does the same as the daemon's API, straight on the store,
-// through a tracker with the config's prices.
+// storeOps does the same as the daemon's API, in process over its
+// database: a Tracker with the daemon's options (prices, alert routes), so
+// that a job resolved here is priced and alerted as by the daemon.
 type storeOps struct {
+	*tracker.Tracker
 	s tracker.Store
-	t *tracker.Tracker
+}
+
+func (o storeOps) Deliveries(ctx context.Context, f tracker.DeliveryFilter) ([]tracker.Delivery, error) {
+	ds, err := o.s.ListDeliveries(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	return ds, nil
 }
 
 func (o storeOps) Alerts(ctx context.Context, state tracker.AlertState, limit int) ([]tracker.OutboxAlert, error) {
@@ -43,10 +57,6 @@ func (o storeOps) RetryAlert(ctx context.Context, id string) error {
 		return fmt.Errorf("retry alert %s: %w", id, err)
 	}
 	return nil
-}
-
-func (o storeOps) Usage(ctx context.Context, window, provider string) ([]tracker.UsageTotal, error) {
-	return o.t.Usage(ctx, window, provider)
 }
 
 // opsFlags adds --server, --token and --config to a command.
@@ -82,7 +92,7 @@ func (f opsFlags) open(ctx context.Context) (ops, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return storeOps{s, tracker.New(s, daemon.TrackerOptions(cfg))}, func() { s.Close() }, nil
+	return storeOps{tracker.New(s, daemon.TrackerOptions(cfg)), s}, func() { s.Close() }, nil
 }
 
 func runAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -61,12 +61,12 @@ func TestHelpOnEveryCommand(t *testing.T) {
 			t.Errorf("jobwatch help %s: exit %d\n%s\nwant what --help prints:\n%s", c.name, code, help2, help)
 		}
 	}
-	for _, args := range [][]string{{"help", "alerts", "retry"}, {"alerts", "list", "-h"}, {"help", "bench", "sweep"}, {"bench", "ingest", "--help"}, {"help"}, {"--help"}} {
+	for _, args := range [][]string{{"help", "alerts", "retry"}, {"help", "jobs", "resolve"}, {"jobs", "untrack", "--help"}, {"help", "deliveries", "list"}, {"alerts", "list", "-h"}, {"help", "bench", "sweep"}, {"bench", "ingest", "--help"}, {"help"}, {"--help"}} {
 		if code, _, help := runCLI(args...); code != 0 || !strings.HasPrefix(help, "usage: jobwatch") {
 			t.Errorf("jobwatch %s: exit %d\n%s", strings.Join(args, " "), code, help)
 		}
 	}
-	for name, positional := range map[string]string{"track": " ID ", "poll": " ID ", "alerts": "alerts retry ID ", "bench": "ingest|sweep"} {
+	for name, positional := range map[string]string{"track": " ID ", "poll": " ID ", "alerts": "alerts retry ID ", "bench": "ingest|sweep", "jobs": "jobs show PROVIDER ID "} {
 		if _, _, help := runCLI("help", name); !strings.Contains(strings.SplitN(help, "\n\n", 2)[0], positional) {
 			t.Errorf("jobwatch help %s: usage line lacks %q:\n%s", name, positional, help)
 		}
@@ -139,6 +139,18 @@ func TestFlagsCheckedBeforeAnyRequest(t *testing.T) {
 		{[]string{"alerts", "list", "--limit", "0"}, "--limit: must be 1 to 1000"},
 		{[]string{"alerts", "retry", "42"}, `ID: "42" is not an alert id`},
 		{[]string{"usage", "--window", "week"}, `--window: "week"`},
+		{[]string{"jobs", "list", "--status", "bogus"}, `--status: unknown status "bogus"`},
+		{[]string{"jobs", "list", "--limit", "0"}, "--limit: must be 1 to 1000"},
+		{[]string{"jobs", "list", "--cursor", "nope"}, "--cursor: not a cursor"},
+		{[]string{"jobs", "show", "openai"}, "usage: jobwatch jobs"},
+		{[]string{"jobs", "show", "Open AI", "batch_1"}, "PROVIDER: "},
+		{[]string{"jobs", "show", "openai", "a/b"}, "ID: "},
+		{[]string{"jobs", "resolve", "openai", "batch_1", "--status", "running", "--reason", "x"}, `--status: "running" is not a terminal status`},
+		{[]string{"jobs", "resolve", "openai", "batch_1", "--status", "failed"}, "--reason is required"},
+		{[]string{"jobs", "resolve", "openai", "batch_1", "--status", "failed", "--reason", "a\x00"}, "--reason: "},
+		{[]string{"jobs", "frob"}, "usage: jobwatch jobs"},
+		{[]string{"deliveries", "list", "--limit", "2000"}, "--limit: must be 1 to 1000"},
+		{[]string{"deliveries"}, "usage: jobwatch deliveries"},
 	} {
 		args := tt.args
 		if !slices.Contains(args, "--server") {

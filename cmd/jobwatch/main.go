@@ -3,10 +3,15 @@
 //
 //	jobwatch serve --config FILE         run the daemon
 //	jobwatch migrate --config FILE       apply schema migrations and exit
+//	jobwatch backup FILE --config FILE   copy the SQLite database while the daemon runs
+//	jobwatch migrate-store --from sqlite:PATH --to postgres:DSN
+//	                                     copy a store into an empty one
 //	jobwatch check-config --config FILE  validate a config file
 //	jobwatch track --provider P --kind K ID [--parent-id ID] [--model M] [--label k=v] (--server URL | --config FILE)
 //	jobwatch send-test-event --config FILE --provider NAME --type TYPE --job ID [--url URL]
 //	jobwatch poll --provider P ID (--server URL | --config FILE)
+//	jobwatch jobs list|show|resolve|untrack [PROVIDER ID] (--server URL | --config FILE)
+//	jobwatch deliveries list (--server URL | --config FILE)
 //	jobwatch alerts list|retry [ID] (--server URL | --config FILE)
 //	jobwatch usage [--window day] [--provider P] (--server URL | --config FILE)
 //	jobwatch bench ingest|sweep [flags]
@@ -47,10 +52,18 @@ func init() {
 	commands = []command{
 		{"serve", "run the daemon", "--config FILE", runServe},
 		{"migrate", "apply schema migrations and exit", "--config FILE", runMigrate},
+		{"backup", "copy the SQLite database while the daemon runs", "FILE --config FILE", runBackup},
+		{"migrate-store", "copy a store into an empty one (SQLite to PostgreSQL)", "(--from sqlite:PATH|postgres:DSN | --from-config FILE) (--to sqlite:PATH|postgres:DSN | --to-config FILE)", runMigrateStore},
 		{"check-config", "validate a config file", "--config FILE", runCheckConfig},
 		{"track", "register a submitted job", "--provider P --kind K ID [--parent-id ID] [--model M] [--label k=v]... [--metadata JSON] " + remote, runTrack},
 		{"send-test-event", "post a signed test webhook to a running daemon", "--config FILE --provider NAME --type TYPE --job ID [--url URL]", runSendTestEvent},
 		{"poll", "poll one job now", "--provider P ID " + remote, runPoll},
+		{"jobs", "list jobs, show one, resolve one by hand or untrack it",
+			"list [--provider P] [--kind K] [--status S] [--label k=v]... [--q TEXT] [--limit N] [--cursor C] [--json] " + remote +
+				"\n       jobwatch jobs show PROVIDER ID [--json] " + remote +
+				"\n       jobwatch jobs resolve PROVIDER ID --status S --reason R " + remote +
+				"\n       jobwatch jobs untrack PROVIDER ID [--purge] " + remote, runJobs},
+		{"deliveries", "list the webhook delivery log", "list [--provider P] [--outcome O] [--limit N] [--json] " + remote, runDeliveries},
 		{"alerts", "list alerts, or retry a dead one", "list [--state pending|sent|dead] [--limit N] " + remote + "\n       jobwatch alerts retry ID " + remote, runAlerts},
 		{"usage", "show the current window's usage", "[--window hour|day|month] [--provider P] " + remote, runUsage},
 		{"bench", "measure ingest and sweep throughput", "ingest|sweep [--storage sqlite|postgres] [--dsn DSN] [flags]", runBench},

@@ -68,11 +68,15 @@ secrets = ["llm-secret"]
 	if err != nil || job.Status != tracker.StatusSucceeded || job.ResolvedBy != tracker.SourcePoll || job.Usage.RequestsFailed != 2 || job.Details["request_failure"] != "partial" {
 		t.Fatalf("polled job = %+v, %v", job, err)
 	}
+	if err := client.Untrack(ctx, "anthropic", "msgbatch_1", false); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		path string
 		code int
 	}{
 		{"/v1/jobs/anthropic/nope/poll", 404},
+		{"/v1/jobs/anthropic/msgbatch_1/poll", 409}, // untracked
 		{"/v1/jobs/llmtune/x/poll", 409},
 		{"/v1/jobs/anthropic/msgbatch_gone/poll", 502},
 	} {

@@ -35,6 +35,7 @@ type Config struct {
 	Thresholds []Threshold `toml:"thresholds"`
 	Costs      Costs       `toml:"costs"`
 	Prices     []Price     `toml:"prices"`
+	Retention  Retention   `toml:"retention"`
 }
 
 // Server configures the HTTP listeners.
@@ -134,6 +135,7 @@ func (c *Config) applyDefaults() {
 	setDefault(&c.Log.Level, "info")
 	setDefault(&c.Log.Format, "json")
 	c.Sweep.applyDefaults()
+	c.Retention.applyDefaults()
 	c.applyAlertDefaults()
 	setDefault(&c.Costs.Currency, "USD")
 	for i := range c.Providers {
@@ -277,6 +279,7 @@ func (c *Config) Validate() error {
 		bad("log.format", "%q is not a format (want json or text)", c.Log.Format)
 	}
 	c.Sweep.validate(bad)
+	c.Retention.validate(bad)
 	c.validateAlerts(bad)
 	c.validateCosts(bad)
 	c.validateProviders(bad)

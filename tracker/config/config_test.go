@@ -53,6 +53,8 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"admin not an address", "[server]\nadmin_listen = \"admin\"\n", "server.admin_listen: \"admin\" is not a host:port address"},
 		{"admin TLS without admin", "[server]\nadmin_tls_cert_file = \"a.crt\"\nadmin_tls_key_file = \"a.key\"\n", "server.admin_tls_cert_file: set without server.admin_listen"},
 		{"cert without key", "[server]\ntls_cert_file = \"a.crt\"\n", "server.tls_cert_file: server.tls_cert_file and server.tls_key_file go together"},
+		{"negative job retention", "[retention]\njobs = \"-1h\"\n", "retention.jobs: must not be negative"},
+		{"job retention not a duration", "[retention]\njobs = \"90 days\"\n", `retention.jobs: invalid duration "90 days"`},
 	}
 	for _, tt := range tests {
 		_, err := config.Parse(tt.text)
@@ -412,5 +414,25 @@ func TestBedrockIsPolledWithoutAPIKey(t *testing.T) {
 	s := p.Settings()
 	if !p.Polls() || p.Poll == nil || s.Region != "eu-central-1" || s.BaseURL != "" {
 		t.Errorf("polls %v, poll %+v, settings %+v", p.Polls(), p.Poll, s)
+	}
+}
+
+// retention.jobs defaults to 2160h when unset, and "0" keeps every job
+// rather than falling back to the default.
+func TestJobRetention(t *testing.T) {
+	t.Parallel()
+	for text, want := range map[string]time.Duration{
+		"":                               2160 * time.Hour,
+		"[retention]\n":                  2160 * time.Hour,
+		"[retention]\njobs = \"0\"\n":    0,
+		"[retention]\njobs = \"720h\"\n": 720 * time.Hour,
+	} {
+		c, err := config.Parse(text)
+		if err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		if got := c.Retention.JobsFor(); got != want {
+			t.Errorf("%q: retention.jobs = %v, want %v", text, got, want)
+		}
 	}
 }

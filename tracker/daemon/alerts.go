@@ -153,12 +153,7 @@ func (c *alertCollector) gather(ctx context.Context) ([]prometheus.Metric, error
 		thresholds = a.Thresholds
 	}
 	for _, th := range thresholds {
-		var v int64
-		for _, t := range byWindow[th.Window] {
-			if t.Scope == th.Scope() && (th.Provider == "" || t.Provider == th.Provider) {
-				v += t.Metrics[th.Metric]
-			}
-		}
+		v := th.Used(byWindow[th.Window])
 		out = append(out, prometheus.MustNewConstMetric(c.ratio, prometheus.GaugeValue, float64(v)/float64(th.Limit), th.Name))
 	}
 	return out, nil

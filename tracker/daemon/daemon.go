@@ -1,8 +1,8 @@
 // Package daemon assembles jobwatch from its configuration: the store, the
 // tracker, the HTTP API and the metrics registry, and the background
-// services (delivery log pruning and summaries, sweeps, alert delivery),
-// and runs them until told to stop. It is the body of `jobwatch serve`,
-// not part of the library's public API.
+// services (delivery log pruning and summaries, job pruning, sweeps, alert
+// delivery), and runs them until told to stop. It is the body of `jobwatch
+// serve`, not part of the library's public API.
 package daemon
 
 import (
@@ -129,6 +129,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		Registry:     d.registry,
 		Outage:       outage,
 		Poller:       d.sweeper,
+		LastSweep:    d.sweeper.Last,
 		// A request still waiting a second before the server's write
 		// timeout would cut it is answered 503 instead.
 		RequestTimeout: requestTimeout(cfg.Server.WriteTimeout.D()),
@@ -145,6 +146,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 	pruner := &deliveryPruner{store: store, log: log, retention: cfg.Server.DeliveryRetention.D(), maxRows: cfg.Server.DeliveryMaxRows}
 	d.services = []service{
 		{"delivery log pruning", pruner},
+		{"job pruning", newJobPruner(store, log, cfg.Retention.JobsFor(), d.registry)},
 		{"delivery log summaries", d.hooks},
 		{"sweeps", d.sweeper},
 		{"alert delivery", d.alerts},

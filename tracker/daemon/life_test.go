@@ -29,7 +29,7 @@ const stopBound = 10 * time.Second
 
 // services are the daemon's background services as its debug log names
 // them, in the order they start.
-var services = []string{"delivery log pruning", "delivery log summaries", "sweeps", "alert delivery"}
+var services = []string{"delivery log pruning", "job pruning", "delivery log summaries", "sweeps", "alert delivery"}
 
 // lifeDaemon is a running daemon of the life tests.
 type lifeDaemon struct {
@@ -51,7 +51,13 @@ type lifeDaemon struct {
 // logging text at debug level.
 func startDaemon(t *testing.T, driver, server, text string) *lifeDaemon {
 	t.Helper()
-	sc := storagetest.Config(t, driver)
+	return startDaemonOn(t, storagetest.Config(t, driver), server, text)
+}
+
+// startDaemonOn is startDaemon over the database sc.
+func startDaemonOn(t *testing.T, sc storage.Config, server, text string) *lifeDaemon {
+	t.Helper()
+	driver := sc.Driver
 	parse := func(t *testing.T, server, text string) config.Config {
 		t.Helper()
 		cfg, err := config.Parse(fmt.Sprintf("[server]\nlisten = \"127.0.0.1:0\"\nshutdown_timeout = \"5s\"\n%s\n[storage]\ndriver = %q\ndsn = %q\n[log]\nformat = \"text\"\nlevel = \"debug\"\n%s", server, driver, sc.DSN, text))

@@ -12,7 +12,7 @@ import (
 // reloadable are the config keys and tables that Reload applies to a
 // running daemon. A change to any other key needs a restart.
 var reloadable = []string{
-	"server.api_token", "server.metrics_token",
+	"server.metrics_token",
 	// The tracker's transition rules.
 	"sweep.stale_after", "sweep.max_poll_interval", "sweep.lost_poll_interval", "sweep.not_found_limit", "alerts.enrich_wait",
 	"providers", "notifiers", "routes", "thresholds", "costs", "prices",
@@ -22,7 +22,7 @@ var reloadable = []string{
 // SIGHUP), to the running daemon: the providers (their webhook secrets,
 // API keys and every other setting, added and removed ones included), the
 // notifiers, routes, thresholds, costs and prices, the transition rules
-// and the API and metrics tokens, each replaced at once for the requests,
+// and the metrics token, each replaced at once for the requests,
 // polls and deliveries that follow. Everything is built before anything
 // is replaced: on an error nothing changes and the running config stays
 // in force. The keys that changed but cannot change while running
@@ -43,7 +43,7 @@ func (d *Daemon) Reload(cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	d.api.SetTokens(cfg.Server.APIToken.Reveal(), cfg.Server.MetricsToken.Reveal())
+	d.api.SetMetricsToken(cfg.Server.MetricsToken.Reveal())
 	rules := TrackerOptions(cfg).Rules
 	d.rules.Store(&rules)
 	d.tracker.SetProviders(providerNames(cfg))

@@ -40,9 +40,10 @@ notifiers = [%q]
 `, name, url, name)
 }
 
-// A reload replaces the API token, the providers and the notifiers and
+// A reload replaces the metrics token, the providers and the notifiers and
 // routes of the running daemon, and names the changed keys that need a
-// restart; a config it cannot build changes nothing.
+// restart, keeping their running values; a config it cannot build changes
+// nothing.
 func TestReload(t *testing.T) {
 	t.Parallel()
 	oldURL, oldGot := receiver(t)
@@ -54,7 +55,7 @@ func TestReload(t *testing.T) {
 	waitFor(t, oldGot, "the first alert at the old notifier")
 
 	second := strings.Replace(tasksProvider, `name = "tasks"`, `name = "second"`, 1)
-	next := d.config(t, "api_token = \"token-two\"\nmax_body_bytes = 2048\n", tasksProvider+second+slackTo("new", newURL))
+	next := d.config(t, "api_token = \"token-two\"\nmetrics_token = \"token-scrape\"\nmax_body_bytes = 2048\n", tasksProvider+second+slackTo("new", newURL))
 	next.Storage.MaxOpenConns = 3
 	if err := d.daemon.Reload(next); err != nil {
 		t.Fatalf("Reload: %v", err)
@@ -68,18 +69,33 @@ func TestReload(t *testing.T) {
 		t.Errorf("webhook of the provider added by the reload: %d, want 200", code)
 	}
 	track := `{"provider":"second","kind":"batch","id":"b1"}`
-	if code := post(t, d.url+"/v1/jobs", track, http.Header{"Authorization": {"Bearer token-one"}}); code != http.StatusUnauthorized {
-		t.Errorf("the old API token after the reload: %d, want 401", code)
+	// The API token signs the console's sessions: it changes at a restart.
+	if code := post(t, d.url+"/v1/jobs", track, http.Header{"Authorization": {"Bearer token-two"}}); code != http.StatusUnauthorized {
+		t.Errorf("the API token of the reloaded file: %d, want 401 until a restart", code)
 	}
-	if code := post(t, d.url+"/v1/jobs", track, http.Header{"Authorization": {"Bearer token-two"}}); code != http.StatusCreated {
-		t.Errorf("tracking a job of the added provider with the new token: %d, want 201", code)
+	if code := post(t, d.url+"/v1/jobs", track, http.Header{"Authorization": {"Bearer token-one"}}); code != http.StatusCreated {
+		t.Errorf("tracking a job of the added provider with the running token: %d, want 201", code)
+	}
+	for token, want := range map[string]int{"": http.StatusUnauthorized, "token-scrape": http.StatusOK} {
+		req, _ := http.NewRequest("GET", d.url+"/metrics", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("/metrics with token %q after the reload set metrics_token: %d, want %d", token, resp.StatusCode, want)
+		}
 	}
 
 	// An email notifier whose CA file is gone by the time of the reload
 	// cannot be built: the reload is refused as a whole.
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	writeFile(t, caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: newTestCA(t).cert.Raw}))
-	broken := d.config(t, `api_token = "token-three"`, tasksProvider+fmt.Sprintf(`
+	broken := d.config(t, `metrics_token = "token-other"`, tasksProvider+fmt.Sprintf(`
 [[notifiers]]
 name = "mail"
 type = "email"
@@ -94,7 +110,7 @@ tls_ca_file = %q
 	if err := d.daemon.Reload(broken); err == nil || !strings.Contains(err.Error(), "notifier mail") {
 		t.Fatalf("Reload of a config that cannot be built: %v, want the notifier's error", err)
 	}
-	if code := post(t, d.url+"/v1/jobs", `{"provider":"second","kind":"batch","id":"b2"}`, http.Header{"Authorization": {"Bearer token-two"}}); code != http.StatusCreated {
+	if code := post(t, d.url+"/v1/jobs", `{"provider":"second","kind":"batch","id":"b2"}`, http.Header{"Authorization": {"Bearer token-one"}}); code != http.StatusCreated {
 		t.Errorf("after a refused reload, the running token and providers: %d, want 201", code)
 	}
 
@@ -110,7 +126,7 @@ tls_ca_file = %q
 	case <-time.After(10 * time.Millisecond):
 	}
 	out := d.logs.String()
-	for _, want := range []string{`msg="config reloaded"`, "need a restart were not applied: server.max_body_bytes, storage.max_open_conns"} {
+	for _, want := range []string{`msg="config reloaded"`, "need a restart were not applied: server.api_token, server.max_body_bytes, storage.max_open_conns"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
 		}

@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -33,14 +32,13 @@ func (frozenStore) CreateJob(ctx context.Context, _ tracker.Job) (tracker.Job, b
 func TestRequestsAnswerWithinTheirDeadline(t *testing.T) {
 	t.Parallel()
 	store := frozenStore{storagetest.Open(t, storage.DriverSQLite)}
-	srv := httptest.NewServer(httpapi.New(httpapi.Options{
+	srv := newServer(t, httpapi.New(httpapi.Options{
 		Tracker:        tracker.New(store, tracker.Options{}),
 		MaxBodyBytes:   4096,
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registry:       prometheus.NewRegistry(),
 		RequestTimeout: 200 * time.Millisecond,
 	}))
-	t.Cleanup(srv.Close)
 	client := &http.Client{Timeout: 10 * time.Second}
 	resp, err := client.Post(srv.URL+"/v1/jobs", "application/json", strings.NewReader(`{"provider":"openai","kind":"batch","id":"batch_1"}`))
 	if err != nil {

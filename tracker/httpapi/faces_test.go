@@ -131,8 +131,8 @@ func requests(t *testing.T, reg *prometheus.Registry, route, code string) float6
 	return 0
 }
 
-// /metrics asks for the metrics token when one is set, and SetTokens
-// rotates both tokens while the server runs.
+// /metrics asks for the metrics token when one is set, and
+// SetMetricsToken rotates it while the server runs.
 func TestMetricsTokenAndRotation(t *testing.T) {
 	t.Parallel()
 	_, admin, api, _ := faces(t, "api-one", "scrape-one")
@@ -148,21 +148,21 @@ func TestMetricsTokenAndRotation(t *testing.T) {
 		t.Errorf("/v1/jobs with the metrics token: %d, want 401", code)
 	}
 
-	api.SetTokens("api-two", "scrape-two")
+	api.SetMetricsToken("scrape-two")
 	for _, c := range []struct {
 		path, token string
 		want        int
 	}{
 		{"/metrics", "scrape-one", 401},
 		{"/metrics", "scrape-two", 200},
-		{"/v1/jobs", "api-one", 401},
-		{"/v1/jobs", "api-two", 200},
+		{"/v1/jobs", "api-one", 200},
+		{"/v1/jobs", "scrape-two", 401},
 	} {
 		if code, _ := do(t, "GET", admin.URL+c.path, c.token, ""); code != c.want {
 			t.Errorf("after the rotation, %s with %q: %d, want %d", c.path, c.token, code, c.want)
 		}
 	}
-	api.SetTokens("", "")
+	api.SetMetricsToken("")
 	if code, _ := do(t, "GET", admin.URL+"/metrics", "", ""); code != 200 {
 		t.Errorf("/metrics once its token is unset: %d, want 200", code)
 	}

@@ -8,6 +8,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -28,6 +29,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/jobwatch/jobwatch/tracker"
+	"github.com/jobwatch/jobwatch/tracker/httpapi/console"
+	"github.com/jobwatch/jobwatch/tracker/sweep"
 )
 
 // Options configure the API.
@@ -56,18 +59,24 @@ type Options struct {
 	// answered 503, so that an answer goes out even while the database
 	// hangs. Zero: no bound.
 	RequestTimeout time.Duration
+	// LastSweep, when set, tells the console's overview the newest sweep
+	// (the daemon's sweeper's Last).
+	LastSweep func() sweep.LastSweep
 }
 
 // Server is the API's http.Handler: every route, on one listener. Face
 // serves a part of them, for a daemon with two listeners.
 type Server struct {
-	opts Options
-	// apiToken and metricsToken are the SHA-256 digests of the tokens; nil:
-	// no token is asked. SetTokens swaps them while requests are served.
-	apiToken, metricsToken atomic.Pointer[[32]byte]
-	mux                    *http.ServeMux
-	requests               *prometheus.CounterVec
-	latency                *prometheus.HistogramVec
+	opts      Options
+	tokenHash [32]byte
+	// metricsToken is the SHA-256 digest of the metrics token; nil: none
+	// is asked. SetMetricsToken swaps it while requests are served.
+	metricsToken atomic.Pointer[[32]byte]
+	mux          *http.ServeMux
+	// patterns are the routes' patterns, in the order they were added.
+	patterns []string
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
 }
 
 // New builds the API.
@@ -76,7 +85,10 @@ func New(opts Options) *Server {
 		opts.Outage = NewOutage(opts.Logger)
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux()}
-	s.SetTokens(opts.APIToken, opts.MetricsToken)
+	if opts.APIToken != "" {
+		s.tokenHash = sha256.Sum256([]byte(opts.APIToken))
+	}
+	s.SetMetricsToken(opts.MetricsToken)
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "jobwatch_http_requests_total",
 		Help: "HTTP requests answered, by route pattern and status code.",
@@ -88,13 +100,16 @@ func New(opts Options) *Server {
 	}, []string{"route"})
 	s.Handle("GET /healthz", s.healthz, false)
 	s.Handle("GET /readyz", s.readyz, false)
+	s.Handle("GET /openapi.yaml", s.openAPI, false)
 	if opts.Registry != nil {
 		opts.Registry.MustRegister(s.requests, s.latency)
-		s.Handle("GET /metrics", s.bearer(&s.metricsToken, promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}).ServeHTTP), false)
+		s.Handle("GET /metrics", s.metricsAuth(promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{Registry: opts.Registry}).ServeHTTP), false)
 	}
 	s.Handle("POST /v1/jobs", s.trackJob, true)
 	s.Handle("GET /v1/jobs", s.listJobs, true)
 	s.Handle("GET /v1/jobs/{provider}/{id}", s.getJob, true)
+	s.Handle("DELETE /v1/jobs/{provider}/{id}", s.untrackJob, true)
+	s.Handle("POST /v1/jobs/{provider}/{id}/resolve", s.resolveJob, true)
 	if opts.Poller != nil {
 		s.Handle("POST /v1/jobs/{provider}/{id}/poll", s.pollJob, true)
 	}
@@ -102,6 +117,18 @@ func New(opts Options) *Server {
 	s.Handle("GET /v1/alerts", s.listAlerts, true)
 	s.Handle("POST /v1/alerts/{id}/retry", s.retryAlert, true)
 	s.Handle("GET /v1/usage", s.usage, true)
+	copts := console.Options{Tracker: opts.Tracker, Poller: opts.Poller, LastSweep: opts.LastSweep, Logger: opts.Logger}
+	if opts.APIToken != "" {
+		copts.TokenOK = s.tokenOK
+		// Sessions are signed with a key of the token's, so that every
+		// replica takes them and a new token ends them.
+		m := hmac.New(sha256.New, []byte(opts.APIToken))
+		m.Write([]byte("jobwatch console sessions"))
+		copts.SessionKey = m.Sum(nil)
+	}
+	// The console's pages are HTML for people, not routes of the API's
+	// document (openapi.yaml), so they are mounted outside Routes.
+	console.New(copts).Register(func(pattern string, h http.HandlerFunc) { s.mount(pattern, h) })
 	return s
 }
 
@@ -110,27 +137,34 @@ func New(opts Options) *Server {
 // route refuses a path or query that is not clean text (checkURL). Which
 // face serves it follows from its path (Face).
 func (s *Server) Handle(pattern string, h http.HandlerFunc, authenticated bool) {
+	s.patterns = append(s.patterns, pattern)
 	if authenticated {
-		h = s.bearer(&s.apiToken, h)
+		h = s.auth(h)
 	}
+	s.mount(pattern, h)
+}
+
+// mount serves h at pattern, refusing a path or query that is not clean
+// text (checkURL).
+func (s *Server) mount(pattern string, h http.HandlerFunc) {
 	s.mux.HandleFunc(pattern, checkURL(h))
 }
 
-// SetTokens replaces the API token and the metrics token (empty: none is
-// asked) for the requests that follow: a rotation without a restart.
-func (s *Server) SetTokens(apiToken, metricsToken string) {
-	s.apiToken.Store(tokenDigest(apiToken))
-	s.metricsToken.Store(tokenDigest(metricsToken))
-}
-
-// tokenDigest is the SHA-256 digest of a token, nil for none.
-func tokenDigest(token string) *[32]byte {
+// SetMetricsToken replaces the metrics token (empty: none is asked) for
+// the requests that follow: a rotation without a restart.
+func (s *Server) SetMetricsToken(token string) {
 	if token == "" {
-		return nil
+		s.metricsToken.Store(nil)
+		return
 	}
 	d := sha256.Sum256([]byte(token))
-	return &d
+	s.metricsToken.Store(&d)
 }
+
+// Routes are the patterns of the routes served, in the order they were
+// added: "GET /v1/jobs", or a path alone for a route of any method. The
+// web console's pages (/ui/) are not among them.
+func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
 
 // Face is a part of the routes, served by one listener of a daemon with
 // two: the public face is what providers and probes must reach, the admin
@@ -307,24 +341,48 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// bearer requires the bearer token whose digest token holds, when it holds
-// one at the request, comparing digests in constant time; 401 otherwise.
-func (s *Server) bearer(token *atomic.Pointer[[32]byte], h http.HandlerFunc) http.HandlerFunc {
+// auth requires the API token when one is configured.
+func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
+	if s.opts.APIToken == "" {
+		return h
+	}
+	return requireBearer(s.tokenOK, h)
+}
+
+// metricsAuth requires the metrics token while one is set.
+func (s *Server) metricsAuth(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		want := token.Load()
+		want := s.metricsToken.Load()
 		if want == nil {
 			h(w, r)
 			return
 		}
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		got := sha256.Sum256([]byte(tok))
-		if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+		requireBearer(func(tok string) bool { return digestOK(tok, want) }, h)(w, r)
+	}
+}
+
+// requireBearer answers 401 to a request whose bearer token ok refuses,
+// and hands the others to h.
+func requireBearer(ok func(tok string) bool, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !found || !ok(tok) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="jobwatch"`)
 			WriteError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
 		}
 		h(w, r)
 	}
+}
+
+// tokenOK reports whether tok is the API token.
+func (s *Server) tokenOK(tok string) bool { return digestOK(tok, &s.tokenHash) }
+
+// digestOK reports whether tok's SHA-256 digest is want, comparing in
+// constant time.
+func digestOK(tok string, want *[32]byte) bool {
+	got := sha256.Sum256([]byte(tok))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -378,6 +436,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) {
 		Provider: q.Get("provider"),
 		Kind:     tracker.Kind(q.Get("kind")),
 		Status:   tracker.Status(q.Get("status")),
+		Query:    q.Get("q"),
 		Cursor:   q.Get("cursor"),
 		Limit:    limit,
 	}

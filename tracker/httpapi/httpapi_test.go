@@ -42,12 +42,19 @@ func serveAPI(t *testing.T, store *storage.Store, token string) (*httptest.Serve
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registry:     reg,
 	})
-	api.Handle("/webhooks/{name}", func(w http.ResponseWriter, r *http.Request) {
-		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "accepted"})
-	}, false)
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
-	return srv, reg
+	api.Handle("/webhooks/{name}", webhookStandIn, false)
+	return newServer(t, api), reg
+}
+
+// webhookStandIn answers webhooks as the daemon's ingest does when it
+// accepts one, and refuses methods other than POST as it does.
+func webhookStandIn(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		httpapi.WriteError(w, http.StatusMethodNotAllowed, "webhooks are delivered with POST")
+		return
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "accepted"})
 }
 
 func do(t *testing.T, method, url, token, body string) (int, string) {
@@ -186,13 +193,12 @@ func TestClientMatchesTracker(t *testing.T) {
 func TestTrackRefusesAProviderNotConfigured(t *testing.T) {
 	t.Parallel()
 	store := storagetest.Open(t, storage.DriverSQLite)
-	srv := httptest.NewServer(httpapi.New(httpapi.Options{
+	srv := newServer(t, httpapi.New(httpapi.Options{
 		Tracker:      tracker.New(store, tracker.Options{Providers: []string{"openai", "anthropic"}}),
 		MaxBodyBytes: 4096,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registry:     prometheus.NewRegistry(),
 	}))
-	t.Cleanup(srv.Close)
 	code, body := do(t, "POST", srv.URL+"/v1/jobs", "", `{"provider":"opneai","kind":"batch","id":"batch_1"}`)
 	if want := `provider: \"opneai\" is not configured (configured: anthropic, openai)`; code != 400 || !strings.Contains(body, want) {
 		t.Errorf("POST /v1/jobs opneai = %d %s, want 400 containing %s", code, body, want)

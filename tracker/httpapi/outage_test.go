@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -46,8 +45,7 @@ func TestOutageIsLoggedOnce(t *testing.T) {
 		Logger:       slog.New(slog.NewTextHandler(&logs, nil)),
 		Registry:     prometheus.NewRegistry(),
 	})
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
+	srv := newServer(t, api)
 	logged := logs.String
 
 	store.down.Store(true)

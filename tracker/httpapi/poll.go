@@ -13,8 +13,8 @@ import (
 
 // JobPoller polls one job now, whatever its schedule: the sweeper's
 // PollJob. It returns the job as it is after, tracker.ErrNotFound for an
-// unknown job, sweep.ErrNotPolled when no poller serves its provider or
-// kind, and a *providers.PollError when the provider's API failed.
+// unknown job, tracker.ErrJobUntracked for an untracked one,
+// sweep.ErrNotPolled when no poller serves its provider or kind, and a *providers.PollError when the provider's API failed.
 type JobPoller interface {
 	PollJob(ctx context.Context, provider, externalID string) (tracker.Job, error)
 }
@@ -28,6 +28,8 @@ func (s *Server) pollJob(w http.ResponseWriter, r *http.Request) {
 		WriteJSON(w, http.StatusOK, job)
 	case errors.Is(err, tracker.ErrNotFound):
 		WriteError(w, http.StatusNotFound, "job not found")
+	case errors.Is(err, tracker.ErrJobUntracked):
+		WriteError(w, http.StatusConflict, err.Error())
 	case errors.Is(err, sweep.ErrNotPolled):
 		WriteError(w, http.StatusConflict, fmt.Sprintf("provider %s: %v", r.PathValue("provider"), err))
 	case errors.As(err, &pe):

@@ -4,7 +4,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/jobwatch/jobwatch/storage"
@@ -18,12 +17,11 @@ import (
 func TestNilRegistry(t *testing.T) {
 	t.Parallel()
 	store := storagetest.Open(t, storage.DriverSQLite)
-	srv := httptest.NewServer(httpapi.New(httpapi.Options{
+	srv := newServer(t, httpapi.New(httpapi.Options{
 		Tracker:      tracker.New(store, tracker.Options{}),
 		MaxBodyBytes: 4096,
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}))
-	t.Cleanup(srv.Close)
 	for path, want := range map[string]int{"/metrics": http.StatusNotFound, "/healthz": http.StatusOK, "/v1/jobs": http.StatusOK, "/v1/usage": http.StatusOK} {
 		if code, body := do(t, "GET", srv.URL+path, "", ""); code != want {
 			t.Errorf("GET %s: %d %s, want %d", path, code, body, want)

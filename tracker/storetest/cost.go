@@ -244,4 +244,12 @@ func projectedCostWarnsBeforeItIsSpent(t *testing.T, open OpenStore) {
 	if row == nil || row.Cost != 2 || row.Projected != 10 || row.Currency != "USD" {
 		t.Fatalf("usage = %+v, want mt-large at 2 USD spent and 10 projected", usage)
 	}
+	// A job no longer tracked is projected no more.
+	if err := tr.Untrack(ctx, "mythicdot", "r2", false); err != nil {
+		t.Fatal(err)
+	}
+	sizes, err := tr.Projection(ctx)
+	if err != nil || len(sizes) != 1 || sizes[0].Nanos != 6*tracker.NanosPerUnit {
+		t.Fatalf("projection after untracking r2 = %+v, %v; want r1's 6 USD alone", sizes, err)
+	}
 }

@@ -67,6 +67,12 @@ var cases = []struct {
 	{"OutboxLifecycle", outboxLifecycle},
 	{"ClaimAlertsKeepsANotifiersOrder", claimAlertsKeepsANotifiersOrder},
 	{"ConcurrentAlertClaimsTakeTurns", concurrentAlertClaimsTakeTurns},
+	{"ConsoleSummaries", consoleSummaries},
+	{"ResolveEndsAJobByHand", resolveEndsAJobByHand},
+	{"UntrackStopsPollsAndAlerts", untrackStopsPollsAndAlerts},
+	{"PurgeDeletesJobHistoryAndAlerts", purgeDeletesJobHistoryAndAlerts},
+	{"ListQueryMatchesIDSubstring", listQueryMatchesIDSubstring},
+	{"PruneJobsDeletesEndedJobsInChunks", pruneJobsDeletesEndedJobsInChunks},
 }
 
 // newTracker is a tracker over s whose jobs go stale after 10 minutes.

@@ -76,6 +76,27 @@ type Sweeper struct {
 
 	mu         sync.Mutex
 	authPaused map[string]time.Time // provider -> until
+	last       LastSweep
+}
+
+// LastSweep is what the newest finished sweep of this Sweeper did, for the
+// console's overview.
+type LastSweep struct {
+	// Started is when it began; zero when no sweep has finished yet.
+	Started time.Time
+	// Duration is how long it ran.
+	Duration time.Duration
+	Result   Result
+	// Err is why it stopped early; "" when it ended well.
+	Err string
+}
+
+// Last returns the newest finished sweep; its Started is zero when none has
+// finished since the Sweeper was made.
+func (s *Sweeper) Last() LastSweep {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
 }
 
 // Result is what one sweep did.
@@ -158,13 +179,20 @@ func (s *Sweeper) Start(ctx context.Context) error {
 func (s *Sweeper) Stop() { s.life.Stop() }
 
 // Sweep claims and handles due jobs, batch after batch, until none is due.
-func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
+func (s *Sweeper) Sweep(ctx context.Context) (res Result, err error) {
 	start := time.Now()
-	var res Result
 	defer func() {
-		s.m.sweepDuration.Observe(time.Since(start).Seconds())
+		took := time.Since(start)
+		s.m.sweepDuration.Observe(took.Seconds())
 		s.m.claimed.Set(float64(res.Claimed))
 		s.warnNotConfigured(res.NotConfigured)
+		last := LastSweep{Started: start, Duration: took, Result: res}
+		if err != nil {
+			last.Err = err.Error()
+		}
+		s.mu.Lock()
+		s.last = last
+		s.mu.Unlock()
 	}()
 	for ctx.Err() == nil {
 		t := time.Now()
@@ -383,11 +411,15 @@ var ErrNotPolled = errors.New("no poller is configured for this provider and kin
 
 // PollJob polls one job now, whatever its schedule and any pause of its
 // provider, applies the answer like a sweep would, and returns the job as
-// it is after. A failed poll is a *providers.PollError.
+// it is after. A failed poll is a *providers.PollError; an untracked job
+// is not polled (tracker.ErrJobUntracked).
 func (s *Sweeper) PollJob(ctx context.Context, provider, externalID string) (tracker.Job, error) {
 	job, err := s.store.GetJob(ctx, provider, externalID)
 	if err != nil {
 		return tracker.Job{}, err
+	}
+	if job.UntrackedAt != nil {
+		return tracker.Job{}, tracker.ErrJobUntracked
 	}
 	p, _ := s.provider(provider)
 	if p.Poller == nil || !p.Poller.Polls(job.Kind) {

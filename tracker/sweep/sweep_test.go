@@ -188,7 +188,11 @@ func TestBatchResolvesByPollAlone(t *testing.T) {
 			t.Fatalf("a job was polled before it went stale: %+v", res)
 		}
 		e.clock.Advance(rules.StaleAfter)
+		before := time.Now()
 		e.sweep(t)
+		if last := e.sweeper.Last(); last.Started.Before(before) || last.Result.Claimed != 1 || last.Result.Polled != 1 || last.Err != "" {
+			t.Errorf("Last() = %+v, want the sweep just made, its one job polled", last)
+		}
 		j := e.job(t, "batch_1")
 		if due := e.clock.Now().Add(webhookGrace); j.Status != tracker.StatusSucceeded || j.ResolvedBy != tracker.SourcePoll ||
 			j.WebhookDueBy == nil || !j.WebhookDueBy.Equal(due) || j.NextPollAt == nil || !j.NextPollAt.Equal(due) {

@@ -1,0 +1,44 @@
+package storage_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jobwatch/jobwatch/storage"
+	"github.com/jobwatch/jobwatch/storage/storagetest"
+	"github.com/jobwatch/jobwatch/tracker"
+)
+
+// Alerts raised before alerts.job_external_id existed take their job's id
+// from their payload when migration 20261203000014 runs, so that purging
+// their job deletes them too.
+func TestAlertsBeforeTheJobColumnAreBackfilled(t *testing.T) {
+	t.Parallel()
+	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
+		t.Parallel()
+		ctx := context.Background()
+		tr := tracker.New(s, tracker.Options{Alerting: &tracker.Alerting{Routes: []tracker.Route{{Events: []string{"*"}, Notifiers: []string{"ops"}}}}})
+		if _, err := tr.Observe(ctx, tracker.ApplyItem{Adopt: true, Observation: &tracker.Observation{Provider: "openai", ExternalID: "batch_old",
+			Kind: tracker.KindBatch, Status: tracker.StatusFailed, Source: tracker.SourceWebhook, EventID: "evt_1", OccurredAt: time.Now()}}); err != nil {
+			t.Fatal(err)
+		}
+		// As written before the column: no job id; then the migration
+		// runs again, as it would for the first time.
+		if _, err := s.DB().ExecContext(ctx, "UPDATE alerts SET job_external_id = ''"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DB().ExecContext(ctx, "DELETE FROM jobwatch_migrations WHERE name = '20261203000014'"); err != nil {
+			t.Fatal(err)
+		}
+		if names, err := s.Migrate(ctx); err != nil || len(names) != 1 {
+			t.Fatalf("Migrate = %v, %v; want 20261203000014 run again", names, err)
+		}
+		if err := tr.Untrack(ctx, "openai", "batch_old", true); err != nil {
+			t.Fatal(err)
+		}
+		if alerts, err := s.ListAlerts(ctx, "", 10); err != nil || len(alerts) != 0 {
+			t.Errorf("after purging the job, %d alerts, %v; want its alert gone", len(alerts), err)
+		}
+	})
+}
