@@ -18,7 +18,7 @@ import (
 
 // faces serves the public and the admin face of one API, with the webhooks
 // mounted and two stand-ins for routes added later the way every route is
-// (Handle): a console under /ui/ and a document at /openapi.yaml.
+// (Handle): one under /v1/ and one beside it.
 func faces(t *testing.T, apiToken, metricsToken string) (public, admin *httptest.Server, api *httpapi.Server, reg *prometheus.Registry) {
 	t.Helper()
 	reg = prometheus.NewRegistry()
@@ -34,8 +34,8 @@ func faces(t *testing.T, apiToken, metricsToken string) (public, admin *httptest
 		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"route": r.Pattern})
 	}
 	api.Handle("/webhooks/{name}", ok, false)
-	api.Handle("GET /ui/", ok, false)
-	api.Handle("GET /openapi.yaml", ok, false)
+	api.Handle("GET /v1/stand-in", ok, true)
+	api.Handle("GET /reports/{name}", ok, false)
 	public = httptest.NewServer(api.Face(httpapi.PublicRoutes))
 	admin = httptest.NewServer(api.Face(httpapi.AdminRoutes))
 	t.Cleanup(public.Close)
@@ -60,8 +60,10 @@ func TestFacesSplitRoutesByPath(t *testing.T) {
 		{"GET", "/v1/usage", 404, 200},
 		{"GET", "/metrics", 404, 200},
 		{"GET", "/ui/", 404, 200},
-		{"GET", "/ui/jobs/openai/batch_1", 404, 200},
+		{"GET", "/ui/jobs", 404, 200},
 		{"GET", "/openapi.yaml", 404, 200},
+		{"GET", "/v1/stand-in", 404, 200},
+		{"GET", "/reports/weekly", 404, 200},
 		// No spelling of a path reaches an admin route on the public face.
 		{"GET", "/webhooks/%2e%2e/v1/jobs", 404, 404},
 		{"GET", "/webhooks/x/../../v1/jobs", 404, 307},
