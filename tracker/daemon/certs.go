@@ -96,5 +96,9 @@ func (c *certReloader) reload() {
 		return
 	}
 	c.cert = &cert
-	c.log.Info("TLS certificate reloaded", "cert_file", c.certFile, "not_after", cert.Leaf.NotAfter)
+	attrs := []any{"cert_file", c.certFile}
+	if cert.Leaf != nil {
+		attrs = append(attrs, "not_after", cert.Leaf.NotAfter)
+	}
+	c.log.Info("TLS certificate reloaded", attrs...)
 }

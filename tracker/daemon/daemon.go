@@ -188,7 +188,7 @@ func (d *Daemon) Tracker() *tracker.Tracker { return d.tracker }
 func (d *Daemon) Run(ctx context.Context) error {
 	attrs := []any{"storage", d.cfg.Storage.Driver}
 	for _, l := range d.listeners {
-		attrs = append(attrs, l.name, l.scheme()+"://"+l.ln.Addr().String())
+		attrs = append(attrs, l.key, l.scheme()+"://"+l.ln.Addr().String())
 	}
 	d.log.Info("jobwatch started", attrs...)
 	logProviders(d.log, d.cfg)

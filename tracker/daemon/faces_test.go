@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,6 +11,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -20,6 +22,9 @@ import (
 	"time"
 
 	"github.com/jobwatch/jobwatch/storage"
+	"github.com/jobwatch/jobwatch/storage/storagetest"
+	"github.com/jobwatch/jobwatch/tracker/config"
+	"github.com/jobwatch/jobwatch/tracker/daemon"
 )
 
 // testCA signs the listeners' certificates of the tests.
@@ -216,7 +221,29 @@ metrics_token = "scrape-token"
 		}
 	}
 	d.stopWithin(t)
-	if out := d.logs.String(); !strings.Contains(out, "admin="+admin) || !strings.Contains(out, "public="+d.url) {
+	if out := d.logs.String(); !strings.Contains(out, "admin_listen="+admin) || !strings.Contains(out, " listen="+d.url) {
 		t.Errorf("the start log does not name both listeners:\n%s", out)
+	}
+}
+
+// A certificate pair that does not load stops the start, naming the key.
+func TestTLSPairThatDoesNotLoad(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	writeFile(t, certFile, []byte("not a certificate"))
+	writeFile(t, keyFile, []byte("not a key"))
+	sc := storagetest.Config(t, storage.DriverSQLite)
+	cfg, err := config.Parse(fmt.Sprintf("[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nadmin_tls_cert_file = %q\nadmin_tls_key_file = %q\n[storage]\ndsn = %q\n", certFile, keyFile, sc.DSN))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := daemon.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil {
+		d.Close()
+		t.Fatal("the daemon started with a certificate that does not load")
+	}
+	if !strings.Contains(err.Error(), "server.admin_listen TLS") || !strings.Contains(err.Error(), certFile) {
+		t.Errorf("error %q does not name the key and the file", err)
 	}
 }

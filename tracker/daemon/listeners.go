@@ -15,8 +15,9 @@ import (
 // listener is one of the daemon's listeners and the face of the API it
 // serves.
 type listener struct {
-	// name is "public" or "admin", in the log.
-	name    string
+	// key is its address's config key, "listen" or "admin_listen": its
+	// name in the log.
+	key     string
 	ln      net.Listener
 	handler http.Handler
 	// certs, when set, serves HTTPS with the reloaded certificate.
@@ -28,14 +29,14 @@ type listener struct {
 // face on admin_listen. On failure nothing stays bound.
 func listen(s config.Server, api *httpapi.Server, log *slog.Logger) ([]*listener, error) {
 	type face struct {
-		name, key, addr string
-		admin           bool
-		routes          httpapi.Face
+		key, addr string
+		admin     bool
+		routes    httpapi.Face
 	}
-	faces := []face{{"public", "server.listen", s.Listen, false, httpapi.AllRoutes}}
+	faces := []face{{"listen", s.Listen, false, httpapi.AllRoutes}}
 	if s.AdminListen != "" {
 		faces[0].routes = httpapi.PublicRoutes
-		faces = append(faces, face{"admin", "server.admin_listen", s.AdminListen, true, httpapi.AdminRoutes})
+		faces = append(faces, face{"admin_listen", s.AdminListen, true, httpapi.AdminRoutes})
 	}
 	var out []*listener
 	closeAll := func() {
@@ -44,19 +45,19 @@ func listen(s config.Server, api *httpapi.Server, log *slog.Logger) ([]*listener
 		}
 	}
 	for _, f := range faces {
-		l := &listener{name: f.name, handler: api.Face(f.routes)}
+		l := &listener{key: f.key, handler: api.Face(f.routes)}
 		if cert, key := s.TLSFiles(f.admin); cert != "" {
 			c, err := newCertReloader(cert, key, certCheckInterval, log)
 			if err != nil {
 				closeAll()
-				return nil, fmt.Errorf("%s TLS: %w", f.key, err)
+				return nil, fmt.Errorf("server.%s TLS: %w", f.key, err)
 			}
 			l.certs = c
 		}
 		ln, err := net.Listen("tcp", f.addr)
 		if err != nil {
 			closeAll()
-			return nil, fmt.Errorf("listen on %s (%s): %w", f.addr, f.key, err)
+			return nil, fmt.Errorf("listen on %s (server.%s): %w", f.addr, f.key, err)
 		}
 		l.ln = ln
 		out = append(out, l)
