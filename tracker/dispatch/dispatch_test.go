@@ -369,3 +369,46 @@ func TestBatchOutlastingItsLeaseIsReleased(t *testing.T) {
 		})
 	}
 }
+
+// SetNotifiers on a running dispatcher starts the loop of a notifier it
+// adds, stops that of one it removes, and sends a kept name's alerts with
+// its new notifier.
+func TestSetNotifiersWhileRunning(t *testing.T) {
+	t.Parallel()
+	s := storagetest.Open(t, storage.DriverSQLite)
+	var before, after, added, gone recorder
+	d := dispatch.New(dispatch.Options{Store: s, Notifiers: map[string]notify.Notifier{"ops": before.notifier(), "gone": gone.notifier()},
+		Interval: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	raise(t, s, "a", "ops")
+	waitCalls := func(r *recorder, n int, what string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			if _, ids := r.calls(); len(ids) >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no delivery within 5s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitCalls(&before, 1, "the first notifier")
+
+	d.SetNotifiers(map[string]notify.Notifier{"ops": after.notifier(), "new": added.notifier()}, nil)
+	raise(t, s, "b", "ops", "new", "gone")
+	waitCalls(&after, 1, "the replaced notifier")
+	waitCalls(&added, 1, "the added notifier")
+	if _, ids := before.calls(); len(ids) != 1 {
+		t.Errorf("the replaced notifier got %d alerts, want only the one before the replacement", len(ids))
+	}
+	// The removed notifier's alert waits in the outbox, unsent.
+	time.Sleep(100 * time.Millisecond)
+	if _, ids := gone.calls(); len(ids) != 0 || states(t, s)[tracker.AlertPending] != 1 {
+		t.Errorf("the removed notifier got %d alerts, %d pending; want its alert pending, unsent", len(ids), states(t, s)[tracker.AlertPending])
+	}
+}
