@@ -39,7 +39,11 @@ func (d *Daemon) Reload(cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	notifiers, err := Notifiers(cfg, d.log)
+	// The notifiers time out at alert delivery's alerts.timeout, which
+	// waits for a restart like the rest of [alerts].
+	withRunningAlerts := cfg
+	withRunningAlerts.Alerts = d.cfg.Alerts
+	notifiers, err := Notifiers(withRunningAlerts, d.log)
 	if err != nil {
 		return err
 	}
