@@ -134,11 +134,13 @@ func (s *Sweeper) Start(ctx context.Context) error {
 func (s *Sweeper) Stop() { s.life.Stop() }
 
 // Sweep claims and handles due jobs, batch after batch, until none is due.
-func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
+func (s *Sweeper) Sweep(ctx context.Context) (res Result, err error) {
 	start := time.Now()
-	var res Result
 	defer func() {
 		s.m.sweepDuration.Observe(time.Since(start).Seconds())
+		if err != nil && ctx.Err() == nil {
+			s.m.sweepFailures.Inc()
+		}
 		s.m.claimed.Set(float64(res.Claimed))
 		s.warnNotConfigured(res.NotConfigured)
 	}()
