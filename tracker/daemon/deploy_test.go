@@ -471,6 +471,8 @@ type k8sObject struct {
 	Metadata struct {
 		Name string `yaml:"name"`
 	} `yaml:"metadata"`
+	// raw is the whole object, for the kinds whose fields are read apart.
+	raw        yaml.Node
 	Data       map[string]string `yaml:"data"`
 	StringData map[string]string `yaml:"stringData"`
 	Spec       struct {
@@ -480,7 +482,8 @@ type k8sObject struct {
 		} `yaml:"selector"`
 		Template struct {
 			Metadata struct {
-				Labels map[string]string `yaml:"labels"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
 			} `yaml:"metadata"`
 			Spec struct {
 				Containers []k8sContainer `yaml:"containers"`
@@ -560,9 +563,12 @@ func TestKubernetesManifests(t *testing.T) {
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		for {
 			var o k8sObject
-			if err := dec.Decode(&o); err == io.EOF {
+			if err := dec.Decode(&o.raw); err == io.EOF {
 				break
 			} else if err != nil {
+				t.Fatalf("parse %s: %v", p, err)
+			}
+			if err := o.raw.Decode(&o); err != nil {
 				t.Fatalf("parse %s: %v", p, err)
 			}
 			objects[o.Kind+"/"+o.Metadata.Name] = o
@@ -675,6 +681,25 @@ func TestKubernetesManifests(t *testing.T) {
 		case pr.probe.HTTPGet.Path != pr.path || portOf(pr.probe.HTTPGet.Port) != port:
 			t.Errorf("the %s probe asks %s on port %v, want %s on %d", pr.name, pr.probe.HTTPGet.Path, pr.probe.HTTPGet.Port, pr.path, port)
 		}
+	}
+	var svc struct {
+		Spec struct {
+			Selector map[string]string `yaml:"selector"`
+			Ports    []struct {
+				TargetPort any `yaml:"targetPort"`
+			} `yaml:"ports"`
+		} `yaml:"spec"`
+	}
+	if o, ok := objects["Service/jobwatch"]; !ok {
+		t.Error("no Service jobwatch")
+	} else if err := o.raw.Decode(&svc); err != nil {
+		t.Fatalf("parse the Service: %v", err)
+	}
+	if !matches(svc.Spec.Selector) || len(svc.Spec.Ports) != 1 || portOf(svc.Spec.Ports[0].TargetPort) != port {
+		t.Errorf("the Service does not select the pods (%v) on port %d: %+v", podLabels, port, svc.Spec)
+	}
+	if p, ok := dep.Spec.Template.Metadata.Annotations["prometheus.io/port"]; ok && p != strconv.Itoa(port) {
+		t.Errorf("the pods' prometheus.io/port is %s, the config listens on %d", p, port)
 	}
 	if ctr.Resources.Requests["memory"] == "" || ctr.Resources.Requests["cpu"] == "" || ctr.Resources.Limits["memory"] == "" {
 		t.Errorf("the container's resources %+v lack a cpu or memory request or a memory limit", ctr.Resources)
