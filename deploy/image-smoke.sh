@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the jobwatch image's final stage (deploy/Containerfile.prebuilt)
 # from a binary built with CGO_ENABLED=0 (the path given as the argument, or
-# one built here), starts it with podman and
-# waits for a 200 from /readyz. Needs no registry: the base is scratch.
+# one built here), starts it with podman and waits for a 200 from /readyz.
+# Needs no registry: the base is scratch.
 # Where this machine cannot build or run containers it says why and exits 0
 # ("skip: ..."); a container that runs but never gets ready fails (exit 1).
 # Run from anywhere: bash deploy/image-smoke.sh [BINARY]
