@@ -6,6 +6,7 @@ type sweepMetrics struct {
 	polls         *prometheus.CounterVec
 	pollDuration  *prometheus.HistogramVec
 	sweepDuration prometheus.Histogram
+	sweepFailures prometheus.Counter
 	claimed       prometheus.Gauge
 }
 
@@ -25,13 +26,17 @@ func newSweepMetrics(reg prometheus.Registerer) *sweepMetrics {
 			Help:    "Time of one sweep, from the first claim to the last poll.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 3, 10),
 		}),
+		sweepFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jobwatch_sweep_failures_total",
+			Help: "Sweeps that ended in an error (a claim of due jobs that storage refused) rather than with nothing left due.",
+		}),
 		claimed: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "jobwatch_sweep_claimed_jobs",
 			Help: "Due jobs the last sweep claimed.",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.polls, m.pollDuration, m.sweepDuration, m.claimed)
+		reg.MustRegister(m.polls, m.pollDuration, m.sweepDuration, m.sweepFailures, m.claimed)
 	}
 	return m
 }

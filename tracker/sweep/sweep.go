@@ -184,6 +184,9 @@ func (s *Sweeper) Sweep(ctx context.Context) (res Result, err error) {
 	defer func() {
 		took := time.Since(start)
 		s.m.sweepDuration.Observe(took.Seconds())
+		if err != nil && ctx.Err() == nil {
+			s.m.sweepFailures.Inc()
+		}
 		s.m.claimed.Set(float64(res.Claimed))
 		s.warnNotConfigured(res.NotConfigured)
 		last := LastSweep{Started: start, Duration: took, Result: res}
