@@ -76,7 +76,14 @@ type RegisteredStats struct {
 	// Drain is the time from the last turn's end to the last alert's
 	// arrival.
 	Drain time.Duration
+	// AlertSpan is the time from the first end's send to the last alert's
+	// arrival, over which Alerts were delivered (AlertsPerSecond).
+	AlertSpan time.Duration
 }
+
+// AlertsPerSecond is the rate at which alerts were delivered, from the
+// first end sent to the last alert.
+func (s RegisteredStats) AlertsPerSecond() float64 { return perSecond(s.Alerts, s.AlertSpan) }
 
 func (s RegisteredStats) print(w io.Writer) {
 	fmt.Fprintf(w, "registered jobs: %d\n", s.Registered)
@@ -87,6 +94,7 @@ func (s RegisteredStats) print(w io.Writer) {
 	fmt.Fprintf(w, "stale events after the end: %d\n", s.Stale)
 	fmt.Fprintf(w, "enrichment polls: %d\n", s.Polls)
 	fmt.Fprintf(w, "alerts delivered: %d\n", s.Alerts)
+	fmt.Fprintf(w, "alerts/s: %.0f\n", s.AlertsPerSecond())
 	fmt.Fprintf(w, "alerts redelivered: %d\n", s.Redelivered)
 	fmt.Fprintf(w, "ends without alert: %d\n", s.Missing)
 	fmt.Fprintf(w, "ends with several alerts: %d\n", s.Extra)
@@ -444,8 +452,12 @@ func (r *registeredRun) await(ctx context.Context, quiet time.Duration) (*Regist
 	if len(a.latencies) > 0 {
 		s.Max = a.latencies[len(a.latencies)-1]
 	}
-	if last := r.alerts.lastArrival(); last.After(start) {
+	last := r.alerts.lastArrival()
+	if last.After(start) {
 		s.Drain = last.Sub(start)
+	}
+	if len(r.jobs) > 0 && r.taken.Load() > 0 && !last.IsZero() {
+		s.AlertSpan = last.Sub(r.jobs[0].sentAt)
 	}
 	return s, nil
 }
