@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,6 +74,10 @@ type RegisteredStats struct {
 	// P50, P99 and Max are the end-to-end latencies: from an end's first
 	// send to its first alert's arrival at the receiver.
 	P50, P99, Max time.Duration
+	// OpenAIP50 and MythicDotP50 are the end-to-end p50 of each provider's
+	// ends: the thin ones' alerts wait for the enrichment poll, the whole
+	// ones' do not.
+	OpenAIP50, MythicDotP50 time.Duration
 	// Drain is the time from the last turn's end to the last alert's
 	// arrival.
 	Drain time.Duration
@@ -102,6 +107,8 @@ func (s RegisteredStats) print(w io.Writer) {
 	fmt.Fprintf(w, "end to end p50: %s\n", ms(s.P50))
 	fmt.Fprintf(w, "end to end p99: %s\n", ms(s.P99))
 	fmt.Fprintf(w, "end to end max: %s\n", ms(s.Max))
+	fmt.Fprintf(w, "openai end to end p50: %s\n", ms(s.OpenAIP50))
+	fmt.Fprintf(w, "mythicdot end to end p50: %s\n", ms(s.MythicDotP50))
 	fmt.Fprintf(w, "alert drain after the last turn: %s\n", ms(s.Drain))
 }
 
@@ -447,6 +454,10 @@ func (r *registeredRun) await(ctx context.Context, quiet time.Duration) (*Regist
 			s.MythicDotEnds++
 		}
 	}
+	for _, l := range a.byProvider {
+		slices.Sort(l)
+	}
+	s.OpenAIP50, s.MythicDotP50 = percentile(a.byProvider["openai"], 0.50), percentile(a.byProvider["mythicdot"], 0.50)
 	slices.Sort(a.latencies)
 	s.P50, s.P99 = percentile(a.latencies, 0.50), percentile(a.latencies, 0.99)
 	if len(a.latencies) > 0 {
@@ -487,15 +498,16 @@ type accounting struct {
 	// distinct alert; unexpected: alerts about a job whose end was not sent.
 	missing, extra, unexpected int
 	// latencies are, per end with an alert, its first alert's arrival less
-	// the end's first send.
-	latencies []time.Duration
+	// the end's first send; byProvider the same by the job's provider.
+	latencies  []time.Duration
+	byProvider map[string][]time.Duration
 }
 
 // account matches the alerts received, by job key, to the ends sent. An
 // end answered otherwise than 2xx may or may not have been applied: its
 // alerts are counted, and its lack of one is not.
 func account(ends map[string]endSent, got map[string][]arrival) accounting {
-	var a accounting
+	a := accounting{byProvider: map[string][]time.Duration{}}
 	for key, arrivals := range got {
 		ids := map[string]bool{}
 		for _, ar := range arrivals {
@@ -528,6 +540,8 @@ func account(ends map[string]endSent, got map[string][]arrival) accounting {
 			a.extra++
 		}
 		a.latencies = append(a.latencies, first.Sub(e.at))
+		provider, _, _ := strings.Cut(key, "/")
+		a.byProvider[provider] = append(a.byProvider[provider], first.Sub(e.at))
 	}
 	return a
 }

@@ -34,4 +34,7 @@ func TestAccount(t *testing.T) {
 	if len(a.latencies) != 2 || !want[a.latencies[0]] || !want[a.latencies[1]] || a.latencies[0] == a.latencies[1] {
 		t.Errorf("latencies %v, want 3s (batch_1's first arrival) and 1s (batch_3's)", a.latencies)
 	}
+	if o, m := a.byProvider["openai"], a.byProvider["mythicdot"]; len(o) != 1 || o[0] != 3*time.Second || len(m) != 1 || m[0] != time.Second {
+		t.Errorf("by provider: openai %v, mythicdot %v; want [3s], [1s]", o, m)
+	}
 }
