@@ -247,7 +247,7 @@ func Ingest(ctx context.Context, opts IngestOptions) (res IngestResult, err erro
 	}
 	var errs []error
 	if want := res.expectedStored(); res.Stored != want {
-		errs = append(errs, fmt.Errorf("%w: %d events stored, %d deliveries answered 2xx of which %d exact redeliveries", ErrInconsistent, res.Stored, res.Jobwatch.OK, want-res.Jobwatch.OK))
+		errs = append(errs, fmt.Errorf("%w: %d events stored, %d deliveries answered 2xx of which %d exact redeliveries", ErrInconsistent, res.Stored, res.Jobwatch.OK, res.Jobwatch.OK-want))
 	}
 	if r := res.Registered; r != nil && (r.Missing > 0 || r.Extra > 0 || r.Unexpected > 0) {
 		errs = append(errs, fmt.Errorf("%w: of %d ends, %d got no alert and %d more than one; %d alerts about no end sent", ErrInconsistent, r.Ends, r.Missing, r.Extra, r.Unexpected))
