@@ -31,8 +31,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var (
 		concurrency, rounds, jobs, due, batchSize, pollConcurrency *int
 		duration                                                   *time.Duration
+		workload                                                   *string
 	)
 	if mode == "ingest" {
+		workload = fs.String("workload", bench.WorkloadAdopt, bench.WorkloadAdopt+": thin OpenAI ends of jobs never registered, which the daemon adopts; "+
+			bench.WorkloadRegistered+": jobs registered first, then their ends (70% thin OpenAI ends enriched by a poll of a fake API, 30% whole MythicDot ones, "+
+			"5% redeliveries, 2% stale events after the end) followed to their alerts at a webhook receiver: also prints enrichment polls, alerts delivered "+
+			"and the end-to-end latency, and checks that every end got exactly one alert")
 		concurrency = fs.Int("concurrency", 32, "senders posting at once")
 		duration = fs.Duration("duration", 10*time.Second, "how long each server is driven in all")
 		rounds = fs.Int("rounds", 5, "turns the servers take, alternating, to share the machine's drifts in speed")
@@ -62,7 +67,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var res interface{ Print(io.Writer) }
 	if mode == "ingest" {
 		res, err = bench.Ingest(ctx, bench.IngestOptions{
-			Storage: *storage, DSN: *dsn, Concurrency: *concurrency, Duration: *duration, Rounds: *rounds,
+			Storage: *storage, DSN: *dsn, Workload: *workload, Concurrency: *concurrency, Duration: *duration, Rounds: *rounds,
 			LogOutput: stderr, CPUProfile: profile,
 		})
 	} else {

@@ -92,3 +92,40 @@ func TestSQLiteDSNMustBeNew(t *testing.T) {
 		t.Errorf("err = %v, want the file named as already existing", err)
 	}
 }
+
+func TestIngestRegistered(t *testing.T) {
+	backends(t, func(t *testing.T, storage, dsn string) {
+		res, err := bench.Ingest(t.Context(), bench.IngestOptions{Storage: storage, DSN: dsn, Workload: bench.WorkloadRegistered,
+			Concurrency: 4, Duration: time.Second, Rounds: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := res.Registered
+		if r == nil {
+			t.Fatal("no registered figures")
+		}
+		if res.Jobwatch.Errors != 0 {
+			t.Errorf("jobwatch errors: %d (%s)", res.Jobwatch.Errors, res.Jobwatch.FirstError)
+		}
+		if r.OpenAIEnds == 0 || r.MythicDotEnds == 0 || r.OpenAIEnds+r.MythicDotEnds != r.Ends {
+			t.Errorf("ends: openai %d + mythicdot %d, want both and %d in all", r.OpenAIEnds, r.MythicDotEnds, r.Ends)
+		}
+		// Every thin end is enriched by one poll, within the 2m enrich wait.
+		if r.Polls != r.OpenAIEnds {
+			t.Errorf("%d enrichment polls for %d thin ends", r.Polls, r.OpenAIEnds)
+		}
+		if r.Alerts != r.Ends || r.Missing != 0 || r.Extra != 0 || r.Unexpected != 0 {
+			t.Errorf("%d alerts for %d ends: %d missing, %d extra, %d unexpected", r.Alerts, r.Ends, r.Missing, r.Extra, r.Unexpected)
+		}
+		if r.Duplicates == 0 || r.Stale == 0 {
+			t.Errorf("redeliveries %d, stale events %d; want some of each", r.Duplicates, r.Stale)
+		}
+		if r.P50 <= 0 || r.P99 < r.P50 {
+			t.Errorf("end to end p50 %s, p99 %s", r.P50, r.P99)
+		}
+		if want := res.Jobwatch.OK - r.Duplicates; res.Stored != want {
+			t.Errorf("stored %d events, want %d", res.Stored, want)
+		}
+		printed(t, func(b *bytes.Buffer) { res.Print(b) }, "summary: ingest registered "+storage+" c=4 1s: ")
+	})
+}

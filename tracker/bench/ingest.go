@@ -20,14 +20,27 @@ import (
 	"time"
 
 	"github.com/jobwatch/jobwatch/providers/signature"
+	"github.com/jobwatch/jobwatch/tracker"
 	"github.com/jobwatch/jobwatch/tracker/config"
 	"github.com/jobwatch/jobwatch/tracker/daemon"
+)
+
+// The workloads of Ingest.
+const (
+	// WorkloadAdopt sends OpenAI thin batch.completed events about jobs
+	// never registered, which the daemon adopts: one distinct job each.
+	WorkloadAdopt = "adopt"
+	// WorkloadRegistered registers jobs first, as applications do, then
+	// sends their ends and follows each to its alert (see Ingest).
+	WorkloadRegistered = "registered"
 )
 
 // IngestOptions configure Ingest.
 type IngestOptions struct {
 	// Storage is "sqlite" or "postgres".
 	Storage string
+	// Workload is WorkloadAdopt (the default) or WorkloadRegistered.
+	Workload string
 	// DSN is, for SQLite, a database file that must not exist yet (empty: a
 	// temporary file, removed after); for PostgreSQL, an admin DSN through
 	// which the run's own database is created and dropped (empty:
@@ -74,6 +87,7 @@ func (s ServerStats) PerSecond() float64 { return perSecond(s.Requests, s.Elapse
 // IngestResult is what Ingest measured.
 type IngestResult struct {
 	Storage     string
+	Workload    string
 	Concurrency int
 	Duration    time.Duration
 	Rounds      int
@@ -81,9 +95,23 @@ type IngestResult struct {
 	Baseline ServerStats
 	// Jobwatch is the daemon's webhook endpoint.
 	Jobwatch ServerStats
-	// Stored is how many accepted events the daemon's storage holds after
-	// the run; it should equal Jobwatch.OK.
+	// Stored is how many webhook events the daemon's storage holds after
+	// the run; it should equal Jobwatch.OK less the exact redeliveries
+	// answered 2xx (Registered.Duplicates), which are answered and not
+	// stored again.
 	Stored int
+	// Registered is what the registered workload measured beyond the
+	// ingest rates; nil for the adopt workload.
+	Registered *RegisteredStats
+}
+
+// expectedStored is how many webhook events storage should hold: those
+// answered 2xx, each once.
+func (r IngestResult) expectedStored() int {
+	if r.Registered != nil {
+		return r.Jobwatch.OK - r.Registered.Duplicates
+	}
+	return r.Jobwatch.OK
 }
 
 // Ratio is jobwatch's request rate over the baseline's.
@@ -114,27 +142,54 @@ func (r IngestResult) Print(w io.Writer) {
 	fmt.Fprintf(w, "answered 2xx: %d\n", r.Jobwatch.OK)
 	fmt.Fprintf(w, "stored events: %d\n", r.Stored)
 	rel := "="
-	if r.Stored != r.Jobwatch.OK {
+	if r.Stored != r.expectedStored() {
 		rel = "!="
 	}
 	fmt.Fprintf(w, "rounds: %d\n", r.Rounds)
+	if reg := r.Registered; reg != nil {
+		reg.print(w)
+		fmt.Fprintf(w, "summary: ingest registered %s c=%d %s: jobwatch %.0f req/s p99 %s, baseline %.0f req/s, ratio %.2f, "+
+			"end to end p50 %s p99 %s, %d alerts for %d ends (%d missing, %d extra), %d enrichment polls, stored %d %s expected %d\n",
+			r.Storage, r.Concurrency, r.Duration, r.Jobwatch.PerSecond(), ms(r.Jobwatch.P99), r.Baseline.PerSecond(), r.Ratio(),
+			ms(reg.P50), ms(reg.P99), reg.Alerts, reg.Ends, reg.Missing, reg.Extra, reg.Polls, r.Stored, rel, r.expectedStored())
+		return
+	}
 	fmt.Fprintf(w, "summary: ingest %s c=%d %s: jobwatch %.0f req/s p99 %s, baseline %.0f req/s, ratio %.2f, stored %d %s answered %d\n",
 		r.Storage, r.Concurrency, r.Duration, r.Jobwatch.PerSecond(), ms(r.Jobwatch.P99), r.Baseline.PerSecond(), r.Ratio(), r.Stored, rel, r.Jobwatch.OK)
 }
 
 // Ingest drives a baseline server and the daemon's webhook endpoint
 // in-process, each for opts.Duration in all, in opts.Rounds alternating
-// turns, with the same signed-event generator, and then counts the events
-// the daemon stored. A count that differs from the deliveries answered 2xx
-// is an error wrapping ErrInconsistent, returned with the complete result.
+// turns, and then counts the webhook events the daemon stored. The baseline
+// always gets the adopt workload's signed OpenAI thin events; the daemon
+// gets opts.Workload's. A count that differs from the deliveries answered
+// 2xx (less the exact redeliveries, which are not stored twice) is an error
+// wrapping ErrInconsistent, returned with the complete result.
+//
+// The registered workload registers the jobs first (Tracker.Track, between
+// the turns, out of the measure), then sends one end per job: 70% OpenAI
+// thin batch.completed events, whose enrichment poll a fake OpenAI API in
+// the run answers, 30% MythicDot events carrying the whole object. About 5%
+// of deliveries are exact redeliveries of an end and 2% stale events sent
+// after it (a MythicDot fine-tune's fine_tuning.job.created after its
+// succeeded). Every job.* alert goes to a webhook notifier whose receiver is
+// in the run. After the last turn Ingest waits for the alerts, until each
+// end has one or none arrived for alerts.enrich_wait plus 30 s, and
+// measures each end's latency from its first send to its alert's arrival.
+// An end without exactly one alert, or an alert about no end sent, is an
+// error wrapping ErrInconsistent.
 func Ingest(ctx context.Context, opts IngestOptions) (res IngestResult, err error) {
+	opts.Workload = cmp.Or(opts.Workload, WorkloadAdopt)
 	opts.Concurrency = cmp.Or(opts.Concurrency, 32)
 	opts.Duration = cmp.Or(opts.Duration, 10*time.Second)
 	opts.Rounds = cmp.Or(opts.Rounds, 5)
 	if opts.Concurrency < 1 || opts.Duration < 0 || opts.Rounds < 1 {
 		return res, fmt.Errorf("concurrency %d, duration %s and rounds %d must be positive", opts.Concurrency, opts.Duration, opts.Rounds)
 	}
-	res = IngestResult{Storage: opts.Storage, Concurrency: opts.Concurrency, Duration: opts.Duration, Rounds: opts.Rounds}
+	if opts.Workload != WorkloadAdopt && opts.Workload != WorkloadRegistered {
+		return res, fmt.Errorf("unknown workload %q (want %s or %s)", opts.Workload, WorkloadAdopt, WorkloadRegistered)
+	}
+	res = IngestResult{Storage: opts.Storage, Workload: opts.Workload, Concurrency: opts.Concurrency, Duration: opts.Duration, Rounds: opts.Rounds}
 	db, err := openDatabase(ctx, opts.Storage, opts.DSN)
 	if err != nil {
 		return res, err
@@ -142,45 +197,67 @@ func Ingest(ctx context.Context, opts IngestOptions) (res IngestResult, err erro
 	defer db.close(ctx, &err)
 
 	secret := newSecret()
-	cfg, err := config.Parse(ingestTOML(db, secret))
-	if err != nil {
-		return res, fmt.Errorf("build daemon config: %w", err)
-	}
 	sigCfg := signature.Config{Scheme: signature.SchemeStandardWebhooks, Secrets: []string{secret}, Tolerance: 5 * time.Minute}
 	gen, err := newGenerator(sigCfg)
 	if err != nil {
 		return res, err
+	}
+	var (
+		reg  *registeredRun
+		toml = ingestTOML(db, "@every 1h", openaiWebhookTOML(secret))
+	)
+	if opts.Workload == WorkloadRegistered {
+		if reg, err = startRegistered(gen.run, secret); err != nil {
+			return res, err
+		}
+		defer reg.close()
+		toml = ingestTOML(db, registeredSweepSchedule, reg.toml())
+	}
+	cfg, err := config.Parse(toml)
+	if err != nil {
+		return res, fmt.Errorf("build daemon config: %w", err)
 	}
 	baseURL, stopBaseline, err := startBaseline(sigCfg, cfg.Server.MaxBodyBytes)
 	if err != nil {
 		return res, err
 	}
 	defer stopBaseline()
-	jobwatchURL, stopDaemon, err := startDaemon(ctx, cfg, opts.LogOutput)
+	d, err := startDaemon(ctx, cfg, opts.LogOutput)
 	if err != nil {
 		return res, err
+	}
+	jobwatch := lane{url: d.root + "/webhooks/openai", src: gen}
+	if reg != nil {
+		jobwatch = reg.lane(d)
 	}
 
 	err = profile(opts.CPUProfile, func() error {
 		var err error
-		res.Baseline, res.Jobwatch, err = gen.takeTurns(ctx, baseURL, jobwatchURL, opts.Concurrency, opts.Rounds, opts.Duration/time.Duration(opts.Rounds))
+		res.Baseline, res.Jobwatch, err = takeTurns(ctx, lane{url: baseURL, src: gen}, jobwatch, opts.Concurrency, opts.Rounds, opts.Duration/time.Duration(opts.Rounds))
 		return err
 	})
-	if err = errors.Join(err, stopDaemon()); err != nil {
+	if err == nil && reg != nil {
+		res.Registered, err = reg.await(ctx, cfg.Alerts.EnrichWait.D()+30*time.Second)
+	}
+	if err = errors.Join(err, d.stop()); err != nil {
 		return res, err
 	}
 	if res.Stored, err = countEvents(ctx, cfg); err != nil {
 		return res, err
 	}
-	if res.Stored != res.Jobwatch.OK {
-		return res, fmt.Errorf("%w: %d events stored, %d deliveries answered 2xx", ErrInconsistent, res.Stored, res.Jobwatch.OK)
+	var errs []error
+	if want := res.expectedStored(); res.Stored != want {
+		errs = append(errs, fmt.Errorf("%w: %d events stored, %d deliveries answered 2xx of which %d exact redeliveries", ErrInconsistent, res.Stored, res.Jobwatch.OK, res.Jobwatch.OK-want))
 	}
-	return res, nil
+	if r := res.Registered; r != nil && (r.Missing > 0 || r.Extra > 0 || r.Unexpected > 0) {
+		errs = append(errs, fmt.Errorf("%w: of %d ends, %d got no alert and %d more than one; %d alerts about no end sent", ErrInconsistent, r.Ends, r.Missing, r.Extra, r.Unexpected))
+	}
+	return res, errors.Join(errs...)
 }
 
-// ingestTOML is the daemon's config: one OpenAI webhook endpoint, no sweep
-// during the run, errors only in the log.
-func ingestTOML(db *database, secret string) string {
+// ingestTOML is the daemon's config: the run's storage, errors only in the
+// log, sweeps on schedule, and rest (providers, notifiers, routes).
+func ingestTOML(db *database, schedule, rest string) string {
 	return fmt.Sprintf(`[server]
 listen = "127.0.0.1:0"
 
@@ -189,16 +266,22 @@ listen = "127.0.0.1:0"
 level = "error"
 
 [sweep]
-schedule = "@every 1h"
+schedule = %s
 
-[[providers]]
+%s`, db.storageTOML(), strconv.Quote(schedule), rest)
+}
+
+// openaiWebhookTOML is an OpenAI provider whose webhooks are signed with
+// secret, and not polled.
+func openaiWebhookTOML(secret string) string {
+	return fmt.Sprintf(`[[providers]]
 name = "openai"
 type = "openai"
 
 [providers.webhook]
 secrets = [%s]
 tolerance = "5m"
-`, db.storageTOML(), strconv.Quote(secret))
+`, strconv.Quote(secret))
 }
 
 // newSecret returns a random Standard Webhooks secret.
@@ -271,30 +354,38 @@ func receiver(v signature.Verifier, maxBody int64, keep func(thinEvent, []byte) 
 	}
 }
 
+// runningDaemon is a daemon run by startDaemon.
+type runningDaemon struct {
+	// root is its URL, "http://127.0.0.1:port".
+	root    string
+	tracker *tracker.Tracker
+	// stop ends its run and waits for it.
+	stop func() error
+}
+
 // startDaemon runs the daemon from cfg, its error log to logOut (nil:
-// discarded), and returns the URL of its webhook endpoint and how to stop
-// it.
-func startDaemon(ctx context.Context, cfg config.Config, logOut io.Writer) (string, func() error, error) {
+// discarded).
+func startDaemon(ctx context.Context, cfg config.Config, logOut io.Writer) (*runningDaemon, error) {
 	if logOut == nil {
 		logOut = io.Discard
 	}
 	d, err := daemon.New(ctx, cfg, daemon.NewLogger(cfg.Log, logOut))
 	if err != nil {
-		return "", nil, fmt.Errorf("start daemon: %w", err)
+		return nil, fmt.Errorf("start daemon: %w", err)
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- d.Run(runCtx) }()
-	return "http://" + d.Addr().String() + "/webhooks/openai", func() error {
+	return &runningDaemon{root: "http://" + d.Addr().String(), tracker: d.Tracker(), stop: func() error {
 		stop()
 		if err := <-done; err != nil {
 			return fmt.Errorf("run daemon: %w", err)
 		}
 		return nil
-	}, nil
+	}}, nil
 }
 
-// countEvents counts the events the daemon stored.
+// countEvents counts the webhook events the daemon stored.
 func countEvents(ctx context.Context, cfg config.Config) (int, error) {
 	store, err := daemon.OpenStore(ctx, cfg.Storage)
 	if err != nil {
@@ -302,7 +393,7 @@ func countEvents(ctx context.Context, cfg config.Config) (int, error) {
 	}
 	defer store.Close()
 	var n int
-	if err := store.DB().NewRaw("SELECT count(*) FROM events WHERE provider = 'openai'").Scan(ctx, &n); err != nil {
+	if err := store.DB().NewRaw("SELECT count(*) FROM events WHERE source = 'webhook'").Scan(ctx, &n); err != nil {
 		return 0, fmt.Errorf("count stored events: %w", err)
 	}
 	return n, nil
@@ -326,6 +417,20 @@ func newGenerator(cfg signature.Config) (*generator, error) {
 	return &generator{run: hex.EncodeToString(b), signer: signer}, nil
 }
 
+// source makes the deliveries a lane's senders post.
+type source interface {
+	// next builds the next signed delivery to post to url, or returns nil
+	// when the source has none left, which ends the turn. done, unless nil,
+	// is told whether the delivery was answered 2xx.
+	next(ctx context.Context, url string) (req *http.Request, done func(ok bool), err error)
+}
+
+// next implements source: the generator never runs out.
+func (g *generator) next(ctx context.Context, url string) (*http.Request, func(bool), error) {
+	req, err := g.request(ctx, url)
+	return req, nil, err
+}
+
 // request builds the next signed delivery for url.
 func (g *generator) request(ctx context.Context, url string) (*http.Request, error) {
 	n := g.n.Add(1)
@@ -343,10 +448,11 @@ func (g *generator) request(ctx context.Context, url string) (*http.Request, err
 	return req, nil
 }
 
-// drive posts deliveries to url from concurrency senders until d has passed
-// (requests in flight then are let finish: cancelling them would leave their
-// fate unknown), and returns the latencies and outcomes.
-func (g *generator) drive(ctx context.Context, url string, concurrency int, d time.Duration) (ServerStats, error) {
+// drive posts src's deliveries to url from concurrency senders until d has
+// passed or src runs out (requests in flight then are let finish: cancelling
+// them would leave their fate unknown), and returns the latencies and
+// outcomes.
+func drive(ctx context.Context, url string, src source, concurrency int, d time.Duration) (ServerStats, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConns = concurrency
 	transport.MaxIdleConnsPerHost = concurrency
@@ -367,14 +473,20 @@ func (g *generator) drive(ctx context.Context, url string, concurrency int, d ti
 		s := &senders[i]
 		wg.Go(func() {
 			for ctx.Err() == nil && time.Now().Before(deadline) {
-				req, err := g.request(ctx, url)
+				req, done, err := src.next(ctx, url)
 				if err != nil {
 					s.err = err
+					return
+				}
+				if req == nil {
 					return
 				}
 				t := time.Now()
 				status, err := post(client, req)
 				s.lat = append(s.lat, time.Since(t))
+				if done != nil {
+					done(err == nil && status/100 == 2)
+				}
 				switch {
 				case err != nil && ctx.Err() == nil:
 					s.errs++
@@ -408,20 +520,42 @@ func (g *generator) drive(ctx context.Context, url string, concurrency int, d ti
 	return st, nil
 }
 
-// takeTurns drives the servers at urls a and b in turn, a first, for turn
+// lane is one server driven in turns.
+type lane struct {
+	url string
+	src source
+	// before, unless nil, runs before each of the lane's turns, out of the
+	// measure, told the turn's length and the request rates of the lane's
+	// last turn (0 before its first) and of the other lane's.
+	before func(ctx context.Context, turn time.Duration, own, other float64) error
+}
+
+// takeTurns drives the servers of lanes a and b in turn, a first, for turn
 // each, rounds times, and returns how each fared over all its turns.
-func (g *generator) takeTurns(ctx context.Context, a, b string, concurrency, rounds int, turn time.Duration) (ServerStats, ServerStats, error) {
+func takeTurns(ctx context.Context, a, b lane, concurrency, rounds int, turn time.Duration) (ServerStats, ServerStats, error) {
 	var as, bs []ServerStats
+	last := func(s []ServerStats) float64 {
+		if len(s) == 0 {
+			return 0
+		}
+		return s[len(s)-1].PerSecond()
+	}
 	for range rounds {
-		st, err := g.drive(ctx, a, concurrency, turn)
-		if err != nil {
-			return ServerStats{}, ServerStats{}, err
+		for _, l := range []struct {
+			lane
+			own, other *[]ServerStats
+		}{{a, &as, &bs}, {b, &bs, &as}} {
+			if l.before != nil {
+				if err := l.before(ctx, turn, last(*l.own), last(*l.other)); err != nil {
+					return ServerStats{}, ServerStats{}, err
+				}
+			}
+			st, err := drive(ctx, l.url, l.src, concurrency, turn)
+			if err != nil {
+				return ServerStats{}, ServerStats{}, err
+			}
+			*l.own = append(*l.own, st)
 		}
-		as = append(as, st)
-		if st, err = g.drive(ctx, b, concurrency, turn); err != nil {
-			return ServerStats{}, ServerStats{}, err
-		}
-		bs = append(bs, st)
 	}
 	return mergeStats(as), mergeStats(bs), nil
 }
