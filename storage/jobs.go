@@ -153,8 +153,9 @@ func (s *Store) CountJobs(ctx context.Context) ([]tracker.JobCount, error) {
 
 // SummarizeJobs returns, per provider, kind and status, the jobs, the
 // live stuck ones, and those resolved at or after since by webhook and by
-// poll, in one scan of jobs_summary_idx (an index-only scan: it holds
-// every column read).
+// poll, in one scan: on SQLite of jobs_summary_idx (an index-only scan: it
+// holds every column read), on PostgreSQL of the table, which keeps no such
+// index (migration 20261203000016: it slowed ingest).
 func (s *Store) SummarizeJobs(ctx context.Context, since time.Time) ([]tracker.JobSummary, error) {
 	var rows []tracker.JobSummary
 	err := s.db.NewRaw(`SELECT provider, kind, status, count(*) AS count,
