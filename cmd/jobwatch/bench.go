@@ -29,9 +29,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"through which the run's own database is created and dropped (default: $"+bench.EnvPostgresDSN+", else "+bench.DefaultPostgresDSN+")")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured phase to this file (ingest: both servers' rounds)")
 	var (
-		concurrency, rounds, jobs, due, batchSize, pollConcurrency *int
-		duration                                                   *time.Duration
-		workload                                                   *string
+		concurrency, rounds, replicas, jobs, due, batchSize, pollConcurrency *int
+		duration                                                             *time.Duration
+		workload                                                             *string
 	)
 	if mode == "ingest" {
 		workload = fs.String("workload", bench.WorkloadAdopt, bench.WorkloadAdopt+": thin OpenAI ends of jobs never registered, which the daemon adopts; "+
@@ -41,6 +41,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		concurrency = fs.Int("concurrency", 32, "senders posting at once")
 		duration = fs.Duration("duration", 10*time.Second, "how long each server is driven in all")
 		rounds = fs.Int("rounds", 5, "turns the servers take, alternating, to share the machine's drifts in speed")
+		replicas = fs.Int("replicas", 1, "daemons run on the one database (more than 1: postgres only), all sweeping, the deliveries spread "+
+			"over them in turn; the registered workload's checks (one alert per end, no job polled twice, every event stored) hold across them")
 	} else {
 		jobs = fs.Int("jobs", 1_000_000, "tracked jobs to seed")
 		due = fs.Int("due", 100_000, "how many of them are due")
@@ -67,7 +69,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var res interface{ Print(io.Writer) }
 	if mode == "ingest" {
 		res, err = bench.Ingest(ctx, bench.IngestOptions{
-			Storage: *storage, DSN: *dsn, Workload: *workload, Concurrency: *concurrency, Duration: *duration, Rounds: *rounds,
+			Storage: *storage, DSN: *dsn, Workload: *workload, Concurrency: *concurrency, Duration: *duration, Rounds: *rounds, Replicas: *replicas,
 			LogOutput: stderr, CPUProfile: profile,
 		})
 	} else {

@@ -129,3 +129,41 @@ func TestIngestRegistered(t *testing.T) {
 		printed(t, func(b *bytes.Buffer) { res.Print(b) }, "summary: ingest registered "+storage+" c=4 1s: ")
 	})
 }
+
+// Two daemons on one PostgreSQL database, the deliveries spread over them
+// and both sweeping: still one alert per end, one enrichment poll per thin
+// end and no job polled twice, every event stored once.
+func TestIngestRegisteredReplicas(t *testing.T) {
+	dsn := os.Getenv(bench.EnvPostgresDSN)
+	if dsn == "" {
+		t.Skipf("set %s to run the PostgreSQL bench", bench.EnvPostgresDSN)
+	}
+	res, err := bench.Ingest(t.Context(), bench.IngestOptions{Storage: "postgres", DSN: dsn, Workload: bench.WorkloadRegistered,
+		Concurrency: 4, Duration: time.Second, Rounds: 2, Replicas: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Registered
+	if res.Replicas != 2 || r == nil {
+		t.Fatalf("replicas %d, registered figures %v; want 2 and some", res.Replicas, r)
+	}
+	if res.Jobwatch.Errors != 0 {
+		t.Errorf("jobwatch errors: %d (%s)", res.Jobwatch.Errors, res.Jobwatch.FirstError)
+	}
+	if r.OpenAIEnds == 0 || r.Polls != r.OpenAIEnds || r.PolledTwice != 0 {
+		t.Errorf("%d enrichment polls for %d thin ends, %d jobs polled more than once", r.Polls, r.OpenAIEnds, r.PolledTwice)
+	}
+	if r.Alerts != r.Ends || r.Missing != 0 || r.Extra != 0 || r.Unexpected != 0 {
+		t.Errorf("%d alerts for %d ends: %d missing, %d extra, %d unexpected", r.Alerts, r.Ends, r.Missing, r.Extra, r.Unexpected)
+	}
+	if want := res.Jobwatch.OK - r.Duplicates; res.Stored != want {
+		t.Errorf("stored %d events, want %d", res.Stored, want)
+	}
+	printed(t, func(b *bytes.Buffer) { res.Print(b) }, "summary: ingest registered postgres c=4 1s: ")
+}
+
+func TestReplicasNeedPostgres(t *testing.T) {
+	if _, err := bench.Ingest(t.Context(), bench.IngestOptions{Storage: "sqlite", Replicas: 2}); err == nil || !strings.Contains(err.Error(), "postgres") {
+		t.Errorf("err = %v, want replicas refused without postgres", err)
+	}
+}

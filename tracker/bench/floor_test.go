@@ -135,7 +135,7 @@ func benchFloor(b *testing.B, open func(b *testing.B, rows int) func(ids, bodies
 			const concurrency, turn = 32, 2 * time.Second
 			var baseline, floor []ServerStats
 			for b.Loop() {
-				base, fl, err := takeTurns(ctx, lane{url: baseURL, src: gen}, lane{url: floorURL, src: gen}, concurrency, 1, turn)
+				base, fl, err := takeTurns(ctx, lane{urls: []string{baseURL}, src: gen}, lane{urls: []string{floorURL}, src: gen}, concurrency, 1, turn)
 				if err != nil {
 					b.Fatal(err)
 				}

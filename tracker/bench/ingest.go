@@ -50,6 +50,10 @@ type IngestOptions struct {
 	Concurrency int
 	// Duration is how long each server is driven in all. Default 10s.
 	Duration time.Duration
+	// Replicas is how many daemons run on the one database, each with its
+	// own listener, all sweeping; the senders spread the deliveries over
+	// them in turn. Default 1; more only with "postgres".
+	Replicas int
 	// Rounds is how many turns each server's driving is split into, the
 	// two servers taking turns (baseline, jobwatch, baseline, ...), so that
 	// a machine whose speed drifts during the run (a shared one) slows both
@@ -91,6 +95,7 @@ type IngestResult struct {
 	Concurrency int
 	Duration    time.Duration
 	Rounds      int
+	Replicas    int
 	// Baseline is the server that only reads, verifies and parses.
 	Baseline ServerStats
 	// Jobwatch is the daemon's webhook endpoint.
@@ -146,6 +151,7 @@ func (r IngestResult) Print(w io.Writer) {
 		rel = "!="
 	}
 	fmt.Fprintf(w, "rounds: %d\n", r.Rounds)
+	fmt.Fprintf(w, "replicas: %d\n", r.Replicas)
 	if reg := r.Registered; reg != nil {
 		reg.print(w)
 		fmt.Fprintf(w, "summary: ingest registered %s c=%d %s: jobwatch %.0f req/s p99 %s, baseline %.0f req/s, ratio %.2f, "+
@@ -176,20 +182,26 @@ func (r IngestResult) Print(w io.Writer) {
 // in the run. After the last turn Ingest waits for the alerts, until each
 // end has one or none arrived for alerts.enrich_wait plus 30 s, and
 // measures each end's latency from its first send to its alert's arrival.
-// An end without exactly one alert, or an alert about no end sent, is an
-// error wrapping ErrInconsistent.
+// An end without exactly one alert, an alert about no end sent, or a job
+// the fake OpenAI API was asked about more than once, is an error wrapping
+// ErrInconsistent: with opts.Replicas daemons on one database, these are
+// the checks that no alert was sent twice and no job polled twice.
 func Ingest(ctx context.Context, opts IngestOptions) (res IngestResult, err error) {
 	opts.Workload = cmp.Or(opts.Workload, WorkloadAdopt)
 	opts.Concurrency = cmp.Or(opts.Concurrency, 32)
 	opts.Duration = cmp.Or(opts.Duration, 10*time.Second)
 	opts.Rounds = cmp.Or(opts.Rounds, 5)
-	if opts.Concurrency < 1 || opts.Duration < 0 || opts.Rounds < 1 {
-		return res, fmt.Errorf("concurrency %d, duration %s and rounds %d must be positive", opts.Concurrency, opts.Duration, opts.Rounds)
+	opts.Replicas = cmp.Or(opts.Replicas, 1)
+	if opts.Concurrency < 1 || opts.Duration < 0 || opts.Rounds < 1 || opts.Replicas < 1 {
+		return res, fmt.Errorf("concurrency %d, duration %s, rounds %d and replicas %d must be positive", opts.Concurrency, opts.Duration, opts.Rounds, opts.Replicas)
+	}
+	if opts.Replicas > 1 && opts.Storage != "postgres" {
+		return res, fmt.Errorf("%d replicas need storage postgres, not %q", opts.Replicas, opts.Storage)
 	}
 	if opts.Workload != WorkloadAdopt && opts.Workload != WorkloadRegistered {
 		return res, fmt.Errorf("unknown workload %q (want %s or %s)", opts.Workload, WorkloadAdopt, WorkloadRegistered)
 	}
-	res = IngestResult{Storage: opts.Storage, Workload: opts.Workload, Concurrency: opts.Concurrency, Duration: opts.Duration, Rounds: opts.Rounds}
+	res = IngestResult{Storage: opts.Storage, Workload: opts.Workload, Concurrency: opts.Concurrency, Duration: opts.Duration, Rounds: opts.Rounds, Replicas: opts.Replicas}
 	db, err := openDatabase(ctx, opts.Storage, opts.DSN)
 	if err != nil {
 		return res, err
@@ -222,24 +234,41 @@ func Ingest(ctx context.Context, opts IngestOptions) (res IngestResult, err erro
 		return res, err
 	}
 	defer stopBaseline()
-	d, err := startDaemon(ctx, cfg, opts.LogOutput)
-	if err != nil {
-		return res, err
+	// One after the other: each applies pending migrations at start.
+	var daemons []*runningDaemon
+	stopDaemons := func() error {
+		var errs []error
+		for _, d := range daemons {
+			errs = append(errs, d.stop())
+		}
+		daemons = nil
+		return errors.Join(errs...)
 	}
-	jobwatch := lane{url: d.root + "/webhooks/openai", src: gen}
+	defer func() { err = errors.Join(err, stopDaemons()) }()
+	for range opts.Replicas {
+		d, err := startDaemon(ctx, cfg, opts.LogOutput)
+		if err != nil {
+			return res, err
+		}
+		daemons = append(daemons, d)
+	}
+	jobwatch := lane{src: gen}
+	for _, d := range daemons {
+		jobwatch.urls = append(jobwatch.urls, d.root+"/webhooks/openai")
+	}
 	if reg != nil {
-		jobwatch = reg.lane(d)
+		jobwatch = reg.lane(daemons)
 	}
 
 	err = profile(opts.CPUProfile, func() error {
 		var err error
-		res.Baseline, res.Jobwatch, err = takeTurns(ctx, lane{url: baseURL, src: gen}, jobwatch, opts.Concurrency, opts.Rounds, opts.Duration/time.Duration(opts.Rounds))
+		res.Baseline, res.Jobwatch, err = takeTurns(ctx, lane{urls: []string{baseURL}, src: gen}, jobwatch, opts.Concurrency, opts.Rounds, opts.Duration/time.Duration(opts.Rounds))
 		return err
 	})
 	if err == nil && reg != nil {
 		res.Registered, err = reg.await(ctx, cfg.Alerts.EnrichWait.D()+30*time.Second)
 	}
-	if err = errors.Join(err, d.stop()); err != nil {
+	if err = errors.Join(err, stopDaemons()); err != nil {
 		return res, err
 	}
 	if res.Stored, err = countEvents(ctx, cfg); err != nil {
@@ -251,6 +280,9 @@ func Ingest(ctx context.Context, opts IngestOptions) (res IngestResult, err erro
 	}
 	if r := res.Registered; r != nil && (r.Missing > 0 || r.Extra > 0 || r.Unexpected > 0) {
 		errs = append(errs, fmt.Errorf("%w: of %d ends, %d got no alert and %d more than one; %d alerts about no end sent", ErrInconsistent, r.Ends, r.Missing, r.Extra, r.Unexpected))
+	}
+	if r := res.Registered; r != nil && r.PolledTwice > 0 {
+		errs = append(errs, fmt.Errorf("%w: %d jobs polled more than once", ErrInconsistent, r.PolledTwice))
 	}
 	return res, errors.Join(errs...)
 }
@@ -448,11 +480,11 @@ func (g *generator) request(ctx context.Context, url string) (*http.Request, err
 	return req, nil
 }
 
-// drive posts src's deliveries to url from concurrency senders until d has
-// passed or src runs out (requests in flight then are let finish: cancelling
-// them would leave their fate unknown), and returns the latencies and
-// outcomes.
-func drive(ctx context.Context, url string, src source, concurrency int, d time.Duration) (ServerStats, error) {
+// drive posts src's deliveries from concurrency senders, to each of urls in
+// turn, until d has passed or src runs out (requests in flight then are let
+// finish: cancelling them would leave their fate unknown), and returns the
+// latencies and outcomes.
+func drive(ctx context.Context, urls []string, src source, concurrency int, d time.Duration) (ServerStats, error) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConns = concurrency
 	transport.MaxIdleConnsPerHost = concurrency
@@ -466,14 +498,17 @@ func drive(ctx context.Context, url string, src source, concurrency int, d time.
 		err        error
 	}
 	senders := make([]sender, concurrency)
-	var wg sync.WaitGroup
+	var (
+		wg   sync.WaitGroup
+		sent atomic.Int64
+	)
 	start := time.Now()
 	deadline := start.Add(d)
 	for i := range senders {
 		s := &senders[i]
 		wg.Go(func() {
 			for ctx.Err() == nil && time.Now().Before(deadline) {
-				req, done, err := src.next(ctx, url)
+				req, done, err := src.next(ctx, urls[int(sent.Add(1))%len(urls)])
 				if err != nil {
 					s.err = err
 					return
@@ -520,10 +555,11 @@ func drive(ctx context.Context, url string, src source, concurrency int, d time.
 	return st, nil
 }
 
-// lane is one server driven in turns.
+// lane is one server driven in turns, or several replicas of it.
 type lane struct {
-	url string
-	src source
+	// urls are where its deliveries go, each in turn.
+	urls []string
+	src  source
 	// before, unless nil, runs before each of the lane's turns, out of the
 	// measure, told the turn's length and the request rates of the lane's
 	// last turn (0 before its first) and of the other lane's.
@@ -550,7 +586,7 @@ func takeTurns(ctx context.Context, a, b lane, concurrency, rounds int, turn tim
 					return ServerStats{}, ServerStats{}, err
 				}
 			}
-			st, err := drive(ctx, l.url, l.src, concurrency, turn)
+			st, err := drive(ctx, l.urls, l.src, concurrency, turn)
 			if err != nil {
 				return ServerStats{}, ServerStats{}, err
 			}

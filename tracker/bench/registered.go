@@ -62,8 +62,9 @@ type RegisteredStats struct {
 	// Duplicates is how many exact redeliveries of an end were answered
 	// 2xx; Stale how many older events sent after their job's end.
 	Duplicates, Stale int
-	// Polls is how many enrichment polls the fake OpenAI API answered.
-	Polls int
+	// Polls is how many enrichment polls the fake OpenAI API answered;
+	// PolledTwice how many jobs it was asked about more than once.
+	Polls, PolledTwice int
 	// Alerts is how many distinct alerts the notifier's receiver got;
 	// Redelivered how many times one came again (a notifier's retry, same
 	// webhook-id).
@@ -98,6 +99,7 @@ func (s RegisteredStats) print(w io.Writer) {
 	fmt.Fprintf(w, "exact redeliveries: %d\n", s.Duplicates)
 	fmt.Fprintf(w, "stale events after the end: %d\n", s.Stale)
 	fmt.Fprintf(w, "enrichment polls: %d\n", s.Polls)
+	fmt.Fprintf(w, "jobs polled more than once: %d\n", s.PolledTwice)
 	fmt.Fprintf(w, "alerts delivered: %d\n", s.Alerts)
 	fmt.Fprintf(w, "alerts/s: %.0f\n", s.AlertsPerSecond())
 	fmt.Fprintf(w, "alerts redelivered: %d\n", s.Redelivered)
@@ -235,11 +237,16 @@ repeat_interval = "0s"
 		strconv.Quote(r.alerts.url), strconv.Quote(r.notifySecret))
 }
 
-// lane is the daemon's lane: jobs registered with d's tracker before each
-// turn, their events posted below d's /webhooks/.
-func (r *registeredRun) lane(d *runningDaemon) lane {
-	r.tracker = d.tracker
-	return lane{url: d.root + "/webhooks/", src: r, before: r.register}
+// lane is the daemons' lane: jobs registered with the first one's tracker
+// before each turn, their events posted below each one's /webhooks/ in
+// turn.
+func (r *registeredRun) lane(daemons []*runningDaemon) lane {
+	r.tracker = daemons[0].tracker
+	l := lane{src: r, before: r.register}
+	for _, d := range daemons {
+		l.urls = append(l.urls, d.root+"/webhooks/")
+	}
+	return l
 }
 
 // register registers, before a turn, enough jobs for it: 1.5 times what
@@ -442,7 +449,7 @@ func (r *registeredRun) await(ctx context.Context, quiet time.Duration) (*Regist
 	a := account(ends, r.alerts.snapshot())
 	s := &RegisteredStats{
 		Registered: len(r.jobs), Ends: a.ends, Duplicates: int(r.duplicates.Load()), Stale: int(r.staleOKs.Load()),
-		Polls: int(r.fake.polls.Load()), Alerts: a.alerts, Redelivered: a.redelivered,
+		Polls: int(r.fake.polls.Load()), PolledTwice: r.fake.polledTwice(), Alerts: a.alerts, Redelivered: a.redelivered,
 		Missing: a.missing, Extra: a.extra, Unexpected: a.unexpected,
 	}
 	for _, j := range r.jobs[:r.taken.Load()] {

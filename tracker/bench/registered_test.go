@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"net/http"
 	"testing"
 	"time"
 )
@@ -36,5 +37,25 @@ func TestAccount(t *testing.T) {
 	}
 	if o, m := a.byProvider["openai"], a.byProvider["mythicdot"]; len(o) != 1 || o[0] != 3*time.Second || len(m) != 1 || m[0] != time.Second {
 		t.Errorf("by provider: openai %v, mythicdot %v; want [3s], [1s]", o, m)
+	}
+}
+
+// The fake OpenAI API counts a job polled twice once, and jobs polled once
+// not at all.
+func TestFakeProviderPolledTwice(t *testing.T) {
+	f, err := startFakeProvider()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.close()
+	for _, id := range []string{"batch_1", "batch_2", "batch_1", "batch_1"} {
+		resp, err := http.Get(f.baseURL() + "/batches/" + id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if n, twice := f.polls.Load(), f.polledTwice(); n != 4 || twice != 1 {
+		t.Errorf("%d polls, %d jobs polled more than once; want 4, 1", n, twice)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -272,11 +273,15 @@ func seed(ctx context.Context, store *storage.Store, jobs, due int, now time.Tim
 }
 
 // fakeProvider answers every GET /v1/batches/{id} with a completed batch, so
-// that each poll resolves its job, and counts them.
+// that each poll resolves its job, and counts them, in all and by job.
 type fakeProvider struct {
 	srv   *http.Server
 	ln    net.Listener
 	polls atomic.Int64
+
+	mu sync.Mutex
+	// byJob is how many times each batch id was polled.
+	byJob map[string]int
 }
 
 func startFakeProvider() (*fakeProvider, error) {
@@ -284,18 +289,34 @@ func startFakeProvider() (*fakeProvider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen for the fake provider: %w", err)
 	}
-	f := &fakeProvider{ln: ln}
+	f := &fakeProvider{ln: ln, byJob: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/batches/{id}", func(w http.ResponseWriter, r *http.Request) {
-		id := strconv.Quote(r.PathValue("id"))
+		id := r.PathValue("id")
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"id":%s,"object":"batch","status":"completed","request_counts":{"total":10,"completed":10,"failed":0},`+
-			`"usage":{"input_tokens":100,"output_tokens":50,"total_tokens":150},"output_file_id":"file-out"}`, id)
+			`"usage":{"input_tokens":100,"output_tokens":50,"total_tokens":150},"output_file_id":"file-out"}`, strconv.Quote(id))
 		f.polls.Add(1)
+		f.mu.Lock()
+		f.byJob[id]++
+		f.mu.Unlock()
 	})
 	f.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go f.srv.Serve(ln)
 	return f, nil
+}
+
+// polledTwice is how many jobs were polled more than once.
+func (f *fakeProvider) polledTwice() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.byJob {
+		if c > 1 {
+			n++
+		}
+	}
+	return n
 }
 
 // baseURL is the fake's API root, as [providers] base_url takes it.
