@@ -280,7 +280,8 @@ func (pl *ApplyPlan) applyOne(p ApplyParams, obs Observation, k JobKey, created 
 	next, effect := Transition(*job, obs, p.Now, p.Rules(job.Provider, job.Kind))
 	var delta UsageDelta
 	if p.Alerting != nil {
-		if next.Status.Terminal() {
+		// Without prices (removed by a reload), a job keeps the cost it has.
+		if next.Status.Terminal() && p.Alerting.Prices != nil {
 			next.Cost = p.Alerting.Prices.CostOf(next)
 		}
 		delta, next.Counted = Account(*job, next, job.Counted)

@@ -302,3 +302,24 @@ func TestAlertingCountMissed(t *testing.T) {
 		t.Errorf("%d misses of a provider without SilentAfter raised %v, want the default to silence it", DefaultSilentAfter, types(alerts))
 	}
 }
+
+// An ended job is priced by the plan; once prices are gone (a reload
+// removed them), a later observation keeps the cost the job has.
+func TestPlanPricesEndsAndKeepsACostWithoutPrices(t *testing.T) {
+	t.Parallel()
+	prices := &Prices{Currency: "USD", Entries: []Price{{Provider: "openai", Model: "m", Input: 1}}}
+	job := running("b1", 1, nil)
+	job.Details = map[string]string{DetailModel: "m"}
+	end := webhook("b1", "e1", StatusSucceeded, false)
+	end.Observation.Usage = &Usage{InputTokens: 1_000_000}
+	pl := plan(planParams(&Alerting{Prices: prices}, end), map[JobKey]*Job{{"openai", "b1"}: job}, nil)
+	priced := pl.Jobs[JobKey{"openai", "b1"}]
+	if !priced.Cost.Known() || priced.Cost.Nanos != NanosPerUnit || pl.Results[0].CostAdded != NanosPerUnit {
+		t.Fatalf("cost = %+v, added %d; want 1 USD", priced.Cost, pl.Results[0].CostAdded)
+	}
+	again := webhook("b1", "e2", StatusSucceeded, false)
+	pl = plan(planParams(&Alerting{}, again), map[JobKey]*Job{{"openai", "b1"}: priced}, nil)
+	if c := pl.Jobs[JobKey{"openai", "b1"}].Cost; !c.Known() || c.Nanos != NanosPerUnit {
+		t.Fatalf("without prices the cost became %+v, want the 1 USD it had", c)
+	}
+}
