@@ -26,6 +26,8 @@ type committer struct {
 	// alerting is the policy in force (nil: none), replaced by
 	// Tracker.SetAlerting.
 	alerting atomic.Pointer[Alerting]
+	// raised and pollDue are Options.AlertsRaised and Options.PollDue.
+	raised, pollDue func()
 
 	mu      sync.Mutex
 	queue   []*unit
@@ -127,12 +129,31 @@ func (c *committer) applyUnits(batch []*unit) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
-	res, err := c.store.Apply(ctx, ApplyParams{Now: c.now().UTC(), Items: items, Rules: c.rules, Alerting: c.alerting.Load()})
+	now := c.now().UTC()
+	res, err := c.store.Apply(ctx, ApplyParams{Now: now, Items: items, Rules: c.rules, Alerting: c.alerting.Load()})
 	if err != nil {
 		return err
 	}
+	c.signal(now, res)
 	for _, u := range batch {
 		u.results, res = res[:len(u.items):len(u.items)], res[len(u.items):]
 	}
 	return nil
+}
+
+// signal calls the hooks that a committed batch's results call for: raised
+// when one of them raised alerts, pollDue when one left its job due for a
+// poll at once.
+func (c *committer) signal(now time.Time, res []Result) {
+	var alerts, due bool
+	for _, r := range res {
+		alerts = alerts || r.Alerts > 0
+		due = due || r.Job != nil && r.Job.NextPollAt != nil && !r.Job.NextPollAt.After(now)
+	}
+	if alerts && c.raised != nil {
+		c.raised()
+	}
+	if due && c.pollDue != nil {
+		c.pollDue()
+	}
 }

@@ -56,3 +56,43 @@ func TestObserveReturnsAtItsDeadlineWhileTheStoreHangs(t *testing.T) {
 		t.Fatalf("after the store answers again: %v", err)
 	}
 }
+
+// A committed batch calls AlertsRaised when its observations raised
+// alerts and PollDue when it left a job due for a poll at once (a thin
+// end awaiting its enrichment poll), and neither otherwise.
+func TestCommitSignalsAlertsAndPollsDue(t *testing.T) {
+	t.Parallel()
+	store := storagetest.Open(t, storage.DriverSQLite)
+	var raised, due int
+	jobs := tracker.New(store, tracker.Options{
+		Rules:        func(string, tracker.Kind) tracker.Rules { return tracker.Rules{StaleAfter: time.Hour, EnrichWait: time.Minute} },
+		Alerting:     &tracker.Alerting{Routes: []tracker.Route{{Events: []string{"job.*"}, Notifiers: []string{"ops"}}}},
+		AlertsRaised: func() { raised++ },
+		PollDue:      func() { due++ },
+	})
+	ctx := context.Background()
+	observe := func(event string, status tracker.Status, pollNow bool) {
+		t.Helper()
+		_, err := jobs.Observe(ctx, tracker.ApplyItem{Adopt: true, Observation: &tracker.Observation{Provider: "openai", ExternalID: "batch_1",
+			Kind: tracker.KindBatch, Status: status, Source: tracker.SourceWebhook, EventID: event, OccurredAt: time.Now(), PollNow: pollNow}})
+		if err != nil {
+			t.Fatalf("observe %s: %v", event, err)
+		}
+	}
+	observe("evt_1", tracker.StatusRunning, false)
+	if raised != 0 || due != 0 {
+		t.Fatalf("after a running job: AlertsRaised %d, PollDue %d calls, want none", raised, due)
+	}
+	observe("evt_2", tracker.StatusSucceeded, true)
+	if raised != 0 || due != 1 {
+		t.Fatalf("after a thin end: AlertsRaised %d, PollDue %d calls, want 0 and 1 (its alert waits for the poll)", raised, due)
+	}
+	_, err := jobs.Observe(ctx, tracker.ApplyItem{Observation: &tracker.Observation{Provider: "openai", ExternalID: "batch_1",
+		Kind: tracker.KindBatch, Status: tracker.StatusSucceeded, Source: tracker.SourcePoll, OccurredAt: time.Now()}})
+	if err != nil {
+		t.Fatalf("observe the enrichment poll: %v", err)
+	}
+	if raised != 1 || due != 1 {
+		t.Fatalf("after the enrichment poll: AlertsRaised %d, PollDue %d calls, want 1 and 1", raised, due)
+	}
+}

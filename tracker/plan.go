@@ -293,7 +293,7 @@ func (pl *ApplyPlan) applyOne(p ApplyParams, obs Observation, k JobKey, created 
 	c := next
 	res.Job, res.Effect = &c, effect
 	if p.Alerting != nil {
-		pl.collect(p, before, res, obs, delta)
+		res.Alerts = pl.collect(p, before, res, obs, delta)
 	}
 	var unstuck *EventWrite
 	if before.StuckStatus != "" && next.StuckStatus == "" {
@@ -307,9 +307,10 @@ func (pl *ApplyPlan) applyOne(p ApplyParams, obs Observation, k JobKey, created 
 // collect notes what one applied observation raises: its alerts, a missed
 // webhook, and its usage delta, added to the totals of every window, for
 // all jobs and for the label scope of each threshold whose labels its job
-// carries.
-func (pl *ApplyPlan) collect(p ApplyParams, before Job, res Result, obs Observation, delta UsageDelta) {
-	pl.Alerts = append(pl.Alerts, Alerts(before, res, obs, p.Now)...)
+// carries. It returns how many alerts the observation raises.
+func (pl *ApplyPlan) collect(p ApplyParams, before Job, res Result, obs Observation, delta UsageDelta) int {
+	alerts := Alerts(before, res, obs, p.Now)
+	pl.Alerts = append(pl.Alerts, alerts...)
 	if obs.Type == TypeJobWebhookMissed && res.Effect == EffectApplied {
 		if pl.Missed == nil {
 			pl.Missed = map[string]int{}
@@ -317,7 +318,7 @@ func (pl *ApplyPlan) collect(p ApplyParams, before Job, res Result, obs Observat
 		pl.Missed[obs.Provider]++
 	}
 	if len(delta) == 0 {
-		return
+		return len(alerts)
 	}
 	scopes := []string{""}
 	for _, t := range p.Alerting.Thresholds {
@@ -341,6 +342,7 @@ func (pl *ApplyPlan) collect(p ApplyParams, before Job, res Result, obs Observat
 			}
 		}
 	}
+	return len(alerts)
 }
 
 // hasLabels reports whether have holds every label of want.

@@ -179,6 +179,10 @@ type Result struct {
 	// CostAdded is what the observation added to the job's counted cost,
 	// in nanos (Account): 0 unless it priced an end or raised its cost.
 	CostAdded int64
+	// Alerts is how many alerts the observation raised (into the outbox,
+	// committed with it); threshold crossings the batch's usage causes are
+	// not counted.
+	Alerts int
 }
 
 // JobCount is the number of jobs of one provider, kind and status.

@@ -93,6 +93,16 @@ type Options struct {
 	// Alerting, when set, raises alerts and accounts usage as observations
 	// apply (see Alerting).
 	Alerting *Alerting
+	// AlertsRaised, when set, is called after a batch whose observations
+	// raised alerts has committed them to the outbox, so that the alerts'
+	// delivery can start at once rather than at its next interval (see
+	// dispatch.Dispatcher.Wake). It must not block.
+	AlertsRaised func()
+	// PollDue, when set, is called after a batch has committed that made a
+	// job due for a poll at once (a thin webhook's enrichment poll), so
+	// that the poll can start at once rather than at the next sweep (see
+	// sweep.Sweeper.Wake). It must not block.
+	PollDue func()
 	// Providers, when not nil, are the only provider names Track accepts:
 	// the configured ones, so that a misspelt name is refused instead of
 	// stored and never heard of again. Nil accepts any valid name (a
@@ -132,6 +142,8 @@ func New(store Store, opts Options) *Tracker {
 		now:        now,
 		maxItems:   cmp.Or(opts.MaxBatchItems, 256),
 		maxLeaders: cmp.Or(opts.MaxConcurrentCommits, 1),
+		raised:     opts.AlertsRaised,
+		pollDue:    opts.PollDue,
 	}}
 	t.SetAlerting(opts.Alerting)
 	t.SetProviders(opts.Providers)
