@@ -271,17 +271,23 @@ func outboxAlerts(rows []alertRow) ([]tracker.OutboxAlert, error) {
 }
 
 // claimAlerts leases, oldest first, the due pending alerts of a notifier
-// that come before its oldest pending alert not due (one waiting for a
-// retry, or leased by a claim still being sent): a notifier's alerts go out
-// in the order they were raised, and one waiting for a retry holds back the
-// newer ones.
-const claimAlerts = `UPDATE alerts SET next_attempt_at = ?
+// that no older pending alert of the same subject (tracker.Alert.Subject:
+// the job, or for an alert about no job its provider) waits behind a retry
+// or a lease: a subject's alerts go out in the order they were raised, one
+// waiting for a retry holds back the subject's newer ones, and the other
+// subjects' alerts go on. The subjects held back are read once, from the
+// few pending alerts not due.
+const claimAlerts = `WITH held AS MATERIALIZED (
+	SELECT provider, job_external_id, min(id) AS first FROM alerts
+	WHERE state = 'pending' AND notifier = ? AND next_attempt_at > ?
+	GROUP BY provider, job_external_id)
+UPDATE alerts SET next_attempt_at = ?
 WHERE id IN (
-	SELECT id FROM alerts
-	WHERE state = 'pending' AND notifier = ? AND next_attempt_at <= ?
-	AND id < (SELECT coalesce(min(id), 9223372036854775807) FROM alerts
-		WHERE state = 'pending' AND notifier = ? AND next_attempt_at > ?)
-	ORDER BY id
+	SELECT a.id FROM alerts a
+	WHERE a.state = 'pending' AND a.notifier = ? AND a.next_attempt_at <= ?
+	AND NOT EXISTS (SELECT 1 FROM held h
+		WHERE h.provider = a.provider AND h.job_external_id = a.job_external_id AND h.first < a.id)
+	ORDER BY a.id
 	LIMIT ?)
 RETURNING *`
 
@@ -296,7 +302,7 @@ func (s *Store) ClaimAlerts(ctx context.Context, p tracker.ClaimAlertsParams) ([
 	var rows []alertRow
 	now := p.Now.UTC()
 	claim := func(ctx context.Context, db bun.IDB) error {
-		return db.NewRaw(claimAlerts, now.Add(p.Lease), p.Notifier, now, p.Notifier, now, p.Limit).Scan(ctx, &rows)
+		return db.NewRaw(claimAlerts, p.Notifier, now, now.Add(p.Lease), p.Notifier, now, p.Limit).Scan(ctx, &rows)
 	}
 	var err error
 	if s.postgres {
@@ -318,22 +324,78 @@ func (s *Store) ClaimAlerts(ctx context.Context, p tracker.ClaimAlertsParams) ([
 	return outboxAlerts(rows)
 }
 
-// FinishAlert records a delivery attempt's outcome.
-func (s *Store) FinishAlert(ctx context.Context, o tracker.AlertOutcome) error {
-	q := s.db.NewUpdate().Model((*alertRow)(nil)).
-		Set("state = ?", o.State).
-		Set("attempts = ?", o.Attempts).
-		Set("last_error = ?", o.LastError).
-		Set("updated_at = ?", o.At.UTC()).
-		Where("id = ?", o.ID)
-	switch o.State {
-	case tracker.AlertSent:
-		q = q.Set("sent_at = ?", o.At.UTC())
-	case tracker.AlertPending:
-		q = q.Set("next_attempt_at = ?", o.NextAttemptAt.UTC())
+// alertOutcomeColumns are what FinishAlerts writes of an outcome, after
+// the alert's id: sent_at only for a sent alert and next_attempt_at only
+// for a pending one (NULL keeps the row's).
+var alertOutcomeColumns = []column[tracker.AlertOutcome]{
+	{"state", "text", "", func(o *tracker.AlertOutcome) any { return string(o.State) }},
+	{"attempts", "integer", "", func(o *tracker.AlertOutcome) any { return o.Attempts }},
+	{"last_error", "text", "", func(o *tracker.AlertOutcome) any { return o.LastError }},
+	{"updated_at", "timestamptz", "", func(o *tracker.AlertOutcome) any { return o.At }},
+	{"sent_at", "timestamptz", "", func(o *tracker.AlertOutcome) any { return timeIf(o.State == tracker.AlertSent, o.At) }},
+	{"next_attempt_at", "timestamptz", "", func(o *tracker.AlertOutcome) any {
+		return timeIf(o.State == tracker.AlertPending, o.NextAttemptAt)
+	}},
+}
+
+// timeIf is &t when cond holds, else nil.
+func timeIf(cond bool, t time.Time) *time.Time {
+	if !cond {
+		return nil
 	}
-	if _, err := q.Exec(ctx); err != nil {
-		return fmt.Errorf("finish alert %d: %w", o.ID, err)
+	return &t
+}
+
+var (
+	// finishAlertsPostgres takes the outcomes as one JSON array; the ids
+	// are also given as an array, which the primary key is probed with
+	// (see writeBatchPostgres).
+	finishAlertsPostgres = `UPDATE alerts SET state = r.state, attempts = r.attempts, last_error = r.last_error, updated_at = r.updated_at,
+	sent_at = COALESCE(r.sent_at, alerts.sent_at), next_attempt_at = COALESCE(r.next_attempt_at, alerts.next_attempt_at)
+FROM json_to_recordset($1::json) AS r(id bigint, ` + pgRecord(alertOutcomeColumns) + `)
+WHERE alerts.id = r.id AND alerts.id = ANY (ARRAY(SELECT (o->>'id')::bigint FROM json_array_elements($1::json) AS o))`
+	finishAlertSQLite = `UPDATE alerts SET state = ?, attempts = ?, last_error = ?, updated_at = ?,
+	sent_at = COALESCE(?, sent_at), next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?`
+)
+
+// FinishAlerts records delivery attempts' outcomes: on PostgreSQL in one
+// statement, on SQLite in one transaction of a prepared update per outcome.
+func (s *Store) FinishAlerts(ctx context.Context, outcomes []tracker.AlertOutcome) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	st, err := s.statements(ctx)
+	if err != nil {
+		return err
+	}
+	if s.postgres {
+		b := make([]byte, 0, 128*len(outcomes))
+		b = append(b, '[')
+		for i := range outcomes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"id":`...)
+			b = strconv.AppendInt(b, outcomes[i].ID, 10)
+			b = appendJSONFields(b, &outcomes[i], alertOutcomeColumns)
+			b = append(b, '}')
+		}
+		if _, err := st.finishAlerts.ExecContext(ctx, string(append(b, ']'))); err != nil {
+			return fmt.Errorf("finish %d alerts: %w", len(outcomes), err)
+		}
+		return nil
+	}
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		finish := tx.Tx.StmtContext(ctx, st.finishAlert)
+		for i := range outcomes {
+			if _, err := finish.ExecContext(ctx, args(&outcomes[i], alertOutcomeColumns, outcomes[i].ID)...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("finish %d alerts: %w", len(outcomes), err)
 	}
 	return nil
 }

@@ -265,24 +265,31 @@ func jsonRows[R any](rows []R, cols []column[R]) string {
 		}
 		b = append(b, `{"`+rowNumber+`":`...)
 		b = strconv.AppendInt(b, int64(i), 10)
-		for _, c := range cols {
-			b = append(b, ',', '"')
-			b = append(b, c.name...)
-			b = append(b, '"', ':')
-			b = appendJSONValue(b, sqlValue(c.value(&rows[i])))
-		}
+		b = appendJSONFields(b, &rows[i], cols)
 		b = append(b, '}')
 	}
 	return string(append(b, ']'))
+}
+
+// appendJSONFields appends r's values of cols as JSON object members, each
+// after a comma.
+func appendJSONFields[R any](b []byte, r *R, cols []column[R]) []byte {
+	for _, c := range cols {
+		b = append(b, ',', '"')
+		b = append(b, c.name...)
+		b = append(b, '"', ':')
+		b = appendJSONValue(b, sqlValue(c.value(r)))
+	}
+	return b
 }
 
 // statements are the hot path's prepared statements; database/sql prepares
 // each once on every connection that runs it.
 type statements struct {
 	// PostgreSQL.
-	readJobs, readJobsLocked, writeBatch *sql.Stmt
+	readJobs, readJobsLocked, writeBatch, finishAlerts *sql.Stmt
 	// SQLite.
-	insertJob, updateJob, insertEvent, insertDelivery *sql.Stmt
+	insertJob, updateJob, insertEvent, insertDelivery, finishAlert *sql.Stmt
 }
 
 // preparedStatements is the Store's statements, prepared on first use (they
@@ -315,11 +322,13 @@ func (s *Store) statements(ctx context.Context) (*statements, error) {
 		prepare(&st.readJobs, readJobsPostgres)
 		prepare(&st.readJobsLocked, readJobsPostgresLocked)
 		prepare(&st.writeBatch, writeBatchPostgres)
+		prepare(&st.finishAlerts, finishAlertsPostgres)
 	} else {
 		prepare(&st.insertJob, insertJobSQLite)
 		prepare(&st.updateJob, updateJobSQLite)
 		prepare(&st.insertEvent, insertEventSQLite)
 		prepare(&st.insertDelivery, insertDeliverySQLite)
+		prepare(&st.finishAlert, finishAlertSQLite)
 	}
 	if len(errs) > 0 {
 		st.close()
@@ -330,7 +339,7 @@ func (s *Store) statements(ctx context.Context) (*statements, error) {
 }
 
 func (st *statements) close() {
-	for _, stmt := range []*sql.Stmt{st.readJobs, st.readJobsLocked, st.writeBatch, st.insertJob, st.updateJob, st.insertEvent, st.insertDelivery} {
+	for _, stmt := range []*sql.Stmt{st.readJobs, st.readJobsLocked, st.writeBatch, st.finishAlerts, st.insertJob, st.updateJob, st.insertEvent, st.insertDelivery, st.finishAlert} {
 		if stmt != nil {
 			stmt.Close()
 		}

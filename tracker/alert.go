@@ -54,6 +54,26 @@ type Alert struct {
 	Summary string `json:"summary"`
 }
 
+// AlertSubject is what an alert is about, as far as the order of delivery
+// goes: a notifier delivers the alerts of one subject in the order they
+// were raised.
+type AlertSubject struct {
+	Provider string
+	// JobExternalID is the job's id at Provider; "" for an alert about no
+	// job, whose subject is then its provider ("" for a threshold over
+	// every provider).
+	JobExternalID string
+}
+
+// Subject is what a is about: its job, or else its provider.
+func (a Alert) Subject() AlertSubject {
+	s := AlertSubject{Provider: a.Provider}
+	if a.Job != nil {
+		s.JobExternalID = a.Job.ExternalID
+	}
+	return s
+}
+
 // ThresholdCrossing is a usage threshold's level reached in one window.
 type ThresholdCrossing struct {
 	Name     string `json:"name"`

@@ -76,13 +76,14 @@ type Store interface {
 	Reschedule(ctx context.Context, jobID int64, next time.Time, quietPolls int) error
 	// ClaimAlerts leases up to p.Limit pending alerts of one notifier that
 	// are due, oldest first, moving their next attempt to p.Now+p.Lease. It
-	// stops before the notifier's oldest pending alert that is not due (one
-	// waiting for a retry, or leased by another claim), so that a notifier
-	// delivers in order; claims of one notifier never run at once, across
-	// replicas too.
+	// skips an alert when an older pending alert of the same subject
+	// (Alert.Subject) is not due (it waits for a retry, or is leased by
+	// another claim), so that a subject's alerts are delivered in order
+	// while the other subjects' go on; claims of one notifier never run at
+	// once, across replicas too.
 	ClaimAlerts(ctx context.Context, p ClaimAlertsParams) ([]OutboxAlert, error)
-	// FinishAlert records the outcome of one delivery attempt.
-	FinishAlert(ctx context.Context, o AlertOutcome) error
+	// FinishAlerts records the outcomes of delivery attempts, all at once.
+	FinishAlerts(ctx context.Context, outcomes []AlertOutcome) error
 	// ListAlerts returns the newest alerts in a state ("" for any).
 	ListAlerts(ctx context.Context, state AlertState, limit int) ([]OutboxAlert, error)
 	// RetryAlert makes a dead alert pending again, due at now, with its

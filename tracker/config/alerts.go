@@ -62,6 +62,10 @@ type Notifier struct {
 	// evenly spaced, in each replica; 0: no limit. Default 1 for slack
 	// (what Slack's incoming webhooks allow), 0 for the others.
 	RateLimit *float64 `toml:"rate_limit"`
+	// Concurrency is how many alerts the notifier sends at once, in each
+	// replica (one job's alerts are still sent one after the other).
+	// Default DefaultConcurrency of its type.
+	Concurrency int `toml:"concurrency"`
 }
 
 // Route is one [[routes]] entry.
@@ -106,6 +110,14 @@ func (t Threshold) limit() int64 {
 // per second: Slack's incoming webhooks allow about one message a second.
 const DefaultSlackRateLimit = 1.0
 
+// DefaultConcurrency is each notifier type's default concurrency: a
+// webhook receiver is a service that takes requests in parallel; Slack
+// allows about one message a second per incoming webhook, which one sender
+// keeps up with, and keeps a channel's messages in the order they come;
+// an SMTP relay limits the connections of one client, and each email is a
+// session of its own; the log writes in process.
+var DefaultConcurrency = map[string]int{NotifierWebhook: 8, NotifierSlack: 1, NotifierEmail: 2, NotifierLog: 1}
+
 // Notifier types.
 const (
 	NotifierSlack   = "slack"
@@ -132,6 +144,7 @@ func (c *Config) applyAlertDefaults() {
 			setDefault(&n.SMTPPort, 587)
 			setDefault(&n.StartTLS, "required")
 		}
+		setDefault(&n.Concurrency, DefaultConcurrency[n.Type])
 		if n.RateLimit == nil {
 			r := 0.0
 			if n.Type == NotifierSlack {
@@ -229,6 +242,9 @@ func (n Notifier) validate(key string, bad func(key, format string, args ...any)
 	if r := n.RateLimit; r != nil && !(*r >= 0 && !math.IsInf(*r, 1)) {
 		bad(key+".rate_limit", "%g is not a rate (alerts per second, 0 for no limit)", *r)
 	}
+	if n.Concurrency < 0 || n.Concurrency > 256 {
+		bad(key+".concurrency", "%d is not a number of alerts sent at once (1 to 256)", n.Concurrency)
+	}
 	var err error
 	switch n.Type {
 	case NotifierSlack:
@@ -265,6 +281,16 @@ func (c *Config) RateLimits() map[string]float64 {
 		if n.RateLimit != nil {
 			out[n.Name] = *n.RateLimit
 		}
+	}
+	return out
+}
+
+// Concurrency is how many alerts each notifier sends at once, by name, as
+// package dispatch takes it.
+func (c *Config) Concurrency() map[string]int {
+	out := map[string]int{}
+	for _, n := range c.Notifiers {
+		out[n.Name] = n.Concurrency
 	}
 	return out
 }

@@ -59,7 +59,8 @@ func NewDispatcher(cfg config.Config, store tracker.Store, log *slog.Logger, reg
 	a := cfg.Alerts
 	return dispatch.New(dispatch.Options{
 		Store: store, Notifiers: ns, MaxAttempts: a.MaxAttempts, MaxAge: a.MaxAge.D(), Interval: a.Interval.D(), Timeout: a.Timeout.D(),
-		Backoff: a.Backoff.D(), MaxBackoff: a.MaxBackoff.D(), RateLimits: cfg.RateLimits(), Logger: log, Registry: reg,
+		Backoff: a.Backoff.D(), MaxBackoff: a.MaxBackoff.D(), RateLimits: cfg.RateLimits(), Concurrency: cfg.Concurrency(),
+		Logger: log, Registry: reg,
 	}), nil
 }
 

@@ -93,11 +93,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 	}
 	d := &Daemon{cfg: cfg, log: log, store: store, registry: prometheus.NewRegistry()}
 	d.applied.Store(&cfg)
+	if d.alerts, err = NewDispatcher(cfg, store, log, d.registry); err != nil {
+		store.Close()
+		return nil, err
+	}
 	topts := TrackerOptions(cfg)
 	rules := topts.Rules
 	d.rules.Store(&rules)
 	topts.Rules = d.rulesOf
 	topts.Registry = d.registry
+	// Committed alerts are delivered at once; other replicas find them at
+	// their interval.
+	topts.AlertsRaised = d.alerts.Wake
 	d.tracker = tracker.New(store, topts)
 	d.registry.MustRegister(
 		collectors.NewGoCollector(),
@@ -112,10 +119,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 		return nil, err
 	}
 	if d.sweeper, err = NewSweeper(cfg, d.tracker, log, d.registry); err != nil {
-		store.Close()
-		return nil, err
-	}
-	if d.alerts, err = NewDispatcher(cfg, store, log, d.registry); err != nil {
 		store.Close()
 		return nil, err
 	}

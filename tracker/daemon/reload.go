@@ -54,7 +54,7 @@ func (d *Daemon) Reload(cfg config.Config) error {
 	d.tracker.SetAlerting(cfg.Alerting())
 	d.hooks.SetProviders(hooks)
 	d.sweeper.SetProviders(polled, changedProviders(*d.applied.Load(), cfg))
-	d.alerts.SetNotifiers(notifiers, cfg.RateLimits())
+	d.alerts.SetNotifiers(notifiers, cfg.RateLimits(), cfg.Concurrency())
 	d.applied.Store(&cfg)
 
 	logProviders(d.log, cfg)

@@ -12,13 +12,14 @@ import (
 
 	"github.com/jobwatch/jobwatch/storage/storagetest"
 	"github.com/jobwatch/jobwatch/tracker"
+	"github.com/jobwatch/jobwatch/tracker/config"
 	"github.com/jobwatch/jobwatch/tracker/dispatch"
 	"github.com/jobwatch/jobwatch/tracker/notify"
 )
 
 // BenchmarkDispatch measures delivering the outbox: each round raises 500
 // alerts (one per job ended, not measured) and dispatches them to a signed
-// webhook notifier whose httptest receiver reads each and answers 200,
+// webhook notifier (at its default concurrency) whose httptest receiver reads each and answers 200,
 // claim after claim until none is left; alerts/s is the rate of that.
 func BenchmarkDispatch(b *testing.B) {
 	const perRound = 500
@@ -34,7 +35,7 @@ func BenchmarkDispatch(b *testing.B) {
 				b.Fatal(err)
 			}
 			d := dispatch.New(dispatch.Options{Store: s, Notifiers: map[string]notify.Notifier{"hook": n},
-				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+				Concurrency: map[string]int{"hook": config.DefaultConcurrency[config.NotifierWebhook]}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			tr := tracker.New(s, tracker.Options{Alerting: &tracker.Alerting{Routes: []tracker.Route{{Events: []string{"job.*"}, Notifiers: []string{"hook"}}}}})
 			ctx := context.Background()
 			jobs, sent := 0, 0

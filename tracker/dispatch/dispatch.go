@@ -1,13 +1,24 @@
 // Package dispatch delivers the alerts of the outbox. Each notifier has its
 // own loop that claims its due alerts (leased, so that replicas share the
 // work) and sends them, so a slow or failing notifier never delays another,
-// nor ingest or sweeps. A notifier sends one alert at a time, oldest first,
-// within its rate limit. A failed delivery is retried with exponential
-// backoff (or when the receiver's Retry-After says), and the notifier's
-// newer alerts wait behind it: a Retry-After pauses the whole notifier, and
-// a retried alert never arrives after newer ones. Permanent failures, and
-// alerts past max_attempts or max_age, are dead-lettered: kept, listed,
-// retryable by hand, and no longer holding the others back.
+// nor ingest or sweeps. A loop looks for due alerts every interval, and at
+// once when woken (Dispatcher.Wake: the daemon wakes it when a batch that
+// raised alerts has committed).
+//
+// A notifier sends up to its concurrency's alerts at once, within its rate
+// limit (shared by its senders). The order kept is each subject's: the
+// alerts of one job (or, for alerts about no job, of one provider, and of
+// thresholds over every provider) are sent one after the other, oldest
+// first, by one sender, and across claims and replicas none is sent
+// before an older one of its subject has been sent or dead-lettered. The
+// alerts of different subjects may arrive in any order. A failed delivery
+// is retried with exponential backoff (or when the receiver's Retry-After
+// says), and its subject's newer alerts wait behind it, while the other
+// subjects' go on; a Retry-After also pauses the whole notifier in the
+// replica that received it until then. Permanent failures, and alerts past
+// max_attempts or max_age, are dead-lettered: kept, listed, retryable by
+// hand, and no longer holding the others back. The outcomes of a claim's
+// deliveries are recorded together, once all have been tried.
 //
 // It is part of the jobwatch daemon, not of the library's public API.
 package dispatch
@@ -47,12 +58,16 @@ type Options struct {
 	Lease time.Duration
 	// Timeout bounds one delivery. Default 30s.
 	Timeout time.Duration
-	// BatchSize is how many alerts one claim takes. Default 20.
+	// BatchSize is how many alerts one claim takes for each of a
+	// notifier's senders (Concurrency). Default 20.
 	BatchSize int
 	// RateLimits caps each notifier's deliveries, by notifier name, in
 	// alerts per second, evenly spaced (a token bucket of burst 1), in each
-	// replica. Absent or 0: no limit.
+	// replica, across its senders. Absent or 0: no limit.
 	RateLimits map[string]float64
+	// Concurrency is how many alerts each notifier sends at once, by
+	// notifier name, in each replica. Absent or 0: 1.
+	Concurrency map[string]int
 	// Backoff is the first retry's wait, doubling per attempt up to
 	// MaxBackoff. Defaults 5s and 10m.
 	Backoff, MaxBackoff time.Duration
@@ -74,15 +89,25 @@ type Dispatcher struct {
 	total    *prometheus.CounterVec
 	delivery *prometheus.HistogramVec
 	life     startstop.Runner
+
+	// woken is closed, and replaced, by Wake.
+	wakeMu sync.Mutex
+	woken  chan struct{}
+
+	// paused is, by notifier name, until when a Retry-After pauses it.
+	pauseMu sync.Mutex
+	paused  map[string]time.Time
 }
 
-// notifierSet is the notifiers and their rate limits.
+// notifierSet is the notifiers, their rate limits and their concurrency.
 type notifierSet struct {
 	notifiers map[string]notify.Notifier
 	// rates and limiters are the rate limits by notifier name; none for a
 	// notifier without one.
 	rates    map[string]float64
 	limiters map[string]*rate.Limiter
+	// concurrency is how many alerts each notifier sends at once; absent: 1.
+	concurrency map[string]int
 }
 
 // New returns a Dispatcher.
@@ -101,6 +126,8 @@ func New(opts Options) *Dispatcher {
 	d := &Dispatcher{
 		opts:    opts,
 		changed: make(chan struct{}, 1),
+		woken:   make(chan struct{}),
+		paused:  map[string]time.Time{},
 		total: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jobwatch_alerts_total",
 			Help: "Alert delivery attempts by notifier and outcome (sent, retry, dead).",
@@ -114,18 +141,18 @@ func New(opts Options) *Dispatcher {
 	if opts.Registry != nil {
 		opts.Registry.MustRegister(d.total, d.delivery)
 	}
-	d.SetNotifiers(opts.Notifiers, opts.RateLimits)
+	d.SetNotifiers(opts.Notifiers, opts.RateLimits, opts.Concurrency)
 	return d
 }
 
-// SetNotifiers replaces the notifiers and their rate limits
-// (Options.Notifiers, Options.RateLimits). A running dispatcher starts the
-// loops of the new names and stops those of the names gone; the others
-// send with the new notifier from their next claim. A rate limit that did
-// not change keeps its state.
-func (d *Dispatcher) SetNotifiers(ns map[string]notify.Notifier, rateLimits map[string]float64) {
+// SetNotifiers replaces the notifiers, their rate limits and their
+// concurrency (Options.Notifiers, Options.RateLimits, Options.Concurrency).
+// A running dispatcher starts the loops of the new names and stops those of
+// the names gone; the others send with the new notifier and concurrency
+// from their next claim. A rate limit that did not change keeps its state.
+func (d *Dispatcher) SetNotifiers(ns map[string]notify.Notifier, rateLimits map[string]float64, concurrency map[string]int) {
 	prev := d.set.Load()
-	set := &notifierSet{notifiers: ns, rates: rateLimits, limiters: map[string]*rate.Limiter{}}
+	set := &notifierSet{notifiers: ns, rates: rateLimits, limiters: map[string]*rate.Limiter{}, concurrency: concurrency}
 	for name, r := range rateLimits {
 		switch {
 		case r <= 0:
@@ -143,7 +170,8 @@ func (d *Dispatcher) SetNotifiers(ns map[string]notify.Notifier, rateLimits map[
 }
 
 // Start runs one delivery loop per notifier, each claiming its due alerts
-// every Interval, until Stop or the end of ctx.
+// at once, then every Interval and at every Wake, until Stop or the end of
+// ctx.
 func (d *Dispatcher) Start(ctx context.Context) error {
 	return d.life.Start(ctx, func(ctx context.Context) {
 		var wg sync.WaitGroup
@@ -163,7 +191,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 				}
 				lctx, cancel := context.WithCancel(ctx)
 				loops[name] = cancel
-				wg.Go(func() { startstop.Every(lctx, d.opts.Interval, func(ctx context.Context) { d.drain(ctx, name) }) })
+				wg.Go(func() { d.loop(lctx, name) })
 			}
 		}
 		follow()
@@ -187,55 +215,223 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 // start or another replica when its claim's lease runs out.
 func (d *Dispatcher) Stop() { d.life.Stop() }
 
+// Wake makes every notifier's loop look for due alerts at once rather than
+// at its next Interval. It never blocks; wakes that come while a loop is
+// busy make it look once more when it is done.
+func (d *Dispatcher) Wake() {
+	d.wakeMu.Lock()
+	defer d.wakeMu.Unlock()
+	close(d.woken)
+	d.woken = make(chan struct{})
+}
+
+// wakeup is the channel the next Wake closes.
+func (d *Dispatcher) wakeup() <-chan struct{} {
+	d.wakeMu.Lock()
+	defer d.wakeMu.Unlock()
+	return d.woken
+}
+
+// loop drains a notifier's due alerts at once, then every Interval and at
+// every Wake, until ctx ends.
+func (d *Dispatcher) loop(ctx context.Context, name string) {
+	t := time.NewTicker(d.opts.Interval)
+	defer t.Stop()
+	for {
+		woken := d.wakeup()
+		d.drain(ctx, name)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-woken:
+		}
+	}
+}
+
 // drain dispatches a notifier's due alerts, batch after batch, until a
 // batch is not full or a claim fails.
 func (d *Dispatcher) drain(ctx context.Context, name string) {
 	for {
-		n, err := d.Dispatch(ctx, name)
+		_, full, err := d.dispatch(ctx, name)
 		if err != nil && ctx.Err() == nil {
 			d.opts.Logger.Warn("claim alerts", "notifier", name, "error", err)
 		}
-		if n < d.opts.BatchSize || err != nil {
+		if !full || err != nil {
 			return
 		}
 	}
 }
 
-// Dispatch claims one batch of a notifier's due alerts and sends them one
-// at a time, oldest first, within the notifier's rate limit. A failed
-// delivery that is to be retried ends the batch: the alerts after it are
-// released to wait behind it. So are those that the lease would not cover
-// any more. It returns how many alerts it claimed.
+// Dispatch claims one batch of a notifier's due alerts and sends them,
+// each subject's in order, up to the notifier's concurrency at once and
+// within its rate limit; then it records their outcomes at once. A failed
+// delivery that is to be retried ends its subject's part of the batch: the
+// subject's alerts after it are released to wait behind it. So are those
+// that the lease would not cover any more, and, while a Retry-After pauses
+// the notifier, those not yet tried (due when the pause ends); a paused
+// notifier claims nothing. It returns how many alerts it claimed.
 func (d *Dispatcher) Dispatch(ctx context.Context, name string) (int, error) {
+	n, _, err := d.dispatch(ctx, name)
+	return n, err
+}
+
+// dispatch is Dispatch, also reporting whether the claim took all it could.
+func (d *Dispatcher) dispatch(ctx context.Context, name string) (claimed int, full bool, err error) {
+	b, err := d.claim(ctx, name)
+	if b == nil {
+		return 0, false, err
+	}
+	b.send(ctx)
+	return len(b.alerts), len(b.alerts) == b.limit, nil
+}
+
+// batch is the alerts of one claim, and how they are to be sent.
+type batch struct {
+	d        *Dispatcher
+	name     string
+	notifier notify.Notifier
+	lim      *rate.Limiter
+	senders  int
+	// limit is how many alerts the claim could take.
+	limit  int
+	alerts []tracker.OutboxAlert
+	// lastStart is the last moment a delivery may start and still end
+	// within the claim's lease.
+	lastStart time.Time
+
+	mu       sync.Mutex
+	outcomes []tracker.AlertOutcome
+}
+
+// claim claims a batch of a notifier's due alerts; nil when there are none,
+// the notifier is paused or is no longer configured, or the claim failed.
+func (d *Dispatcher) claim(ctx context.Context, name string) (*batch, error) {
 	set := d.set.Load()
 	n, ok := set.notifiers[name]
 	if !ok {
-		return 0, nil // no longer configured
-	}
-	lim := set.limiters[name]
-	lease := d.opts.Lease
-	if lim != nil {
-		// The first delivery may wait for a token.
-		lease += time.Duration(float64(time.Second) / float64(lim.Limit()))
+		return nil, nil // no longer configured
 	}
 	claimed := d.opts.Now()
-	alerts, err := d.opts.Store.ClaimAlerts(ctx, tracker.ClaimAlertsParams{Notifier: name, Now: claimed, Lease: lease, Limit: d.opts.BatchSize})
-	if err != nil {
-		return 0, err
+	if claimed.Before(d.pausedUntil(name)) {
+		return nil, nil
 	}
-	// The last moment a delivery may start and still end within the lease.
-	lastStart := claimed.Add(lease - d.opts.Timeout)
-	for i, a := range alerts {
-		if !waitTurn(ctx, lim, d.opts.Now(), lastStart) {
-			d.release(ctx, name, alerts[i:])
-			break
+	b := &batch{d: d, name: name, notifier: n, lim: set.limiters[name], senders: max(set.concurrency[name], 1)}
+	b.limit = d.opts.BatchSize * b.senders
+	lease := d.opts.Lease
+	if b.lim != nil {
+		// The first delivery may wait for a token.
+		lease += time.Duration(float64(time.Second) / float64(b.lim.Limit()))
+	}
+	alerts, err := d.opts.Store.ClaimAlerts(ctx, tracker.ClaimAlertsParams{Notifier: name, Now: claimed, Lease: lease, Limit: b.limit})
+	if err != nil || len(alerts) == 0 {
+		return nil, err
+	}
+	b.alerts, b.lastStart = alerts, claimed.Add(lease-d.opts.Timeout)
+	return b, nil
+}
+
+// send sends the batch's alerts, each subject's by one sender in order, up
+// to b.senders subjects at once, and then records every outcome.
+func (b *batch) send(ctx context.Context) {
+	chains := bySubject(b.alerts)
+	next := make(chan []tracker.OutboxAlert)
+	var wg sync.WaitGroup
+	for range min(b.senders, len(chains)) {
+		wg.Go(func() {
+			for chain := range next {
+				b.sendChain(ctx, chain)
+			}
+		})
+	}
+	for _, chain := range chains {
+		next <- chain
+	}
+	close(next)
+	wg.Wait()
+	if err := b.d.opts.Store.FinishAlerts(context.WithoutCancel(ctx), b.outcomes); err != nil {
+		b.d.opts.Logger.Error("record alert deliveries", "notifier", b.name, "alerts", len(b.outcomes), "error", err)
+	}
+}
+
+// bySubject splits alerts, oldest first, into the alerts of each subject,
+// oldest first, in the order of each subject's oldest alert.
+func bySubject(alerts []tracker.OutboxAlert) [][]tracker.OutboxAlert {
+	index := map[tracker.AlertSubject]int{}
+	var chains [][]tracker.OutboxAlert
+	for _, a := range alerts {
+		s := a.Alert.Subject()
+		i, ok := index[s]
+		if !ok {
+			i = len(chains)
+			index[s] = i
+			chains = append(chains, nil)
 		}
-		if !d.send(ctx, name, n, a) {
-			d.release(ctx, name, alerts[i+1:])
-			break
+		chains[i] = append(chains[i], a)
+	}
+	return chains
+}
+
+// sendChain sends one subject's alerts in order, until one is left for a
+// retry (the rest are released behind it), the notifier is paused or the
+// lease would not cover the next delivery (the rest are released), or ctx
+// ends (the rest stay leased).
+func (b *batch) sendChain(ctx context.Context, chain []tracker.OutboxAlert) {
+	for i, a := range chain {
+		now := b.d.opts.Now()
+		if until := b.d.pausedUntil(b.name); now.Before(until) {
+			b.release(chain[i:], until)
+			return
+		}
+		if !waitTurn(ctx, b.lim, now, b.lastStart) {
+			if ctx.Err() == nil {
+				b.release(chain[i:], b.d.opts.Now())
+			}
+			return
+		}
+		out, ok := b.d.send(ctx, b.name, b.notifier, a)
+		if !ok {
+			return
+		}
+		b.record(out)
+		if out.State == tracker.AlertPending {
+			b.release(chain[i+1:], out.At)
+			return
 		}
 	}
-	return len(alerts), nil
+}
+
+func (b *batch) record(outs ...tracker.AlertOutcome) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.outcomes = append(b.outcomes, outs...)
+}
+
+// release hands claimed alerts that were not tried back to the outbox,
+// due at due, behind any older alert of their subject that waits for a
+// retry.
+func (b *batch) release(alerts []tracker.OutboxAlert, due time.Time) {
+	now := b.d.opts.Now()
+	for _, a := range alerts {
+		b.record(tracker.AlertOutcome{ID: a.ID, State: tracker.AlertPending, Attempts: a.Attempts, NextAttemptAt: due, LastError: a.LastError, At: now})
+	}
+}
+
+// pausedUntil is until when a Retry-After pauses the notifier; zero if it
+// never did.
+func (d *Dispatcher) pausedUntil(name string) time.Time {
+	d.pauseMu.Lock()
+	defer d.pauseMu.Unlock()
+	return d.paused[name]
+}
+
+// pause pauses a notifier until a time, unless it is paused longer already.
+func (d *Dispatcher) pause(name string, until time.Time) {
+	d.pauseMu.Lock()
+	defer d.pauseMu.Unlock()
+	if until.After(d.paused[name]) {
+		d.paused[name] = until
+	}
 }
 
 // waitTurn waits until lim allows one more delivery (at once when lim is
@@ -270,23 +466,10 @@ func waitTurn(ctx context.Context, lim *rate.Limiter, now, lastStart time.Time) 
 	}
 }
 
-// release hands claimed alerts that were not tried back to the outbox, due
-// at once, behind any older alert of the notifier that waits for a retry.
-func (d *Dispatcher) release(ctx context.Context, name string, alerts []tracker.OutboxAlert) {
-	now := d.opts.Now()
-	for _, a := range alerts {
-		out := tracker.AlertOutcome{ID: a.ID, State: tracker.AlertPending, Attempts: a.Attempts, NextAttemptAt: now, LastError: a.LastError, At: now}
-		if err := d.opts.Store.FinishAlert(context.WithoutCancel(ctx), out); err != nil {
-			d.opts.Logger.Warn("release alert", "notifier", name, "alert_id", a.Alert.ID, "error", err)
-			return
-		}
-	}
-}
-
-// send delivers one alert and records the outcome. It reports whether the
-// notifier may go on to its next alert: the alert was sent or
-// dead-lettered, rather than left for a retry or cut short by shutdown.
-func (d *Dispatcher) send(ctx context.Context, name string, n notify.Notifier, a tracker.OutboxAlert) bool {
+// send delivers one alert and returns its outcome, to be recorded; false
+// when shutdown cut it short (no attempt is counted). A Retry-After pauses
+// the notifier.
+func (d *Dispatcher) send(ctx context.Context, name string, n notify.Notifier, a tracker.OutboxAlert) (tracker.AlertOutcome, bool) {
 	sctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
 	err := n.Notify(sctx, a.Alert)
 	cancel()
@@ -301,25 +484,22 @@ func (d *Dispatcher) send(ctx context.Context, name string, n notify.Notifier, a
 	case ctx.Err() != nil:
 		// Shutting down: the claim's lease runs out and the alert is sent
 		// by the next start or another replica. No attempt is counted.
-		return false
+		return out, false
 	case errors.As(err, &ne) && ne.Permanent, out.Attempts >= d.opts.MaxAttempts, now.Sub(a.CreatedAt) >= d.opts.MaxAge:
 		out.State, out.LastError = tracker.AlertDead, err.Error()
 		log.Error("alert dead-lettered", "attempts", out.Attempts, "error", err)
 	default:
 		out.State, out.LastError = tracker.AlertPending, err.Error()
 		wait := d.backoff(out.Attempts)
-		if ne != nil && ne.RetryAfter > wait {
-			wait = ne.RetryAfter
+		if ne != nil && ne.RetryAfter > 0 {
+			d.pause(name, now.Add(ne.RetryAfter))
+			wait = max(wait, ne.RetryAfter)
 		}
 		out.NextAttemptAt = now.Add(wait)
-		log.Warn("alert delivery failed; will retry, holding back the notifier's newer alerts", "attempts", out.Attempts, "max_attempts", d.opts.MaxAttempts, "retry_in", wait, "error", err)
+		log.Warn("alert delivery failed; will retry, holding back the newer alerts of its subject", "attempts", out.Attempts, "max_attempts", d.opts.MaxAttempts, "retry_in", wait, "error", err)
 	}
 	d.total.WithLabelValues(name, outcomeLabel(out.State)).Inc()
-	if err := d.opts.Store.FinishAlert(context.WithoutCancel(ctx), out); err != nil {
-		log.Error("record alert delivery", "error", err)
-		return false
-	}
-	return out.State != tracker.AlertPending
+	return out, true
 }
 
 func outcomeLabel(s tracker.AlertState) string {

@@ -57,10 +57,17 @@ func webhook(t *testing.T, e *endpoint) notify.Notifier {
 // raise fails a job with alerting routed to the notifiers.
 func raise(t *testing.T, s *storage.Store, id string, notifiers ...string) {
 	t.Helper()
+	raiseStatus(t, s, id, tracker.StatusFailed, notifiers...)
+}
+
+// raiseStatus gives a job a status (job.<status> alerts) with alerting
+// routed to the notifiers.
+func raiseStatus(t *testing.T, s *storage.Store, id string, status tracker.Status, notifiers ...string) {
+	t.Helper()
 	tr := tracker.New(s, tracker.Options{Alerting: &tracker.Alerting{Routes: []tracker.Route{{Events: []string{"job.*"}, Notifiers: notifiers}}}})
 	_, err := tr.Observe(context.Background(), tracker.ApplyItem{Adopt: true, Observation: &tracker.Observation{
-		Provider: "openai", ExternalID: id, Kind: tracker.KindBatch, Status: tracker.StatusFailed, Source: tracker.SourceWebhook,
-		EventID: "evt_" + id, OccurredAt: time.Now()}})
+		Provider: "openai", ExternalID: id, Kind: tracker.KindBatch, Status: status, Source: tracker.SourceWebhook,
+		EventID: "evt_" + id + "_" + string(status), OccurredAt: time.Now()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,8 +226,9 @@ func raised(t *testing.T, s *storage.Store) []string {
 	return ids
 }
 
-// A 429 with Retry-After pauses the whole notifier, not the one alert, and
-// the alert it held back still arrives before the newer ones.
+// A 429 with Retry-After pauses the whole notifier, not the one alert's
+// job: nothing is sent until it has passed, and then (one sender) the
+// alerts come in the order raised.
 func TestRetryAfterPausesTheNotifierInOrder(t *testing.T) {
 	t.Parallel()
 	storagetest.Each(t, func(t *testing.T, s *storage.Store) {
@@ -399,7 +407,7 @@ func TestSetNotifiersWhileRunning(t *testing.T) {
 	}
 	waitCalls(&before, 1, "the first notifier")
 
-	d.SetNotifiers(map[string]notify.Notifier{"ops": after.notifier(), "new": added.notifier()}, nil)
+	d.SetNotifiers(map[string]notify.Notifier{"ops": after.notifier(), "new": added.notifier()}, nil, nil)
 	raise(t, s, "b", "ops", "new", "gone")
 	waitCalls(&after, 1, "the replaced notifier")
 	waitCalls(&added, 1, "the added notifier")

@@ -280,7 +280,7 @@ func pruneJobsDeletesEndedJobsInChunks(t *testing.T, open OpenStore) {
 	}
 	for _, a := range pending {
 		if a.Alert.Job.ExternalID == "old_sent" {
-			if err := s.FinishAlert(ctx, tracker.AlertOutcome{ID: a.ID, State: tracker.AlertSent, Attempts: 1, At: clock}); err != nil {
+			if err := s.FinishAlerts(ctx, []tracker.AlertOutcome{{ID: a.ID, State: tracker.AlertSent, Attempts: 1, At: clock}}); err != nil {
 				t.Fatal(err)
 			}
 		}

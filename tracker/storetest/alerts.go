@@ -217,14 +217,16 @@ func outboxLifecycle(t *testing.T, open OpenStore) {
 		return got
 	}
 	a := claim("a", now)
-	// While the oldest are leased, the third waits behind them.
-	if len(a) != 2 || a[0].Notifier != "a" || len(claim("a", now)) != 0 {
+	// While the oldest are leased, the third, of another job, is claimed
+	// beside them; then none is left.
+	if len(a) != 2 || a[0].Notifier != "a" || len(claim("a", now)) != 1 || len(claim("a", now)) != 0 {
 		t.Fatalf("claims of notifier a = %+v", a)
 	}
-	if err := s.FinishAlert(ctx, tracker.AlertOutcome{ID: a[0].ID, State: tracker.AlertSent, Attempts: 1, At: now}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.FinishAlert(ctx, tracker.AlertOutcome{ID: a[1].ID, State: tracker.AlertDead, Attempts: 5, LastError: "410 gone", At: now}); err != nil {
+	err := s.FinishAlerts(ctx, []tracker.AlertOutcome{
+		{ID: a[0].ID, State: tracker.AlertSent, Attempts: 1, At: now},
+		{ID: a[1].ID, State: tracker.AlertDead, Attempts: 5, LastError: "410 gone", At: now},
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	counts, _ := s.CountAlerts(ctx)
@@ -243,97 +245,204 @@ func outboxLifecycle(t *testing.T, open OpenStore) {
 	}
 }
 
-// claimAlertsKeepsANotifiersOrder: a notifier's alerts are claimed oldest
-// first, and newer ones wait behind an older one waiting for its retry.
-func claimAlertsKeepsANotifiersOrder(t *testing.T, open OpenStore) {
-	s := open(t)
-	ctx := context.Background()
-	now := time.Now().UTC()
-	failJobs(t, s, now, 3, "a", "b")
-	claim := func(n string, at time.Time, limit int) []int64 {
-		t.Helper()
-		got, err := s.ClaimAlerts(ctx, tracker.ClaimAlertsParams{Notifier: n, Now: at, Lease: time.Minute, Limit: limit})
-		if err != nil {
-			t.Fatal(err)
+// raiseLostThenFailed makes each of jobs lost and then failed, in turn:
+// job.lost and then job.failed alerts, to the notifiers, the second of each
+// job raised after every job's first.
+func raiseLostThenFailed(t *testing.T, s tracker.Store, now time.Time, jobs []string, notifiers ...string) {
+	t.Helper()
+	tr := alertingTracker(s, func() time.Time { return now }, &tracker.Alerting{Routes: []tracker.Route{{Events: []string{"*"}, Notifiers: notifiers}}})
+	for _, status := range []tracker.Status{tracker.StatusLost, tracker.StatusFailed} {
+		for _, id := range jobs {
+			if _, err := tr.Observe(context.Background(), observation(id, fmt.Sprint(id, status), status, now)); err != nil {
+				t.Fatal(err)
+			}
 		}
-		ids := make([]int64, len(got))
-		for i, a := range got {
-			ids[i] = a.ID
-		}
-		return ids
-	}
-	finish := func(o tracker.AlertOutcome) {
-		t.Helper()
-		if err := s.FinishAlert(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
-	all := claim("a", now, 10)
-	if len(all) != 3 || !slices.IsSorted(all) {
-		t.Fatalf("first claim = %v, want the three alerts oldest first", all)
-	}
-	// The oldest fails and waits a minute; the other two are released.
-	finish(tracker.AlertOutcome{ID: all[0], State: tracker.AlertPending, Attempts: 1, NextAttemptAt: now.Add(time.Minute), At: now})
-	for _, id := range all[1:] {
-		finish(tracker.AlertOutcome{ID: id, State: tracker.AlertPending, NextAttemptAt: now, At: now})
-	}
-	if got := claim("a", now.Add(time.Second), 10); len(got) != 0 {
-		t.Fatalf("claim while the oldest waits for its retry = %v, want none: newer alerts wait behind it", got)
-	}
-	if got := claim("b", now.Add(time.Second), 10); len(got) != 3 {
-		t.Fatalf("notifier b claimed %v, want its three: another notifier's retry holds it back", got)
-	}
-	if got := claim("a", now.Add(time.Minute), 10); !slices.Equal(got, all) {
-		t.Fatalf("claim at the retry = %v, want %v in order", got, all)
-	}
-	// A dead-lettered alert holds nothing back.
-	finish(tracker.AlertOutcome{ID: all[0], State: tracker.AlertDead, Attempts: 2, LastError: "gone", At: now})
-	for _, id := range all[1:] {
-		finish(tracker.AlertOutcome{ID: id, State: tracker.AlertPending, NextAttemptAt: now, At: now})
-	}
-	if got := claim("a", now.Add(time.Minute), 10); !slices.Equal(got, all[1:]) {
-		t.Fatalf("claim after the oldest died = %v, want %v", got, all[1:])
 	}
 }
 
-// Replicas claiming one notifier's alerts at once: one gets the oldest, the
-// others nothing, never the alerts after the ones being sent.
-func concurrentAlertClaimsTakeTurns(t *testing.T, open OpenStore) {
+// claimIDs claims up to limit alerts of a notifier at a time, leased for a
+// minute, and returns their ids.
+func claimIDs(t *testing.T, s tracker.Store, notifier string, at time.Time, limit int) []int64 {
+	t.Helper()
+	got, err := s.ClaimAlerts(context.Background(), tracker.ClaimAlertsParams{Notifier: notifier, Now: at, Lease: time.Minute, Limit: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]int64, len(got))
+	for i, a := range got {
+		ids[i] = a.ID
+	}
+	return ids
+}
+
+// finishAlertsRecordsEachOutcome: one FinishAlerts records sent, dead,
+// retried and released alerts, each as its outcome says, and nothing of
+// the alerts it does not name.
+func finishAlertsRecordsEachOutcome(t *testing.T, open OpenStore) {
+	s := open(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	failJobs(t, s, now, 5, "a")
+	ids := claimIDs(t, s, "a", now, 4)
+	if len(ids) != 4 {
+		t.Fatalf("claimed %v, want 4", ids)
+	}
+	at, retryAt := now.Add(time.Second), now.Add(time.Hour)
+	err := s.FinishAlerts(ctx, []tracker.AlertOutcome{
+		{ID: ids[0], State: tracker.AlertSent, Attempts: 1, At: at},
+		{ID: ids[1], State: tracker.AlertDead, Attempts: 3, LastError: "410 \"gone\"\n", At: at},
+		{ID: ids[2], State: tracker.AlertPending, Attempts: 2, LastError: "503", NextAttemptAt: retryAt, At: at},
+		{ID: ids[3], State: tracker.AlertPending, NextAttemptAt: at, At: at},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishAlerts(ctx, nil); err != nil {
+		t.Fatalf("FinishAlerts of none: %v", err)
+	}
+	all, err := s.ListAlerts(ctx, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[int64]tracker.OutboxAlert{}
+	for _, a := range all {
+		byID[a.ID] = a
+	}
+	check := func(id int64, state tracker.AlertState, attempts int, lastError string, next time.Time, sent bool) {
+		t.Helper()
+		a := byID[id]
+		if a.State != state || a.Attempts != attempts || a.LastError != lastError || !a.NextAttemptAt.Equal(next) || (a.SentAt != nil) != sent {
+			t.Errorf("alert %d = %s, %d attempts, error %q, next %v, sent at %v; want %s, %d, %q, %v, sent %v",
+				id, a.State, a.Attempts, a.LastError, a.NextAttemptAt, a.SentAt, state, attempts, lastError, next, sent)
+		}
+		if sent && !a.SentAt.Equal(at) {
+			t.Errorf("alert %d sent at %v, want %v", id, a.SentAt, at)
+		}
+		if !a.UpdatedAt.Equal(at) {
+			t.Errorf("alert %d updated at %v, want %v", id, a.UpdatedAt, at)
+		}
+	}
+	lease := now.Add(time.Minute)
+	check(ids[0], tracker.AlertSent, 1, "", lease, true)
+	check(ids[1], tracker.AlertDead, 3, "410 \"gone\"\n", lease, false)
+	check(ids[2], tracker.AlertPending, 2, "503", retryAt, false)
+	check(ids[3], tracker.AlertPending, 0, "", at, false)
+	var untouched int
+	for id, a := range byID {
+		if !slices.Contains(ids, id) {
+			untouched++
+			if a.State != tracker.AlertPending || !a.UpdatedAt.Equal(now) || !a.NextAttemptAt.Equal(now) {
+				t.Errorf("alert %d not named was changed: %+v", id, a)
+			}
+		}
+	}
+	if untouched != 1 {
+		t.Errorf("%d alerts not named, want 1", untouched)
+	}
+}
+
+// claimAlertsKeepsASubjectsOrder: a notifier's alerts are claimed oldest
+// first; the newer alerts of a job wait behind its older one while that
+// one is leased or waits for its retry, and other jobs' alerts do not.
+func claimAlertsKeepsASubjectsOrder(t *testing.T, open OpenStore) {
+	s := open(t)
+	now := time.Now().UTC()
+	// x.lost, y.lost, x.failed, y.failed.
+	raiseLostThenFailed(t, s, now, []string{"x", "y"}, "a", "b")
+	finish := func(o ...tracker.AlertOutcome) {
+		t.Helper()
+		if err := s.FinishAlerts(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release := func(ids ...int64) {
+		t.Helper()
+		for _, id := range ids {
+			finish(tracker.AlertOutcome{ID: id, State: tracker.AlertPending, NextAttemptAt: now, At: now})
+		}
+	}
+	// Leased: x.lost is claimed alone; y's beside it, but not x.failed.
+	xLost := claimIDs(t, s, "a", now, 1)
+	ys := claimIDs(t, s, "a", now, 10)
+	if len(xLost) != 1 || len(ys) != 2 || ys[0] < xLost[0] {
+		t.Fatalf("claims = %v then %v, want x.lost, then y.lost and y.failed: x.failed waits behind the lease of x.lost", xLost, ys)
+	}
+	release(append(xLost, ys...)...)
+	all := claimIDs(t, s, "a", now, 10)
+	if len(all) != 4 || !slices.IsSorted(all) || all[0] != xLost[0] || all[1] != ys[0] || all[3] != ys[1] {
+		t.Fatalf("claim of all = %v, want x.lost %v, y.lost %v, x.failed, y.failed %v", all, xLost[0], ys[0], ys[1])
+	}
+	// x.lost fails and waits a minute; the others are released.
+	finish(tracker.AlertOutcome{ID: all[0], State: tracker.AlertPending, Attempts: 1, NextAttemptAt: now.Add(time.Minute), At: now})
+	release(all[1:]...)
+	if got, want := claimIDs(t, s, "a", now.Add(time.Second), 10), []int64{all[1], all[3]}; !slices.Equal(got, want) {
+		t.Fatalf("claim while x.lost waits for its retry = %v, want y's %v: x.failed waits behind it, y's do not", got, want)
+	}
+	if got := claimIDs(t, s, "b", now.Add(time.Second), 10); len(got) != 4 {
+		t.Fatalf("notifier b claimed %v, want its four: another notifier's retry holds it back", got)
+	}
+	if got, want := claimIDs(t, s, "a", now.Add(time.Minute), 10), []int64{all[0], all[2]}; !slices.Equal(got, want) {
+		t.Fatalf("claim at the retry = %v, want x's %v in order", got, want)
+	}
+	// A dead-lettered alert holds nothing back.
+	finish(tracker.AlertOutcome{ID: all[0], State: tracker.AlertDead, Attempts: 2, LastError: "gone", At: now})
+	release(all[2])
+	if got := claimIDs(t, s, "a", now.Add(time.Minute), 10); !slices.Equal(got, all[2:3]) {
+		t.Fatalf("claim after x.lost died = %v, want x.failed %v", got, all[2:3])
+	}
+}
+
+// Replicas claiming one notifier's alerts at once never claim an alert
+// twice, nor the alerts of one job in two claims: a job's newer alert waits
+// behind the lease of its older one.
+func concurrentAlertClaimsNeverSplitASubject(t *testing.T, open OpenStore) {
 	s := open(t)
 	ctx := context.Background()
 	now := time.Now().UTC()
-	failJobs(t, s, now, 40, "a")
-	for round := range 5 {
+	jobs := make([]string, 20)
+	for i := range jobs {
+		jobs[i] = fmt.Sprint("job", i)
+	}
+	raiseLostThenFailed(t, s, now, jobs, "a")
+	claimedBy := map[int64]int{} // alert id: the claim that took it
+	for round := 0; len(claimedBy) < 2*len(jobs); round++ {
+		if round == 10 {
+			t.Fatalf("%d of %d alerts claimed after 10 rounds", len(claimedBy), 2*len(jobs))
+		}
 		var (
 			mu     sync.Mutex
-			claims [][]int64
+			claims [][]tracker.OutboxAlert
 			wg     sync.WaitGroup
 		)
-		at := now.Add(time.Duration(round) * 2 * time.Minute)
 		for range 4 {
 			wg.Go(func() {
-				got, err := s.ClaimAlerts(ctx, tracker.ClaimAlertsParams{Notifier: "a", Now: at, Lease: time.Minute, Limit: 4})
+				got, err := s.ClaimAlerts(ctx, tracker.ClaimAlertsParams{Notifier: "a", Now: now, Lease: time.Minute, Limit: 6})
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				mu.Lock()
 				defer mu.Unlock()
-				if len(got) > 0 {
-					ids := make([]int64, len(got))
-					for i, a := range got {
-						ids[i] = a.ID
-					}
-					claims = append(claims, ids)
-				}
+				claims = append(claims, got)
 			})
 		}
 		wg.Wait()
-		if len(claims) != 1 {
-			t.Fatalf("round %d: %d of 4 concurrent claims got alerts, want 1: %v", round, len(claims), claims)
+		subjectClaim := map[tracker.AlertSubject]int{}
+		var sent []tracker.AlertOutcome
+		for c, got := range claims {
+			for _, a := range got {
+				if prev, ok := claimedBy[a.ID]; ok {
+					t.Fatalf("round %d: alert %d claimed again, first by claim %d", round, a.ID, prev)
+				}
+				claimedBy[a.ID] = round*4 + c
+				if prev, ok := subjectClaim[a.Alert.Subject()]; ok && prev != c {
+					t.Fatalf("round %d: the alerts of %v taken by two claims at once", round, a.Alert.Subject())
+				}
+				subjectClaim[a.Alert.Subject()] = c
+				sent = append(sent, tracker.AlertOutcome{ID: a.ID, State: tracker.AlertSent, Attempts: 1, At: now})
+			}
 		}
-		// The winner sends the first alert; the lease of the others runs out.
-		if err := s.FinishAlert(ctx, tracker.AlertOutcome{ID: claims[0][0], State: tracker.AlertSent, Attempts: 1, At: at}); err != nil {
+		if err := s.FinishAlerts(ctx, sent); err != nil {
 			t.Fatal(err)
 		}
 	}
