@@ -416,3 +416,37 @@ stale_after = "1s"
 		}
 	})
 }
+
+// An alert is delivered as soon as the change that raised it commits,
+// however long [alerts] interval: the tracker wakes the dispatcher.
+func TestDaemonDeliversAlertsOnCommit(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, driver string) {
+		arrived := make(chan struct{}, 10)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			arrived <- struct{}{}
+		}))
+		t.Cleanup(srv.Close)
+		d := startDaemon(t, driver, "", tasksProvider+fmt.Sprintf(`
+[alerts]
+interval = "1h"
+[[notifiers]]
+name = "hook"
+type = "webhook"
+url = %q
+secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+[[routes]]
+events = ["job.*"]
+notifiers = ["hook"]
+`, srv.URL))
+		// The first alert may go at the dispatcher's first look, at its
+		// start; the second only if the commit wakes it.
+		for _, id := range []string{"1", "2"} {
+			if code := post(t, d.url+"/webhooks/tasks", taskEvent(id), http.Header{}); code != http.StatusOK {
+				t.Fatalf("webhook: %d", code)
+			}
+			waitFor(t, arrived, "alert "+id+" to reach the receiver, the interval an hour")
+		}
+		d.stopWithin(t)
+	})
+}
