@@ -231,6 +231,46 @@ rate_limit = 0.5
 	}
 }
 
+func TestNotifierConcurrency(t *testing.T) {
+	t.Parallel()
+	c, err := config.Parse(`
+[[notifiers]]
+name = "slack"
+type = "slack"
+webhook_url = "https://hooks.slack.com/services/T0/B0/XYZ"
+[[notifiers]]
+name = "hook"
+type = "webhook"
+url = "https://hooks.example.com/jobwatch"
+secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+[[notifiers]]
+name = "mail"
+type = "email"
+smtp_host = "smtp.example.com"
+from = "jobwatch@example.com"
+to = ["oncall@example.com"]
+[[notifiers]]
+name = "busy-hook"
+type = "webhook"
+url = "https://hooks.example.com/busy"
+secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+concurrency = 32
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"slack": 1, "hook": 8, "mail": 2, "busy-hook": 32}
+	if got := c.Concurrency(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Concurrency() = %v, want %v (the type's default unless set)", got, want)
+	}
+	for _, bad := range []string{"-1", "257"} {
+		_, err := config.Parse("[[notifiers]]\nname = \"l\"\ntype = \"log\"\nconcurrency = " + bad + "\n")
+		if err == nil || !strings.Contains(err.Error(), "notifiers[0].concurrency: ") {
+			t.Errorf("concurrency = %s: error %v, want one naming notifiers[0].concurrency", bad, err)
+		}
+	}
+}
+
 func TestEmailTLSKeys(t *testing.T) {
 	t.Parallel()
 	email := "[[notifiers]]\nname = \"e\"\ntype = \"email\"\nsmtp_host = \"127.0.0.1\"\nfrom = \"a@example.com\"\nto = [\"b@example.com\"]\n"
