@@ -76,9 +76,9 @@ type RegisteredStats struct {
 	// send to its first alert's arrival at the receiver.
 	P50, P99, Max time.Duration
 	// OpenAIP50 and MythicDotP50 are the end-to-end p50 of each provider's
-	// ends: the thin ones' alerts wait for the enrichment poll, the whole
-	// ones' do not.
-	OpenAIP50, MythicDotP50 time.Duration
+	// ends, and OpenAIP99 and MythicDotP99 their p99: the thin ones' alerts
+	// wait for the enrichment poll, the whole ones' do not.
+	OpenAIP50, MythicDotP50, OpenAIP99, MythicDotP99 time.Duration
 	// Drain is the time from the last turn's end to the last alert's
 	// arrival.
 	Drain time.Duration
@@ -111,6 +111,8 @@ func (s RegisteredStats) print(w io.Writer) {
 	fmt.Fprintf(w, "end to end max: %s\n", ms(s.Max))
 	fmt.Fprintf(w, "openai end to end p50: %s\n", ms(s.OpenAIP50))
 	fmt.Fprintf(w, "mythicdot end to end p50: %s\n", ms(s.MythicDotP50))
+	fmt.Fprintf(w, "openai end to end p99: %s\n", ms(s.OpenAIP99))
+	fmt.Fprintf(w, "mythicdot end to end p99: %s\n", ms(s.MythicDotP99))
 	fmt.Fprintf(w, "alert drain after the last turn: %s\n", ms(s.Drain))
 }
 
@@ -465,6 +467,7 @@ func (r *registeredRun) await(ctx context.Context, quiet time.Duration) (*Regist
 		slices.Sort(l)
 	}
 	s.OpenAIP50, s.MythicDotP50 = percentile(a.byProvider["openai"], 0.50), percentile(a.byProvider["mythicdot"], 0.50)
+	s.OpenAIP99, s.MythicDotP99 = percentile(a.byProvider["openai"], 0.99), percentile(a.byProvider["mythicdot"], 0.99)
 	slices.Sort(a.latencies)
 	s.P50, s.P99 = percentile(a.latencies, 0.50), percentile(a.latencies, 0.99)
 	if len(a.latencies) > 0 {
