@@ -324,9 +324,9 @@ func (s *Store) ClaimAlerts(ctx context.Context, p tracker.ClaimAlertsParams) ([
 	return outboxAlerts(rows)
 }
 
-// alertOutcomeColumns are what FinishAlerts writes of an outcome, after
-// the alert's id: sent_at only for a sent alert and next_attempt_at only
-// for a pending one (NULL keeps the row's).
+// alertOutcomeColumns are what FinishAlerts writes of an outcome: sent_at
+// only for a sent alert and next_attempt_at only for a pending one (NULL
+// keeps the row's); alertOutcomeRows add, first, the alert's id.
 var alertOutcomeColumns = []column[tracker.AlertOutcome]{
 	{"state", "text", "", func(o *tracker.AlertOutcome) any { return string(o.State) }},
 	{"attempts", "integer", "", func(o *tracker.AlertOutcome) any { return o.Attempts }},
@@ -337,6 +337,10 @@ var alertOutcomeColumns = []column[tracker.AlertOutcome]{
 		return timeIf(o.State == tracker.AlertPending, o.NextAttemptAt)
 	}},
 }
+
+var alertOutcomeRows = append([]column[tracker.AlertOutcome]{
+	{"id", "bigint", "", func(o *tracker.AlertOutcome) any { return o.ID }},
+}, alertOutcomeColumns...)
 
 // timeIf is &t when cond holds, else nil.
 func timeIf(cond bool, t time.Time) *time.Time {
@@ -352,7 +356,7 @@ var (
 	// (see writeBatchPostgres).
 	finishAlertsPostgres = `UPDATE alerts SET state = r.state, attempts = r.attempts, last_error = r.last_error, updated_at = r.updated_at,
 	sent_at = COALESCE(r.sent_at, alerts.sent_at), next_attempt_at = COALESCE(r.next_attempt_at, alerts.next_attempt_at)
-FROM json_to_recordset($1::json) AS r(id bigint, ` + pgRecord(alertOutcomeColumns) + `)
+FROM json_to_recordset($1::json) AS r(` + pgRecord(alertOutcomeRows) + `)
 WHERE alerts.id = r.id AND alerts.id = ANY (ARRAY(SELECT (o->>'id')::bigint FROM json_array_elements($1::json) AS o))`
 	finishAlertSQLite = `UPDATE alerts SET state = ?, attempts = ?, last_error = ?, updated_at = ?,
 	sent_at = COALESCE(?, sent_at), next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?`
@@ -369,18 +373,7 @@ func (s *Store) FinishAlerts(ctx context.Context, outcomes []tracker.AlertOutcom
 		return err
 	}
 	if s.postgres {
-		b := make([]byte, 0, 128*len(outcomes))
-		b = append(b, '[')
-		for i := range outcomes {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"id":`...)
-			b = strconv.AppendInt(b, outcomes[i].ID, 10)
-			b = appendJSONFields(b, &outcomes[i], alertOutcomeColumns)
-			b = append(b, '}')
-		}
-		if _, err := st.finishAlerts.ExecContext(ctx, string(append(b, ']'))); err != nil {
+		if _, err := st.finishAlerts.ExecContext(ctx, jsonRows(outcomes, alertOutcomeRows)); err != nil {
 			return fmt.Errorf("finish %d alerts: %w", len(outcomes), err)
 		}
 		return nil

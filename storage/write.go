@@ -265,22 +265,15 @@ func jsonRows[R any](rows []R, cols []column[R]) string {
 		}
 		b = append(b, `{"`+rowNumber+`":`...)
 		b = strconv.AppendInt(b, int64(i), 10)
-		b = appendJSONFields(b, &rows[i], cols)
+		for _, c := range cols {
+			b = append(b, ',', '"')
+			b = append(b, c.name...)
+			b = append(b, '"', ':')
+			b = appendJSONValue(b, sqlValue(c.value(&rows[i])))
+		}
 		b = append(b, '}')
 	}
 	return string(append(b, ']'))
-}
-
-// appendJSONFields appends r's values of cols as JSON object members, each
-// after a comma.
-func appendJSONFields[R any](b []byte, r *R, cols []column[R]) []byte {
-	for _, c := range cols {
-		b = append(b, ',', '"')
-		b = append(b, c.name...)
-		b = append(b, '"', ':')
-		b = appendJSONValue(b, sqlValue(c.value(r)))
-	}
-	return b
 }
 
 // statements are the hot path's prepared statements; database/sql prepares
