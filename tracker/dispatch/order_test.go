@@ -265,3 +265,52 @@ func TestTwoReplicasDeliverEachAlertOnce(t *testing.T) {
 		t.Errorf("%d deliveries of %d alerts", got, 2*jobs)
 	}
 }
+
+// With several senders, a Retry-After pauses them all: once the 429 has
+// been answered, no request starts until it has passed (but for one a
+// sender had already begun), and then every alert arrives.
+func TestRetryAfterPausesEverySender(t *testing.T) {
+	t.Parallel()
+	slack := newSlackLike(t, func(n int, w http.ResponseWriter) int {
+		if n == 4 {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "rate_limited", http.StatusTooManyRequests)
+			return http.StatusTooManyRequests
+		}
+		time.Sleep(10 * time.Millisecond)
+		return http.StatusOK
+	})
+	s := storagetest.Open(t, storage.DriverSQLite)
+	d := dispatch.New(dispatch.Options{Store: s, Notifiers: map[string]notify.Notifier{"slack": slack.notifier(t)},
+		Concurrency: map[string]int{"slack": 3}, Interval: 20 * time.Millisecond, Backoff: time.Millisecond, MaxBackoff: time.Millisecond,
+		Logger: discard})
+	const alerts = 12
+	for i := range alerts {
+		raise(t, s, fmt.Sprint("job", i), "slack")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); d.Stop() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(slack.requests()) < alerts+1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	reqs := slack.requests()
+	if len(reqs) != alerts+1 {
+		t.Fatalf("%d requests, want %d: every alert once, and the one answered 429 again", len(reqs), alerts+1)
+	}
+	limited := reqs[3].at
+	var during int
+	for i, r := range reqs {
+		if i != 3 && r.at.After(limited) && r.at.Before(limited.Add(time.Second)) {
+			during++
+		}
+	}
+	// The other two senders may each have begun one request as the 429
+	// came.
+	if during > 2 {
+		t.Errorf("%d requests within the second the 429's Retry-After asked for, want at most the 2 begun before it: %+v", during, reqs)
+	}
+}
