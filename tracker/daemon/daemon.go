@@ -98,6 +98,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 	d.rules.Store(&rules)
 	topts.Rules = d.rulesOf
 	topts.Registry = d.registry
+	// A thin webhook's enrichment poll starts at once, not at the next
+	// sweep; d.sweeper is set below, before anything is observed.
+	topts.PollDue = func() { d.sweeper.Wake() }
 	d.tracker = tracker.New(store, topts)
 	d.registry.MustRegister(
 		collectors.NewGoCollector(),
