@@ -71,8 +71,8 @@ func TestSweep(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Polled != 300 || res.Failed != 0 || res.StillDue != 0 {
-			t.Errorf("polled %d, failed %d, still due %d; want 300, 0, 0", res.Polled, res.Failed, res.StillDue)
+		if res.Polled != 300 || res.Failed != 0 || res.StillDue != 0 || res.Priced != 300 {
+			t.Errorf("polled %d, failed %d, still due %d, priced %d; want 300, 0, 0, 300", res.Polled, res.Failed, res.StillDue, res.Priced)
 		}
 		// 3 full claims of 100, one empty one ending the first sweep, one
 		// empty one proving nothing is left.

@@ -56,6 +56,9 @@ type SweepResult struct {
 	Failed int
 	// StillDue is how many jobs were due after the sweeps; it should be 0.
 	StillDue int
+	// Priced is how many jobs have a cost after the sweeps; it should
+	// equal Due (each poll ends its job with a priced model and usage).
+	Priced int
 	// Elapsed is the time of the sweeps, from the first claim to the one
 	// that found nothing.
 	Elapsed time.Duration
@@ -80,6 +83,7 @@ func (r SweepResult) Print(w io.Writer) {
 	fmt.Fprintf(w, "polled: %d\n", r.Polled)
 	fmt.Fprintf(w, "failed polls: %d\n", r.Failed)
 	fmt.Fprintf(w, "still due: %d\n", r.StillDue)
+	fmt.Fprintf(w, "priced: %d\n", r.Priced)
 	fmt.Fprintf(w, "total time: %s\n", r.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "polls/s: %.0f\n", r.PerSecond())
 	fmt.Fprintf(w, "claim batches: %d\n", len(r.Claims))
@@ -171,8 +175,12 @@ func Sweep(ctx context.Context, opts SweepOptions) (res SweepResult, err error) 
 		Scan(ctx, &res.StillDue); err != nil {
 		return res, fmt.Errorf("count jobs still due: %w", err)
 	}
-	if res.Polled != res.Due || res.Failed != 0 || res.StillDue != 0 {
-		return res, fmt.Errorf("%w: %d of %d due jobs polled, %d polls failed, %d jobs still due", ErrInconsistent, res.Polled, res.Due, res.Failed, res.StillDue)
+	if err := store.DB().NewRaw("SELECT count(*) FROM jobs WHERE cost IS NOT NULL").Scan(ctx, &res.Priced); err != nil {
+		return res, fmt.Errorf("count priced jobs: %w", err)
+	}
+	if res.Polled != res.Due || res.Failed != 0 || res.StillDue != 0 || res.Priced != res.Due {
+		return res, fmt.Errorf("%w: %d of %d due jobs polled, %d polls failed, %d jobs still due, %d priced", ErrInconsistent,
+			res.Polled, res.Due, res.Failed, res.StillDue, res.Priced)
 	}
 	return res, nil
 }
@@ -197,7 +205,11 @@ func sweepAll(ctx context.Context, s *sweep.Sweeper, res *SweepResult) error {
 }
 
 // sweepTOML is the config of the sweep: one OpenAI provider, polled at the
-// fake's URL with no rate limit to speak of.
+// fake's URL with no rate limit to speak of, with the bookkeeping a real
+// deployment has on: a price for the fake's model, so that every end is
+// priced, and a stuck_after for the seeded jobs' provider status (beside
+// the type's defaults) long enough that none is stuck, so that every due
+// job is checked against it without raising job.stuck.
 func sweepTOML(db *database, baseURL string, opts SweepOptions) string {
 	return fmt.Sprintf(`[server]
 listen = "127.0.0.1:0"
@@ -220,6 +232,16 @@ api_key = "sk-bench"
 rate_limit = 1000000
 burst = 1000000
 concurrency = %d
+
+[providers.stuck_after.batch]
+in_progress = "24h"
+
+[[prices]]
+provider = "openai"
+model = "gpt-4o-mini*"
+kind = "batch"
+input_per_million = 0.075
+output_per_million = 0.30
 `, db.storageTOML(), opts.BatchSize, strconv.Quote(baseURL), opts.PollConcurrency)
 }
 
@@ -246,7 +268,8 @@ const seedColumns = `INSERT INTO jobs (provider, external_id, kind, status, prov
 `
 
 // seed inserts jobs rows, the first due of them due a minute before now, in
-// one statement (so one transaction), and refreshes the planner's statistics.
+// one statement (so one transaction), and refreshes the planner's statistics
+// (and, on PostgreSQL, vacuums the table).
 func seed(ctx context.Context, store *storage.Store, jobs, due int, now time.Time) error {
 	var q string
 	if store.Dialect() == storage.DriverPostgres {
@@ -259,7 +282,13 @@ func seed(ctx context.Context, store *storage.Store, jobs, due int, now time.Tim
 	if _, err := store.DB().NewRaw(q, jobs, due, created, now.Add(-time.Minute), now.Add(time.Hour)).Exec(ctx); err != nil {
 		return fmt.Errorf("seed %d jobs: %w", jobs, err)
 	}
-	if _, err := store.DB().ExecContext(ctx, "ANALYZE jobs"); err != nil {
+	analyze := "ANALYZE jobs"
+	if store.Dialect() == storage.DriverPostgres {
+		// Vacuum too: the autovacuum the seed's inserts call for would
+		// otherwise start within a minute, in the measured sweep.
+		analyze = "VACUUM (ANALYZE) jobs"
+	}
+	if _, err := store.DB().ExecContext(ctx, analyze); err != nil {
 		return fmt.Errorf("analyze jobs: %w", err)
 	}
 	if store.Dialect() == storage.DriverPostgres {
@@ -272,8 +301,9 @@ func seed(ctx context.Context, store *storage.Store, jobs, due int, now time.Tim
 	return nil
 }
 
-// fakeProvider answers every GET /v1/batches/{id} with a completed batch, so
-// that each poll resolves its job, and counts them, in all and by job.
+// fakeProvider answers every GET /v1/batches/{id} with a completed batch
+// naming its model and usage, so that each poll resolves and prices its
+// job, and counts them, in all and by job.
 type fakeProvider struct {
 	srv   *http.Server
 	ln    net.Listener
@@ -294,7 +324,7 @@ func startFakeProvider() (*fakeProvider, error) {
 	mux.HandleFunc("GET /v1/batches/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"id":%s,"object":"batch","status":"completed","request_counts":{"total":10,"completed":10,"failed":0},`+
+		fmt.Fprintf(w, `{"id":%s,"object":"batch","model":"gpt-4o-mini-2024-07-18","status":"completed","request_counts":{"total":10,"completed":10,"failed":0},`+
 			`"usage":{"input_tokens":100,"output_tokens":50,"total_tokens":150},"output_file_id":"file-out"}`, strconv.Quote(id))
 		f.polls.Add(1)
 		f.mu.Lock()

@@ -105,6 +105,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Daemon, err
 	// Committed alerts are delivered at once; other replicas find them at
 	// their interval.
 	topts.AlertsRaised = d.alerts.Wake
+	// A thin webhook's enrichment poll starts at once, not at the next
+	// sweep; d.sweeper is set below, before anything is observed.
+	topts.PollDue = func() { d.sweeper.Wake() }
 	d.tracker = tracker.New(store, topts)
 	d.registry.MustRegister(
 		collectors.NewGoCollector(),

@@ -8,6 +8,7 @@ type sweepMetrics struct {
 	sweepDuration prometheus.Histogram
 	sweepFailures prometheus.Counter
 	claimed       prometheus.Gauge
+	wokenRuns     prometheus.Counter
 }
 
 func newSweepMetrics(reg prometheus.Registerer) *sweepMetrics {
@@ -34,9 +35,13 @@ func newSweepMetrics(reg prometheus.Registerer) *sweepMetrics {
 			Name: "jobwatch_sweep_claimed_jobs",
 			Help: "Due jobs the last sweep claimed.",
 		}),
+		wokenRuns: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jobwatch_sweep_woken_runs_total",
+			Help: "Claims and polls of due jobs made between sweeps because a job became due at once (a thin webhook's enrichment poll).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.polls, m.pollDuration, m.sweepDuration, m.sweepFailures, m.claimed)
+		reg.MustRegister(m.polls, m.pollDuration, m.sweepDuration, m.sweepFailures, m.claimed, m.wokenRuns)
 	}
 	return m
 }

@@ -73,6 +73,9 @@ type Sweeper struct {
 	life    startstop.Runner
 	// providers is Options.Providers, replaced by SetProviders.
 	providers atomic.Pointer[map[string]Provider]
+	// wake holds the one pending Wake, coalescing those made before the
+	// woken run takes it.
+	wake chan struct{}
 
 	mu         sync.Mutex
 	authPaused map[string]time.Time // provider -> until
@@ -127,6 +130,7 @@ func New(opts Options) *Sweeper {
 		log:        opts.Logger,
 		m:          newSweepMetrics(opts.Registry),
 		authPaused: map[string]time.Time{},
+		wake:       make(chan struct{}, 1),
 	}
 	s.providers.Store(&opts.Providers)
 	return s
@@ -151,14 +155,36 @@ func (s *Sweeper) provider(name string) (Provider, bool) {
 	return p, ok
 }
 
+// Wake makes the started Sweeper claim and poll the jobs due now at once,
+// rather than at the next tick of its schedule: for a thin webhook's
+// enrichment poll, whose end alert is held until it applies
+// (tracker.Options.PollDue). It never blocks. Wakes coalesce: those made
+// before the woken run starts make one run, and those made during it one
+// more run after it. The run is the claims and polls of a sweep alone
+// (pollDue), without its checks of webhook silences and projected
+// thresholds, which read every live job and stay on the schedule; its
+// claims are leased like a sweep's, so a job is never polled by it and a
+// sweep, here or on another replica, at once. A Sweeper not started keeps
+// the wake for when it is.
+func (s *Sweeper) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
 // Start runs a sweep on every tick of Options.Schedule until Stop or the
-// end of ctx. A sweep still running when the next tick comes makes that
-// tick skip; a panicking sweep is logged and recovered.
+// end of ctx, and a claim and poll of due jobs after each Wake. A sweep
+// still running when the next tick comes makes that tick skip; a panicking
+// sweep is logged and recovered.
 func (s *Sweeper) Start(ctx context.Context) error {
 	if s.opts.Schedule == nil {
 		return errors.New("start sweeps: no schedule")
 	}
 	return s.life.Start(ctx, func(ctx context.Context) {
+		var woken sync.WaitGroup
+		defer woken.Wait()
+		woken.Go(func() { s.runWoken(ctx) })
 		l := cronLogger{s.log}
 		// SkipIfStillRunning must wrap Recover: the other order leaves the job
 		// skipped forever after a panic (robfig/cron v3.0.1).
@@ -174,11 +200,29 @@ func (s *Sweeper) Start(ctx context.Context) error {
 	})
 }
 
+// runWoken claims and polls the due jobs after each Wake until the end of
+// ctx, one run at a time.
+func (s *Sweeper) runWoken(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		}
+		s.m.wokenRuns.Inc()
+		if _, err := s.pollDue(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("poll of due jobs after a wake failed", "error", err)
+		}
+	}
+}
+
 // Stop stops scheduling sweeps, ends a running one early (its polls are
 // cancelled; their jobs' leases run out) and waits for it.
 func (s *Sweeper) Stop() { s.life.Stop() }
 
-// Sweep claims and handles due jobs, batch after batch, until none is due.
+// Sweep claims and handles due jobs, batch after batch, until none is due,
+// then ends the silences of providers whose webhooks arrive again and
+// checks the projected cost thresholds.
 func (s *Sweeper) Sweep(ctx context.Context) (res Result, err error) {
 	start := time.Now()
 	defer func() {
@@ -197,6 +241,21 @@ func (s *Sweeper) Sweep(ctx context.Context) (res Result, err error) {
 		s.last = last
 		s.mu.Unlock()
 	}()
+	if res, err = s.pollDue(ctx); err != nil {
+		return res, err
+	}
+	ended, err := s.tracker.EndWebhookSilences(ctx)
+	for _, provider := range ended {
+		s.log.Info("webhooks are arriving again; their silence has ended", "provider", provider)
+	}
+	if err != nil {
+		return res, err
+	}
+	return res, s.tracker.CheckProjectedThresholds(ctx)
+}
+
+// pollDue claims and handles due jobs, batch after batch, until none is due.
+func (s *Sweeper) pollDue(ctx context.Context) (res Result, err error) {
 	for ctx.Err() == nil {
 		t := time.Now()
 		jobs, err := s.store.ClaimDue(ctx, tracker.ClaimParams{Now: s.tracker.Now(), Lease: s.opts.Lease, Limit: s.opts.BatchSize})
@@ -223,14 +282,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (res Result, err error) {
 			break
 		}
 	}
-	ended, err := s.tracker.EndWebhookSilences(ctx)
-	for _, provider := range ended {
-		s.log.Info("webhooks are arriving again; their silence has ended", "provider", provider)
-	}
-	if err != nil {
-		return res, err
-	}
-	return res, s.tracker.CheckProjectedThresholds(ctx)
+	return res, nil
 }
 
 // warnNotConfigured logs, once per sweep, how many due jobs of each

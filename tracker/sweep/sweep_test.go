@@ -98,11 +98,14 @@ func batch(id, status string, total, completed, failed int) answer {
 type env struct {
 	// trackerMetrics is the tracker's registry.
 	trackerMetrics *prometheus.Registry
-	clock          *clock
-	store          *storage.Store
-	tracker        *tracker.Tracker
-	sweeper        *sweep.Sweeper
-	api            *fakeOpenAI
+	// sweepOptions are those sweeper was made with; the tracker's
+	// PollDue wakes sweeper.
+	sweepOptions sweep.Options
+	clock        *clock
+	store        *storage.Store
+	tracker      *tracker.Tracker
+	sweeper      *sweep.Sweeper
+	api          *fakeOpenAI
 }
 
 var rules = tracker.Rules{StaleAfter: 10 * time.Minute, MaxPollInterval: time.Hour, LostPollInterval: 6 * time.Hour, NotFoundLimit: 3, EnrichWait: 2 * time.Minute}
@@ -131,10 +134,13 @@ func setupRules(t *testing.T, store *storage.Store, api *fakeOpenAI, r tracker.R
 	t.Helper()
 	c := &clock{t: time.Now().UTC().Truncate(time.Millisecond)}
 	reg := prometheus.NewRegistry()
-	tr := tracker.New(store, tracker.Options{Now: c.Now, Rules: func(string, tracker.Kind) tracker.Rules { return r }, Alerting: everyAlert, Registry: reg})
+	e := &env{trackerMetrics: reg, clock: c, store: store, api: api}
+	tr := tracker.New(store, tracker.Options{Now: c.Now, Rules: func(string, tracker.Kind) tracker.Rules { return r }, Alerting: everyAlert, Registry: reg,
+		PollDue: func() { e.sweeper.Wake() }})
 	client := pollhttp.New(pollhttp.Config{Provider: "openai", Concurrency: 16, MaxRetryWait: 5 * time.Second, Retries: 3, Timeout: 20 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	sw := sweep.New(sweep.Options{
+	e.tracker = tr
+	e.sweepOptions = sweep.Options{
 		Tracker:     tr,
 		Providers:   map[string]sweep.Provider{"openai": {Poller: openai.NewPoller(api.URL, "sk-test", client), Concurrency: 8}},
 		LostAfter:   func(tracker.Kind) time.Duration { return 26 * time.Hour },
@@ -143,8 +149,9 @@ func setupRules(t *testing.T, store *storage.Store, api *fakeOpenAI, r tracker.R
 		AuthBackoff: 5 * time.Minute,
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registry:    prometheus.NewRegistry(),
-	})
-	return &env{trackerMetrics: reg, clock: c, store: store, tracker: tr, sweeper: sw, api: api}
+	}
+	e.sweeper = sweep.New(e.sweepOptions)
+	return e
 }
 
 func (e *env) track(t *testing.T, kind tracker.Kind, id string) {
