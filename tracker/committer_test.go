@@ -65,7 +65,9 @@ func TestCommitSignalsAlertsAndPollsDue(t *testing.T) {
 	store := storagetest.Open(t, storage.DriverSQLite)
 	var raised, due int
 	jobs := tracker.New(store, tracker.Options{
-		Rules:        func(string, tracker.Kind) tracker.Rules { return tracker.Rules{StaleAfter: time.Hour, EnrichWait: time.Minute} },
+		Rules: func(string, tracker.Kind) tracker.Rules {
+			return tracker.Rules{StaleAfter: time.Hour, EnrichWait: time.Minute}
+		},
 		Alerting:     &tracker.Alerting{Routes: []tracker.Route{{Events: []string{"job.*"}, Notifiers: []string{"ops"}}}},
 		AlertsRaised: func() { raised++ },
 		PollDue:      func() { due++ },
