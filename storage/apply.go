@@ -21,14 +21,18 @@ import (
 // memory what the batch writes (the rules: dedupe, adoption, transitions,
 // usage and alerts), and write the adopted jobs, the changed jobs, the
 // events and the deliveries in one batch write (see write.go), then the
-// usage and the alerts (see alerts.go).
+// usage and the alerts (see alerts.go), on PostgreSQL usually in the same
+// statement.
 //
 // On PostgreSQL the first attempt takes two round trips: it reads the jobs
 // without a transaction or a lock, and the batch write, a single statement,
 // commits on its own. That write is guarded: it updates a changed job only if
 // its row version (xmin) is still the one read, and fails whole with a
-// serialization failure otherwise. A batch whose alerts must be written too
-// writes in a short transaction. Every later attempt is the pessimistic
+// serialization failure otherwise. The usage totals and the outbox rows of
+// the batch's alerts travel in that statement too, unless writing them takes
+// reads (a threshold touched, missed webhooks counted) or a route's repeat
+// interval must be checked (see foldAlerting): such a batch writes in a
+// short transaction. Every later attempt is the pessimistic
 // form: one transaction that locks the jobs it reads (in (provider,
 // external id) order, so that concurrent transactions lock shared jobs in
 // the same order). SQLite, a single writer in process, always takes that
@@ -124,6 +128,14 @@ func (s *Store) applyBatch(ctx context.Context, db bun.IDB, st *statements, p tr
 		rows.deliveries[i] = toDeliveryRow(d)
 	}
 	alerting := plan.WritesAlerting()
+	_, inTx := db.(bun.Tx)
+	if alerting && s.postgres && !inTx {
+		var folded bool
+		if rows.usage, rows.alerts, folded, err = foldAlerting(p, plan); err != nil {
+			return nil, nil, err
+		}
+		alerting = !folded
+	}
 	write := func(ctx context.Context, db bun.IDB) error {
 		if err := s.writeBatch(ctx, db, st, &rows); err != nil {
 			return err
@@ -133,7 +145,7 @@ func (s *Store) applyBatch(ctx context.Context, db bun.IDB, st *statements, p tr
 		}
 		return nil
 	}
-	if _, inTx := db.(bun.Tx); inTx || !alerting {
+	if inTx || !alerting {
 		err = write(ctx, db)
 	} else {
 		// Not s.inTx: a failed version check must not be retried as it

@@ -33,10 +33,21 @@ type batchRows struct {
 	// AdoptedJob and gets its id from the write.
 	events     []eventRow
 	deliveries []deliveryRow
+	// usage and alerts are, on PostgreSQL, what the batch adds to the usage
+	// totals and to the outbox when the write carries them (see
+	// foldAlerting), in that order.
+	usage  []usageRow
+	alerts []alertRow
 	// written are, after a PostgreSQL write, the adopted and changed jobs'
 	// rows as stored (times at PostgreSQL's microseconds), with their new
 	// versions: what the job cache takes.
 	written []jobRow
+}
+
+// usageRow is what a batch adds to one usage total.
+type usageRow struct {
+	key   tracker.UsageKey
+	delta tracker.UsageDelta
 }
 
 // column is one column a batch writes, of rows of type R: its name (also
@@ -124,13 +135,47 @@ var (
 	}
 )
 
+// usageWriteColumns are a usage total's key, then its figures
+// (usageColumns).
+var usageWriteColumns = func() []column[usageRow] {
+	cols := []column[usageRow]{
+		{"provider", "text", "", func(r *usageRow) any { return r.key.Provider }},
+		{"model", "text", "", func(r *usageRow) any { return r.key.Model }},
+		{"scope", "text", "", func(r *usageRow) any { return r.key.Scope }},
+		{"period", "text", "", func(r *usageRow) any { return r.key.Window }},
+		{"window_start", "timestamptz", "", func(r *usageRow) any { return r.key.Start }},
+	}
+	for _, c := range usageColumns {
+		cols = append(cols, column[usageRow]{c, "bigint", "", func(r *usageRow) any { return r.delta[c] }})
+	}
+	return cols
+}()
+
+// alertColumns are an outbox row's, but its id.
+var alertColumns = []column[alertRow]{
+	{"notifier", "text", "", func(r *alertRow) any { return r.Notifier }},
+	{"type", "text", "", func(r *alertRow) any { return r.Type }},
+	{"provider", "text", "", func(r *alertRow) any { return r.Provider }},
+	{"job_external_id", "text", "", func(r *alertRow) any { return r.JobExternalID }},
+	{"payload", "text", "json", func(r *alertRow) any { return r.Payload }},
+	{"state", "text", "", func(r *alertRow) any { return r.State }},
+	{"attempts", "integer", "", func(r *alertRow) any { return r.Attempts }},
+	{"next_attempt_at", "timestamptz", "", func(r *alertRow) any { return r.NextAttemptAt }},
+	{"created_at", "timestamptz", "", func(r *alertRow) any { return r.CreatedAt }},
+	{"updated_at", "timestamptz", "", func(r *alertRow) any { return r.UpdatedAt }},
+	{"sent_at", "timestamptz", "", func(r *alertRow) any { return r.SentAt }},
+	{"last_error", "text", "", func(r *alertRow) any { return r.LastError }},
+}
+
 // rowNumber is the key under which each JSON row carries its place in the
 // batch, so that the rows of a table are inserted in batch order.
 const rowNumber = "n"
 
 var (
 	// writeBatchPostgres takes the JSON rows of adopted jobs, changed jobs,
-	// events and deliveries, and returns the ids, keys and new versions of
+	// events, deliveries, usage totals to add to and outbox alerts (both in
+	// batch order: the totals in the order every batch locks them), and
+	// returns the ids, keys and new versions of
 	// the adopted and the changed jobs (one row of NULLs when there are
 	// none). It fails whole, with a
 	// serialization failure, when a changed job's row is no longer the
@@ -159,6 +204,15 @@ var (
 ), inserted_deliveries AS (
 	INSERT INTO deliveries (` + names(deliveryColumns) + `)
 	SELECT ` + pgValues(deliveryColumns) + ` FROM json_to_recordset($4::json) AS r(` + rowNumber + ` integer, ` + pgRecord(deliveryColumns) + `)
+	ORDER BY r.` + rowNumber + `
+), added_usage AS (
+	INSERT INTO usage_totals (` + names(usageWriteColumns) + `)
+	SELECT ` + pgValues(usageWriteColumns) + ` FROM json_to_recordset($5::json) AS r(` + rowNumber + ` integer, ` + pgRecord(usageWriteColumns) + `)
+	ORDER BY r.` + rowNumber + `
+	` + usageConflict + `
+), enqueued AS (
+	INSERT INTO alerts (` + names(alertColumns) + `)
+	SELECT ` + pgValues(alertColumns) + ` FROM json_to_recordset($6::json) AS r(` + rowNumber + ` integer, ` + pgRecord(alertColumns) + `)
 	ORDER BY r.` + rowNumber + `
 )
 SELECT w.id, w.provider, w.external_id, w.version
@@ -362,7 +416,8 @@ func (s *Store) writeBatch(ctx context.Context, db bun.IDB, st *statements, b *b
 
 func writePostgres(ctx context.Context, stmt *sql.Stmt, b *batchRows) error {
 	rows, err := stmt.QueryContext(ctx, jsonRows(b.adopted, jobInsertColumns), jsonRows(b.changed, jobUpdateColumns),
-		jsonRows(b.events, eventWriteColumns), jsonRows(b.deliveries, deliveryColumns))
+		jsonRows(b.events, eventWriteColumns), jsonRows(b.deliveries, deliveryColumns),
+		jsonRows(b.usage, usageWriteColumns), jsonRows(b.alerts, alertColumns))
 	if err != nil {
 		return fmt.Errorf("write batch: %w", err)
 	}
