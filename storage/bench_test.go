@@ -132,7 +132,7 @@ func benchmarkFinishing(b *testing.B, register bool) {
 			ctx := context.Background()
 			rules := func(string, tracker.Kind) tracker.Rules { return tracker.Rules{StaleAfter: 10 * time.Minute} }
 			alerting := &tracker.Alerting{
-				Routes:     []tracker.Route{{Events: []string{"job.*"}, Notifiers: []string{"ops"}}},
+				Routes: []tracker.Route{{Events: []string{"job.*"}, Notifiers: []string{"ops"}}},
 			}
 			if !register {
 				alerting.Thresholds = []tracker.Threshold{{Name: "daily", Metric: "tokens", Window: "day", Limit: 1 << 62, Levels: []float64{0.8, 1}}}
