@@ -66,4 +66,11 @@ func (s *Store) CachedJob(provider, externalID string) (tracker.Job, string, boo
 }
 
 // CachedJobs is how many jobs the Store's job cache holds.
-func (s *Store) CachedJobs() int { return s.jobs.len() }
+func (s *Store) CachedJobs() int {
+	if s.jobs == nil {
+		return 0
+	}
+	s.jobs.mu.Lock()
+	defer s.jobs.mu.Unlock()
+	return s.jobs.lru.Len()
+}

@@ -118,16 +118,6 @@ func (c *jobCache) dropIDs(ids []int64) {
 	}
 }
 
-// len is how many rows the cache holds.
-func (c *jobCache) len() int {
-	if c == nil {
-		return 0
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lru.Len()
-}
-
 func (c *jobCache) remove(e *list.Element) {
 	r := c.lru.Remove(e).(*jobRow)
 	delete(c.byKey, tracker.JobKey{Provider: r.Provider, ExternalID: r.ExternalID})
