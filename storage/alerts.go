@@ -53,7 +53,7 @@ func (s *Store) flush(ctx context.Context, tx bun.IDB, p tracker.ApplyParams, pl
 func (s *Store) enqueue(ctx context.Context, tx bun.IDB, now time.Time, alerting *tracker.Alerting, alerts []tracker.Alert) error {
 	var rows []alertRow
 	for _, a := range alerts {
-		r, err := s.outboxRows(ctx, tx, now, alerting, a)
+		r, err := outboxRows(now, alerting, a, repeatDue(ctx, tx, now))
 		if err != nil {
 			return err
 		}
@@ -78,14 +78,11 @@ func (s *Store) addUsage(ctx context.Context, tx bun.IDB, usage map[tracker.Usag
 	if len(usage) == 0 {
 		return nil
 	}
-	keys := slices.SortedFunc(maps.Keys(usage), func(x, y tracker.UsageKey) int {
-		return cmp.Or(cmp.Compare(x.Provider, y.Provider), cmp.Compare(x.Model, y.Model), cmp.Compare(x.Scope, y.Scope), cmp.Compare(x.Window, y.Window), x.Start.Compare(y.Start))
-	})
+	keys := usageKeys(usage)
 	var (
 		cols    = strings.Join(usageColumns, ", ")
 		holders = "(?, ?, ?, ?, ?" + strings.Repeat(", ?", len(usageColumns)) + ")"
 		values  = make([]string, len(keys))
-		sets    = make([]string, len(usageColumns))
 		args    []any
 	)
 	for i, k := range keys {
@@ -95,15 +92,66 @@ func (s *Store) addUsage(ctx context.Context, tx bun.IDB, usage map[tracker.Usag
 			args = append(args, usage[k][c])
 		}
 	}
-	for i, c := range usageColumns {
-		sets[i] = fmt.Sprintf("%s = usage_totals.%s + excluded.%s", c, c, c)
-	}
 	q := fmt.Sprintf(`INSERT INTO usage_totals (provider, model, scope, period, window_start, %s) VALUES %s
-ON CONFLICT (provider, model, scope, period, window_start) DO UPDATE SET %s`, cols, strings.Join(values, ", "), strings.Join(sets, ", "))
+%s`, cols, strings.Join(values, ", "), usageConflict)
 	if _, err := tx.NewRaw(q, args...).Exec(ctx); err != nil {
 		return fmt.Errorf("add usage: %w", err)
 	}
 	return nil
+}
+
+// usageKeys are the keys of usage in (provider, model, scope, window,
+// start) order: the order in which every batch adds to the totals.
+func usageKeys(usage map[tracker.UsageKey]tracker.UsageDelta) []tracker.UsageKey {
+	return slices.SortedFunc(maps.Keys(usage), func(x, y tracker.UsageKey) int {
+		return cmp.Or(cmp.Compare(x.Provider, y.Provider), cmp.Compare(x.Model, y.Model), cmp.Compare(x.Scope, y.Scope), cmp.Compare(x.Window, y.Window), x.Start.Compare(y.Start))
+	})
+}
+
+// usageConflict adds an inserted usage total's figures to the row of its
+// key when there is one.
+var usageConflict = func() string {
+	sets := make([]string, len(usageColumns))
+	for i, c := range usageColumns {
+		sets[i] = fmt.Sprintf("%s = usage_totals.%s + excluded.%s", c, c, c)
+	}
+	return "ON CONFLICT (provider, model, scope, period, window_start) DO UPDATE SET " + strings.Join(sets, ", ")
+}()
+
+// errRepeatCheck says that an alert goes through a route with a repeat
+// interval, whose check is a write of its own (see outboxRows).
+var errRepeatCheck = errors.New("alert routed through a repeat interval")
+
+// foldAlerting returns, as rows the PostgreSQL batch write carries, what
+// flush would write for plan when that is writes alone: the usage totals
+// to add and the outbox rows of the plan's alerts. That holds (ok) unless
+// the plan touches a threshold (each is read back once the totals are
+// added), counts missed webhooks (a locked read of the provider's run), or
+// routes an alert through a route with a repeat interval (a write whose
+// answer decides the notifiers); flush then writes in a transaction.
+func foldAlerting(p tracker.ApplyParams, plan *tracker.ApplyPlan) (usage []usageRow, alerts []alertRow, ok bool, err error) {
+	if len(plan.Missed) > 0 {
+		return nil, nil, false, nil
+	}
+	for _, t := range p.Alerting.Thresholds {
+		if t.Touched(plan.Usage, p.Now) {
+			return nil, nil, false, nil
+		}
+	}
+	for _, a := range plan.Alerts {
+		rows, err := outboxRows(p.Now, p.Alerting, a, func(string, time.Duration) (bool, error) { return false, errRepeatCheck })
+		if errors.Is(err, errRepeatCheck) {
+			return nil, nil, false, nil
+		}
+		if err != nil {
+			return nil, nil, false, err
+		}
+		alerts = append(alerts, rows...)
+	}
+	for _, k := range usageKeys(plan.Usage) {
+		usage = append(usage, usageRow{key: k, delta: plan.Usage[k]})
+	}
+	return usage, alerts, true, nil
 }
 
 // checkThreshold reads t's total in its window at now, adds projected (what
@@ -191,12 +239,12 @@ GROUP BY 1, 2, 3`
 	return out, rows.Err()
 }
 
-// outboxRows are alert a's outbox rows, one per notifier it goes to
-// (alerting.Notifiers). Whether a route's repeat interval has passed is
-// decided by the alert_repeats row of the route and alert, updated only
-// when it has, so that concurrent transactions and replicas send once.
-func (s *Store) outboxRows(ctx context.Context, tx bun.IDB, now time.Time, alerting *tracker.Alerting, a tracker.Alert) ([]alertRow, error) {
-	notifiers, err := alerting.Notifiers(a, func(key string, interval time.Duration) (bool, error) {
+// repeatDue answers tracker.Alerting.Notifiers' question, whether a
+// route's repeat interval has passed, in the transaction tx, by the
+// alert_repeats row of the route and alert, updated only when it has, so
+// that concurrent transactions and replicas send once.
+func repeatDue(ctx context.Context, tx bun.IDB, now time.Time) func(key string, interval time.Duration) (bool, error) {
+	return func(key string, interval time.Duration) (bool, error) {
 		err := tx.NewRaw(`INSERT INTO alert_repeats (key, last_at) VALUES (?, ?)
 ON CONFLICT (key) DO UPDATE SET last_at = excluded.last_at WHERE alert_repeats.last_at <= ?
 RETURNING key`, key, now, now.Add(-interval)).Scan(ctx, &key)
@@ -207,7 +255,13 @@ RETURNING key`, key, now, now.Add(-interval)).Scan(ctx, &key)
 			return false, fmt.Errorf("check repeat interval: %w", err)
 		}
 		return true, nil
-	})
+	}
+}
+
+// outboxRows are alert a's outbox rows, one per notifier it goes to
+// (alerting.Notifiers, with due deciding repeat intervals).
+func outboxRows(now time.Time, alerting *tracker.Alerting, a tracker.Alert, due func(key string, interval time.Duration) (bool, error)) ([]alertRow, error) {
+	notifiers, err := alerting.Notifiers(a, due)
 	if err != nil {
 		return nil, err
 	}

@@ -21,18 +21,32 @@ import (
 // memory what the batch writes (the rules: dedupe, adoption, transitions,
 // usage and alerts), and write the adopted jobs, the changed jobs, the
 // events and the deliveries in one batch write (see write.go), then the
-// usage and the alerts (see alerts.go).
+// usage and the alerts (see alerts.go), on PostgreSQL usually in the same
+// statement.
 //
 // On PostgreSQL the first attempt takes two round trips: it reads the jobs
 // without a transaction or a lock, and the batch write, a single statement,
 // commits on its own. That write is guarded: it updates a changed job only if
 // its row version (xmin) is still the one read, and fails whole with a
-// serialization failure otherwise. A batch whose alerts must be written too
-// writes in a short transaction. Every later attempt is the pessimistic
+// serialization failure otherwise. The usage totals and the outbox rows of
+// the batch's alerts travel in that statement too, unless writing them takes
+// reads (a threshold touched, missed webhooks counted) or a route's repeat
+// interval must be checked (see foldAlerting): such a batch writes in a
+// short transaction. Every later attempt is the pessimistic
 // form: one transaction that locks the jobs it reads (in (provider,
 // external id) order, so that concurrent transactions lock shared jobs in
 // the same order). SQLite, a single writer in process, always takes that
 // form.
+//
+// The first attempt on PostgreSQL takes the jobs the Store's job cache
+// holds from there (see jobCache) and reads only the others, so that a
+// batch of jobs this replica registered, read or wrote lately takes the
+// write's round trip alone. The guard covers a cached row as it covers a
+// read one: a job changed or deleted since fails the version check (and
+// the foreign key of its event would refuse it too); the batch's entries
+// are then dropped and the pessimistic form reads every job. Each successful write
+// caches the jobs it adopted and changed, as the write returned them, once
+// committed.
 //
 // The first attempt also assumes no event id was seen before (the usual
 // case) and skips looking them up; a unique violation on an event or an
@@ -40,26 +54,32 @@ import (
 // and the batch runs again with the look-up, seeing both.
 func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Result, error) {
 	order := tracker.ApplyOrder(p.Items)
+	keys, evKeys := tracker.ReadKeys(p.Items, order)
 	st, err := s.statements(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var results []tracker.Result
+	var (
+		results []tracker.Result
+		written []jobRow
+	)
 	check, locked := false, !s.postgres
 	for attempt := 0; ; attempt++ {
 		var err error
 		if locked {
 			err = s.inTx(ctx, func(tx bun.Tx) error {
 				var err error
-				results, err = s.applyBatch(ctx, tx, st, p, order, check)
+				results, written, err = s.applyBatch(ctx, tx, st, p, order, keys, evKeys, check)
 				return err
 			})
 		} else {
-			results, err = s.applyBatch(ctx, s.db, st, p, order, check)
+			results, written, err = s.applyBatch(ctx, s.db, st, p, order, keys, evKeys, check)
 		}
 		if err == nil {
+			s.jobs.put(written)
 			return results, nil
 		}
+		s.jobs.drop(keys)
 		unique := uniqueViolation(err)
 		if !unique && !(retryable(err) && !locked) || attempt == 4 {
 			return nil, err
@@ -71,29 +91,30 @@ func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Res
 
 // applyBatch is one attempt at Apply, in the transaction db when it is a
 // bun.Tx, without one (the optimistic form) when it is the Store's DB: it
-// reads what the batch names, has tracker.PlanApply decide what to write,
-// and writes that. check looks up which event ids were seen before; without
-// it a seen one fails the insert.
-func (s *Store) applyBatch(ctx context.Context, db bun.IDB, st *statements, p tracker.ApplyParams, order []int, check bool) ([]tracker.Result, error) {
-	keys, evKeys := tracker.ReadKeys(p.Items, order)
+// reads (or, optimistic, takes from the job cache) the jobs of keys, has
+// tracker.PlanApply decide what to write, and writes that. check looks up
+// which of evKeys were seen before; without it a seen one fails the insert.
+// It returns the results and, on PostgreSQL, the rows of the jobs written,
+// with their new versions.
+func (s *Store) applyBatch(ctx context.Context, db bun.IDB, st *statements, p tracker.ApplyParams, order []int, keys []tracker.JobKey, evKeys []tracker.EventKey, check bool) ([]tracker.Result, []jobRow, error) {
 	jobs, versions, err := s.readJobs(ctx, db, st, keys)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var seen map[tracker.EventKey]bool
 	if check {
 		if seen, err = s.seenEvents(ctx, db, evKeys); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	plan := tracker.PlanApply(p, order, jobs, seen)
 
 	var rows batchRows
 	if rows.adopted, err = jobRows(plan.Adopted, jobs); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if rows.changed, err = jobRows(plan.Changed, jobs); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i, k := range plan.Changed {
 		rows.changed[i].Version = versions[k]
@@ -107,6 +128,14 @@ func (s *Store) applyBatch(ctx context.Context, db bun.IDB, st *statements, p tr
 		rows.deliveries[i] = toDeliveryRow(d)
 	}
 	alerting := plan.WritesAlerting()
+	_, inTx := db.(bun.Tx)
+	if alerting && s.postgres && !inTx {
+		var folded bool
+		if rows.usage, rows.alerts, folded, err = foldAlerting(p, plan); err != nil {
+			return nil, nil, err
+		}
+		alerting = !folded
+	}
 	write := func(ctx context.Context, db bun.IDB) error {
 		if err := s.writeBatch(ctx, db, st, &rows); err != nil {
 			return err
@@ -116,7 +145,7 @@ func (s *Store) applyBatch(ctx context.Context, db bun.IDB, st *statements, p tr
 		}
 		return nil
 	}
-	if _, inTx := db.(bun.Tx); inTx || !alerting {
+	if inTx || !alerting {
 		err = write(ctx, db)
 	} else {
 		// Not s.inTx: a failed version check must not be retried as it
@@ -124,14 +153,14 @@ func (s *Store) applyBatch(ctx context.Context, db bun.IDB, st *statements, p tr
 		err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return write(ctx, tx) })
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ids := make([]int64, len(rows.adopted))
 	for i, r := range rows.adopted {
 		ids[i] = r.ID
 	}
 	plan.SetAdoptedIDs(ids)
-	return plan.Results, nil
+	return plan.Results, rows.written, nil
 }
 
 // jobRows converts the jobs of keys to rows.
@@ -166,17 +195,37 @@ func toEventRow(e tracker.EventWrite) eventRow {
 }
 
 // readJobs reads the jobs of keys and, on PostgreSQL, their row versions.
-// In a transaction it locks them (PostgreSQL; SQLite's IMMEDIATE
-// transaction already holds the write lock), in (provider, external id)
-// order. It takes one query per provider (usually one).
+// Outside a transaction it takes those the job cache holds from there and
+// reads the others, caching what it read. In a transaction it reads them
+// all and locks them (PostgreSQL; SQLite's IMMEDIATE transaction already
+// holds the write lock), in (provider, external id) order. It takes one
+// query per provider read (usually one).
 func (s *Store) readJobs(ctx context.Context, db bun.IDB, st *statements, keys []tracker.JobKey) (map[tracker.JobKey]*tracker.Job, map[tracker.JobKey]string, error) {
+	tx, lock := db.(bun.Tx)
+	cached, missing := map[tracker.JobKey]jobRow(nil), keys
+	if !lock {
+		cached, missing = s.jobs.get(keys)
+	}
 	found := make(map[tracker.JobKey]*tracker.Job, len(keys))
 	versions := map[tracker.JobKey]string{}
+	add := func(r jobRow) error {
+		j, err := r.job()
+		if err != nil {
+			return err
+		}
+		k := tracker.JobKey{Provider: j.Provider, ExternalID: j.ExternalID}
+		found[k], versions[k] = &j, r.Version
+		return nil
+	}
+	for _, r := range cached {
+		if err := add(r); err != nil {
+			return nil, nil, err
+		}
+	}
 	groups := map[string][]string{}
-	for _, k := range keys {
+	for _, k := range missing {
 		groups[k.Provider] = append(groups[k.Provider], k.ExternalID)
 	}
-	tx, lock := db.(bun.Tx)
 	for _, provider := range slices.Sorted(maps.Keys(groups)) {
 		var rows []jobRow
 		var err error
@@ -196,13 +245,11 @@ func (s *Store) readJobs(ctx context.Context, db bun.IDB, st *statements, keys [
 			return nil, nil, fmt.Errorf("read jobs: %w", err)
 		}
 		for _, r := range rows {
-			j, err := r.job()
-			if err != nil {
+			if err := add(r); err != nil {
 				return nil, nil, err
 			}
-			k := tracker.JobKey{Provider: j.Provider, ExternalID: j.ExternalID}
-			found[k], versions[k] = &j, r.Version
 		}
+		s.jobs.put(rows)
 	}
 	return found, versions, nil
 }

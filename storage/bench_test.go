@@ -110,26 +110,61 @@ func BenchmarkApplyToTracked(b *testing.B) {
 // threshold): the batches that raise alerts and account usage. events/s is
 // the figure.
 func BenchmarkApplyFinishing(b *testing.B) {
+	benchmarkFinishing(b, false)
+}
+
+// BenchmarkApplyRegistered is BenchmarkApplyFinishing on jobs registered
+// (Store.CreateJob, out of the measure) just before the batch that ends
+// them, as applications register their jobs and webhooks end them, with
+// the route and no threshold (as jobwatch bench ingest --workload
+// registered runs).
+func BenchmarkApplyRegistered(b *testing.B) {
+	benchmarkFinishing(b, true)
+}
+
+// benchmarkFinishing measures batches of 16 webhooks that finish jobs with
+// usage, alerting on, among 20,000 seeded jobs: the seeded ones in turn, or
+// with register, 16 jobs registered before each batch (and no threshold).
+func benchmarkFinishing(b *testing.B, register bool) {
 	for _, driver := range storagetest.Backends {
 		b.Run(driver, func(b *testing.B) {
 			s := storagetest.Open(b, driver)
 			ctx := context.Background()
 			rules := func(string, tracker.Kind) tracker.Rules { return tracker.Rules{StaleAfter: 10 * time.Minute} }
 			alerting := &tracker.Alerting{
-				Routes:     []tracker.Route{{Events: []string{"job.*"}, Notifiers: []string{"ops"}}},
-				Thresholds: []tracker.Threshold{{Name: "daily", Metric: "tokens", Window: "day", Limit: 1 << 62, Levels: []float64{0.8, 1}}},
+				Routes: []tracker.Route{{Events: []string{"job.*"}, Notifiers: []string{"ops"}}},
+			}
+			if !register {
+				alerting.Thresholds = []tracker.Threshold{{Name: "daily", Metric: "tokens", Window: "day", Limit: 1 << 62, Levels: []float64{0.8, 1}}}
 			}
 			const tracked = 20000
 			seedRunning(b, s, tracked, time.Now(), 10*time.Minute)
 			n := 0
 			b.ResetTimer()
 			for b.Loop() {
-				if n+16 > tracked {
+				ids := make([]string, 16)
+				for i := range ids {
+					ids[i] = fmt.Sprintf("batch_%d", n+i)
+				}
+				if register {
+					b.StopTimer()
+					now := time.Now()
+					next := now.Add(10 * time.Minute)
+					for i := range ids {
+						ids[i] = fmt.Sprintf("registered_%d", n+i)
+						job := tracker.Job{Provider: "openai", ExternalID: ids[i], Kind: tracker.KindBatch, Status: tracker.StatusPending,
+							CreatedAt: now, UpdatedAt: now, LastHeardAt: now, NextPollAt: &next}
+						if _, _, err := s.CreateJob(ctx, job); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.StartTimer()
+				} else if n+16 > tracked {
 					b.Fatal("every tracked job finished: run fewer iterations")
 				}
 				items := make([]tracker.ApplyItem, 16)
 				for i := range items {
-					items[i] = tracker.ApplyItem{Observation: &tracker.Observation{Provider: "openai", ExternalID: fmt.Sprintf("batch_%d", n), Kind: tracker.KindBatch,
+					items[i] = tracker.ApplyItem{Observation: &tracker.Observation{Provider: "openai", ExternalID: ids[i], Kind: tracker.KindBatch,
 						Status: tracker.StatusSucceeded, ProviderStatus: "completed", Source: tracker.SourceWebhook, EventID: fmt.Sprintf("evt_%d", n),
 						Type: "batch.completed", OccurredAt: time.Now(), Payload: []byte(`{"id":"evt"}`),
 						Usage: &tracker.Usage{InputTokens: 1000, OutputTokens: 500, TotalTokens: 1500, RequestsTotal: 10, RequestsCompleted: 10}},

@@ -51,6 +51,12 @@ func (s *Store) ClaimDue(ctx context.Context, p tracker.ClaimParams) ([]tracker.
 	if err := s.db.NewRaw(q, now.Add(p.Lease), now, now, p.Limit).Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("claim due jobs: %w", err)
 	}
+	// A lease is a write: the cached versions are stale now.
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	s.jobs.dropIDs(ids)
 	return jobs(rows)
 }
 
@@ -66,6 +72,7 @@ func (s *Store) Reschedule(ctx context.Context, jobID int64, next time.Time, qui
 		Set("lease_until = NULL").
 		Where("id = ? AND next_poll_at IS NOT NULL", jobID).
 		Exec(ctx)
+	s.jobs.dropIDs([]int64{jobID})
 	if err != nil {
 		return fmt.Errorf("reschedule job %d: %w", jobID, err)
 	}

@@ -48,3 +48,29 @@ var AppendJSONString = appendJSONString
 // ReadJobsPostgres is the query Apply reads a provider's jobs with on
 // PostgreSQL.
 const ReadJobsPostgres = readJobsPostgres
+
+// CachedJob is the job the Store's job cache holds, its row version, and
+// whether it holds it.
+func (s *Store) CachedJob(provider, externalID string) (tracker.Job, string, bool) {
+	k := tracker.JobKey{Provider: provider, ExternalID: externalID}
+	rows, _ := s.jobs.get([]tracker.JobKey{k})
+	r, ok := rows[k]
+	if !ok {
+		return tracker.Job{}, "", false
+	}
+	j, err := r.job()
+	if err != nil {
+		panic(err)
+	}
+	return j, r.Version, true
+}
+
+// CachedJobs is how many jobs the Store's job cache holds.
+func (s *Store) CachedJobs() int {
+	if s.jobs == nil {
+		return 0
+	}
+	s.jobs.mu.Lock()
+	defer s.jobs.mu.Unlock()
+	return s.jobs.lru.Len()
+}

@@ -48,22 +48,29 @@ func (s *Store) insertJob(ctx context.Context, db bun.IDB, row *jobRow) (bool, e
 	return n == 1, nil
 }
 
-// GetJob returns one job, or tracker.ErrNotFound.
+// GetJob returns one job, or tracker.ErrNotFound. On PostgreSQL it caches
+// the row read (so CreateJob's too: a registered job is in the cache when
+// its webhooks come).
 func (s *Store) GetJob(ctx context.Context, provider, externalID string) (tracker.Job, error) {
 	row, err := s.selectJob(ctx, s.db, provider, externalID, false)
 	if err != nil {
 		return tracker.Job{}, err
 	}
+	s.jobs.put([]jobRow{row})
 	return row.job()
 }
 
-// selectJob reads one job row, locking it for the transaction when forUpdate
-// (PostgreSQL; SQLite's IMMEDIATE transaction already holds the write lock).
+// selectJob reads one job row, with its version on PostgreSQL, locking it
+// for the transaction when forUpdate (PostgreSQL; SQLite's IMMEDIATE
+// transaction already holds the write lock).
 func (s *Store) selectJob(ctx context.Context, db bun.IDB, provider, externalID string, forUpdate bool) (jobRow, error) {
 	var row jobRow
 	q := db.NewSelect().Model(&row).Where("provider = ? AND external_id = ?", provider, externalID)
-	if forUpdate && s.postgres {
-		q = q.For("UPDATE")
+	if s.postgres {
+		q = q.ColumnExpr("jobs.*, jobs.xmin::text AS version")
+		if forUpdate {
+			q = q.For("UPDATE")
+		}
 	}
 	if err := q.Scan(ctx); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {

@@ -29,6 +29,7 @@ func (s *Store) DeleteJob(ctx context.Context, provider, externalID string) erro
 		}
 		return deleteJobs(ctx, tx, []jobKeyRow{{row.ID, row.Provider, row.ExternalID}}, "")
 	})
+	s.jobs.drop([]tracker.JobKey{{Provider: provider, ExternalID: externalID}})
 	if err != nil {
 		return fmt.Errorf("delete job: %w", err)
 	}
@@ -74,6 +75,11 @@ AND (resolved_at IS NOT NULL OR untracked_at IS NOT NULL) AND COALESCE(resolved_
 			}
 			return deleteJobs(ctx, tx, jobs, tracker.AlertSent)
 		})
+		ids := make([]int64, len(jobs))
+		for i, j := range jobs {
+			ids[i] = j.ID
+		}
+		s.jobs.dropIDs(ids)
 		if err != nil {
 			return deleted, fmt.Errorf("prune jobs: %w", err)
 		}

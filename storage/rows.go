@@ -51,6 +51,23 @@ type jobRow struct {
 	Version string `bun:"version,scanonly"`
 }
 
+// stored is the row as PostgreSQL holds it once written (its times cut to
+// the microseconds timeLayout sends, as the database keeps them) at
+// version; a changed row's lease is ended by the write.
+func (r jobRow) stored(version string) jobRow {
+	for _, t := range []*time.Time{&r.CreatedAt, &r.UpdatedAt, &r.LastHeardAt} {
+		*t = t.Truncate(time.Microsecond)
+	}
+	for _, t := range []**time.Time{&r.ResolvedAt, &r.LastObservedAt, &r.NextPollAt, &r.WebhookAt, &r.WebhookDueBy, &r.AlertHeldUntil, &r.StatusSince, &r.UntrackedAt} {
+		if *t != nil {
+			u := (*t).Truncate(time.Microsecond)
+			*t = &u
+		}
+	}
+	r.LeaseUntil, r.Version = nil, version
+	return r
+}
+
 // eventRow is a row of the events table.
 type eventRow struct {
 	bun.BaseModel `bun:"table:events,alias:events"`

@@ -43,6 +43,10 @@ type Config struct {
 	// DefaultStatementTimeout. A statement_timeout in the DSN takes
 	// precedence. Migrate's wait for another replica's migration is exempt.
 	StatementTimeout time.Duration
+	// JobCacheSize is how many jobs, at most, a PostgreSQL Store keeps in
+	// memory with their row versions so that Apply need not read them again
+	// (see Apply); 0: DefaultJobCacheSize; negative: none. SQLite keeps none.
+	JobCacheSize int
 }
 
 // MinPostgresConns is the fewest PostgreSQL connections a Store works
@@ -55,6 +59,9 @@ type Store struct {
 	db       *bun.DB
 	postgres bool
 	prepared preparedStatements
+	// jobs is the job cache of a PostgreSQL Store; nil on SQLite or when
+	// disabled.
+	jobs *jobCache
 }
 
 var _ tracker.Store = (*Store)(nil)
@@ -102,6 +109,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, unknownDriver(cfg.Driver)
 	}
 	s := &Store{db: db, postgres: cfg.Driver == DriverPostgres}
+	if s.postgres {
+		s.jobs = newJobCache(cmp.Or(cfg.JobCacheSize, DefaultJobCacheSize))
+	}
 	pingCtx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	if err := s.Ping(pingCtx); err != nil {

@@ -33,6 +33,21 @@ type batchRows struct {
 	// AdoptedJob and gets its id from the write.
 	events     []eventRow
 	deliveries []deliveryRow
+	// usage and alerts are, on PostgreSQL, what the batch adds to the usage
+	// totals and to the outbox when the write carries them (see
+	// foldAlerting), in that order.
+	usage  []usageRow
+	alerts []alertRow
+	// written are, after a PostgreSQL write, the adopted and changed jobs'
+	// rows as stored (times at PostgreSQL's microseconds), with their new
+	// versions: what the job cache takes.
+	written []jobRow
+}
+
+// usageRow is what a batch adds to one usage total.
+type usageRow struct {
+	key   tracker.UsageKey
+	delta tracker.UsageDelta
 }
 
 // column is one column a batch writes, of rows of type R: its name (also
@@ -120,14 +135,49 @@ var (
 	}
 )
 
+// usageWriteColumns are a usage total's key, then its figures
+// (usageColumns).
+var usageWriteColumns = func() []column[usageRow] {
+	cols := []column[usageRow]{
+		{"provider", "text", "", func(r *usageRow) any { return r.key.Provider }},
+		{"model", "text", "", func(r *usageRow) any { return r.key.Model }},
+		{"scope", "text", "", func(r *usageRow) any { return r.key.Scope }},
+		{"period", "text", "", func(r *usageRow) any { return r.key.Window }},
+		{"window_start", "timestamptz", "", func(r *usageRow) any { return r.key.Start }},
+	}
+	for _, c := range usageColumns {
+		cols = append(cols, column[usageRow]{c, "bigint", "", func(r *usageRow) any { return r.delta[c] }})
+	}
+	return cols
+}()
+
+// alertColumns are an outbox row's, but its id.
+var alertColumns = []column[alertRow]{
+	{"notifier", "text", "", func(r *alertRow) any { return r.Notifier }},
+	{"type", "text", "", func(r *alertRow) any { return r.Type }},
+	{"provider", "text", "", func(r *alertRow) any { return r.Provider }},
+	{"job_external_id", "text", "", func(r *alertRow) any { return r.JobExternalID }},
+	{"payload", "text", "json", func(r *alertRow) any { return r.Payload }},
+	{"state", "text", "", func(r *alertRow) any { return r.State }},
+	{"attempts", "integer", "", func(r *alertRow) any { return r.Attempts }},
+	{"next_attempt_at", "timestamptz", "", func(r *alertRow) any { return r.NextAttemptAt }},
+	{"created_at", "timestamptz", "", func(r *alertRow) any { return r.CreatedAt }},
+	{"updated_at", "timestamptz", "", func(r *alertRow) any { return r.UpdatedAt }},
+	{"sent_at", "timestamptz", "", func(r *alertRow) any { return r.SentAt }},
+	{"last_error", "text", "", func(r *alertRow) any { return r.LastError }},
+}
+
 // rowNumber is the key under which each JSON row carries its place in the
 // batch, so that the rows of a table are inserted in batch order.
 const rowNumber = "n"
 
 var (
 	// writeBatchPostgres takes the JSON rows of adopted jobs, changed jobs,
-	// events and deliveries, and returns the ids of the adopted jobs (one
-	// row of NULLs when there are none). It fails whole, with a
+	// events, deliveries, usage totals to add to and outbox alerts (both in
+	// batch order: the totals in the order every batch locks them), and
+	// returns the ids, keys and new versions of
+	// the adopted and the changed jobs (one row of NULLs when there are
+	// none). It fails whole, with a
 	// serialization failure, when a changed job's row is no longer the
 	// version read (see Apply); the check's subquery is the outer side of
 	// the final join so that it runs whether or not any job was adopted.
@@ -138,13 +188,13 @@ var (
 	writeBatchPostgres = `WITH adopted AS (
 	INSERT INTO jobs (` + names(jobInsertColumns) + `)
 	SELECT ` + pgValues(jobInsertColumns) + ` FROM json_to_recordset($1::json) AS r(` + pgRecord(jobInsertColumns) + `)
-	RETURNING id, provider, external_id
+	RETURNING id, provider, external_id, xmin::text AS version
 ), changed AS (
 	UPDATE jobs SET ` + pgSet(jobStateColumns) + `, lease_until = NULL
 	FROM json_to_recordset($2::json) AS r(` + pgRecord(jobUpdateColumns) + `)
 	WHERE jobs.id = r.id AND jobs.xmin = r.version::xid
 		AND jobs.id = ANY (ARRAY(SELECT (c->>'id')::bigint FROM json_array_elements($2::json) AS c))
-	RETURNING 1
+	RETURNING jobs.id, jobs.provider, jobs.external_id, jobs.xmin::text AS version
 ), inserted_events AS (
 	INSERT INTO events (` + names(eventColumns) + `)
 	SELECT ` + strings.Replace(pgValues(eventColumns), "r.job_id", "COALESCE(r.job_id, a.id)", 1) + `
@@ -155,10 +205,19 @@ var (
 	INSERT INTO deliveries (` + names(deliveryColumns) + `)
 	SELECT ` + pgValues(deliveryColumns) + ` FROM json_to_recordset($4::json) AS r(` + rowNumber + ` integer, ` + pgRecord(deliveryColumns) + `)
 	ORDER BY r.` + rowNumber + `
+), added_usage AS (
+	INSERT INTO usage_totals (` + names(usageWriteColumns) + `)
+	SELECT ` + pgValues(usageWriteColumns) + ` FROM json_to_recordset($5::json) AS r(` + rowNumber + ` integer, ` + pgRecord(usageWriteColumns) + `)
+	ORDER BY r.` + rowNumber + `
+	` + usageConflict + `
+), enqueued AS (
+	INSERT INTO alerts (` + names(alertColumns) + `)
+	SELECT ` + pgValues(alertColumns) + ` FROM json_to_recordset($6::json) AS r(` + rowNumber + ` integer, ` + pgRecord(alertColumns) + `)
+	ORDER BY r.` + rowNumber + `
 )
-SELECT a.id, a.provider, a.external_id
+SELECT w.id, w.provider, w.external_id, w.version
 FROM (SELECT jobwatch_check_unchanged(json_array_length($2::json), (SELECT count(*) FROM changed))) AS checked
-LEFT JOIN adopted a ON true`
+LEFT JOIN (SELECT * FROM adopted UNION ALL SELECT * FROM changed) AS w ON true`
 
 	insertJobSQLite      = sqliteInsert("jobs", jobInsertColumns)
 	updateJobSQLite      = `UPDATE jobs SET ` + sqliteSet(jobStateColumns) + `, lease_until = NULL WHERE id = ?`
@@ -359,11 +418,12 @@ func (s *Store) writeBatch(ctx context.Context, db bun.IDB, st *statements, b *b
 
 func writePostgres(ctx context.Context, stmt *sql.Stmt, b *batchRows) error {
 	rows, err := stmt.QueryContext(ctx, jsonRows(b.adopted, jobInsertColumns), jsonRows(b.changed, jobUpdateColumns),
-		jsonRows(b.events, eventWriteColumns), jsonRows(b.deliveries, deliveryColumns))
+		jsonRows(b.events, eventWriteColumns), jsonRows(b.deliveries, deliveryColumns),
+		jsonRows(b.usage, usageWriteColumns), jsonRows(b.alerts, alertColumns))
 	if err != nil {
 		return fmt.Errorf("write batch: %w", err)
 	}
-	return setAdoptedIDs(rows, b.adopted)
+	return b.setWritten(rows)
 }
 
 // writeSQLite writes b row by row: in process, an execution of a prepared
@@ -406,34 +466,43 @@ func (s *Store) writeSQLite(ctx context.Context, tx bun.Tx, st *statements, b *b
 	return nil
 }
 
-// setAdoptedIDs reads the (id, provider, external id) rows of inserted jobs
-// into the adopted rows they belong to, and closes rows. A row of NULLs
-// stands for none.
-func setAdoptedIDs(rows *sql.Rows, adopted []jobRow) error {
+// setWritten reads the (id, provider, external id, version) rows a
+// PostgreSQL write returned, of the adopted and the changed jobs (a row of
+// NULLs stands for none), into b.written, and gives the adopted rows their
+// ids. It closes rows.
+func (b *batchRows) setWritten(rows *sql.Rows) error {
 	defer rows.Close()
-	byKey := make(map[tracker.JobKey]*jobRow, len(adopted))
-	for i := range adopted {
-		byKey[tracker.JobKey{Provider: adopted[i].Provider, ExternalID: adopted[i].ExternalID}] = &adopted[i]
+	byKey := make(map[tracker.JobKey]*jobRow, len(b.adopted)+len(b.changed))
+	for _, r := range [][]jobRow{b.adopted, b.changed} {
+		for i := range r {
+			byKey[tracker.JobKey{Provider: r[i].Provider, ExternalID: r[i].ExternalID}] = &r[i]
+		}
 	}
-	n := 0
+	b.written = make([]jobRow, 0, len(byKey))
+	adopted := 0
 	for rows.Next() {
 		var (
-			id                   sql.NullInt64
-			provider, externalID sql.NullString
+			id                            sql.NullInt64
+			provider, externalID, version sql.NullString
 		)
-		if err := rows.Scan(&id, &provider, &externalID); err != nil {
-			return fmt.Errorf("read adopted job ids: %w", err)
+		if err := rows.Scan(&id, &provider, &externalID, &version); err != nil {
+			return fmt.Errorf("read written jobs: %w", err)
 		}
-		if j := byKey[tracker.JobKey{Provider: provider.String, ExternalID: externalID.String}]; j != nil && id.Valid {
+		j := byKey[tracker.JobKey{Provider: provider.String, ExternalID: externalID.String}]
+		if j == nil || !id.Valid {
+			continue
+		}
+		if j.ID == 0 {
 			j.ID = id.Int64
-			n++
+			adopted++
 		}
+		b.written = append(b.written, j.stored(version.String))
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("write batch: %w", err)
 	}
-	if n != len(adopted) {
-		return fmt.Errorf("write batch: %d adopted jobs inserted, %d expected", n, len(adopted))
+	if adopted != len(b.adopted) {
+		return fmt.Errorf("write batch: %d adopted jobs inserted, %d expected", adopted, len(b.adopted))
 	}
 	return nil
 }

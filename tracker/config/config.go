@@ -93,12 +93,20 @@ type Storage struct {
 	// server cancels a statement running longer (a statement_timeout in the
 	// DSN takes precedence). Default 10m.
 	StatementTimeout Duration `toml:"statement_timeout"`
+	// JobCache is how many jobs, at most, a PostgreSQL store keeps in memory
+	// with their row versions, so that webhooks about them skip reading
+	// them (about 1 KB a job). Default storage.DefaultJobCacheSize; -1 keeps
+	// none.
+	JobCache int `toml:"job_cache"`
 }
+
+// maxJobCache is the most jobs storage.job_cache may keep: about 1 GB.
+const maxJobCache = 1000000
 
 // StorageConfig is the storage configuration as package storage takes it.
 func (s Storage) StorageConfig() storage.Config {
 	return storage.Config{Driver: s.Driver, DSN: s.DSN.Reveal(), MaxOpenConns: s.MaxOpenConns,
-		ConnectTimeout: s.ConnectTimeout.D(), StatementTimeout: s.StatementTimeout.D()}
+		ConnectTimeout: s.ConnectTimeout.D(), StatementTimeout: s.StatementTimeout.D(), JobCacheSize: s.JobCache}
 }
 
 // Log configures the structured log on stderr.
@@ -130,6 +138,7 @@ func (c *Config) applyDefaults() {
 		setDefault(&c.Storage.DSN, "jobwatch.db")
 	}
 	setDefault(&c.Storage.MaxOpenConns, 10)
+	setDefault(&c.Storage.JobCache, storage.DefaultJobCacheSize)
 	setDefault(&c.Storage.ConnectTimeout, Duration(storage.DefaultConnectTimeout))
 	setDefault(&c.Storage.StatementTimeout, Duration(storage.DefaultStatementTimeout))
 	setDefault(&c.Log.Level, "info")
@@ -266,6 +275,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Storage.MaxOpenConns < storage.MinPostgresConns || c.Storage.MaxOpenConns > 1000 {
 		bad("storage.max_open_conns", "%d is out of range (%d to 1000)", c.Storage.MaxOpenConns, storage.MinPostgresConns)
+	}
+	if c.Storage.JobCache < -1 || c.Storage.JobCache > maxJobCache {
+		bad("storage.job_cache", "%d is out of range (-1 for none, or 1 to %d)", c.Storage.JobCache, maxJobCache)
 	}
 	for key, d := range map[string]Duration{"storage.connect_timeout": c.Storage.ConnectTimeout, "storage.statement_timeout": c.Storage.StatementTimeout} {
 		if d <= 0 {

@@ -42,6 +42,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"bad duration", "[server]\nread_timeout = \"10 minutes\"\n", `server.read_timeout: invalid duration "10 minutes"`},
 		{"bad driver", "[storage]\ndriver = \"mysql\"\n", "storage.driver: \"mysql\" is not a driver (want sqlite or postgres)"},
 		{"one connection", "[storage]\nmax_open_conns = 1\n", "storage.max_open_conns: 1 is out of range (2 to 1000)"},
+		{"job cache", "[storage]\njob_cache = -2\n", "storage.job_cache: -2 is out of range (-1 for none, or 1 to 1000000)"},
 		{"bad level", "[log]\nlevel = \"loud\"\n", "log.level: "},
 		{"bad type", "[server]\nmax_body_bytes = \"big\"\n", "server.max_body_bytes"},
 		{"tiny header limit", "[server]\nmax_header_bytes = 100\n", "server.max_header_bytes: 100 is out of range (4096 to 1048576)"},
