@@ -32,6 +32,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		concurrency, rounds, replicas, jobs, due, batchSize, pollConcurrency *int
 		duration                                                             *time.Duration
 		workload                                                             *string
+		floor                                                                *bool
 	)
 	if mode == "ingest" {
 		workload = fs.String("workload", bench.WorkloadAdopt, bench.WorkloadAdopt+": thin OpenAI ends of jobs never registered, which the daemon adopts; "+
@@ -43,6 +44,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rounds = fs.Int("rounds", 5, "turns the servers take, alternating, to share the machine's drifts in speed")
 		replicas = fs.Int("replicas", 1, "daemons run on the one database (more than 1: postgres only), all sweeping, the deliveries spread "+
 			"over them in turn; the registered workload's checks (one alert per end, no job polled twice, every event stored) hold across them")
+		floor = fs.Bool("floor", false, "also drive, in the same turns, the floor receiver: the baseline's work, then a group commit of three thin rows per event "+
+			"into a database of its own on the same storage (the simplest durable receiver); prints jobwatch / floor")
 	} else {
 		jobs = fs.Int("jobs", 1_000_000, "tracked jobs to seed")
 		due = fs.Int("due", 100_000, "how many of them are due")
@@ -70,7 +73,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if mode == "ingest" {
 		res, err = bench.Ingest(ctx, bench.IngestOptions{
 			Storage: *storage, DSN: *dsn, Workload: *workload, Concurrency: *concurrency, Duration: *duration, Rounds: *rounds, Replicas: *replicas,
-			LogOutput: stderr, CPUProfile: profile,
+			Floor: *floor, LogOutput: stderr, CPUProfile: profile,
 		})
 	} else {
 		res, err = bench.Sweep(ctx, bench.SweepOptions{

@@ -48,9 +48,12 @@ func printed(t *testing.T, print func(*bytes.Buffer), summaryPrefix string) {
 
 func TestIngest(t *testing.T) {
 	backends(t, func(t *testing.T, storage, dsn string) {
-		res, err := bench.Ingest(t.Context(), bench.IngestOptions{Storage: storage, DSN: dsn, Concurrency: 4, Duration: 500 * time.Millisecond})
+		res, err := bench.Ingest(t.Context(), bench.IngestOptions{Storage: storage, DSN: dsn, Concurrency: 4, Duration: 500 * time.Millisecond, Floor: true})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if res.Floor == nil || res.Floor.OK == 0 || res.Floor.Errors != 0 {
+			t.Errorf("floor receiver: %+v; want some deliveries answered 2xx and no error", res.Floor)
 		}
 		if res.Jobwatch.OK == 0 || res.Baseline.OK == 0 {
 			t.Errorf("answered 2xx: jobwatch %d, baseline %d; want some of each", res.Jobwatch.OK, res.Baseline.OK)
@@ -62,6 +65,11 @@ func TestIngest(t *testing.T) {
 			t.Errorf("stored %d events, answered %d", res.Stored, res.Jobwatch.OK)
 		}
 		printed(t, func(b *bytes.Buffer) { res.Print(b) }, "summary: ingest "+storage+" c=4 500ms: ")
+		var out bytes.Buffer
+		res.Print(&out)
+		if !strings.Contains(out.String(), "\njobwatch / floor: ") {
+			t.Errorf("no jobwatch / floor line in:\n%s", out.String())
+		}
 	})
 }
 

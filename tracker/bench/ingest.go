@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jobwatch/jobwatch/providers/signature"
+	"github.com/jobwatch/jobwatch/storage"
 	"github.com/jobwatch/jobwatch/tracker"
 	"github.com/jobwatch/jobwatch/tracker/config"
 	"github.com/jobwatch/jobwatch/tracker/daemon"
@@ -59,6 +60,12 @@ type IngestOptions struct {
 	// a machine whose speed drifts during the run (a shared one) slows both
 	// alike and the ratio stays comparable. Default 5.
 	Rounds int
+	// Floor adds a third server to the turns: the floor receiver, the
+	// simplest durable receiver (the baseline's work, then a group commit of
+	// FloorRows thin rows per event into a database of its own on
+	// Storage), which bounds what any receiver that stores each event
+	// before it answers can reach on this machine.
+	Floor bool
 	// LogOutput receives the daemon's error log; nil discards it.
 	LogOutput io.Writer
 	// CPUProfile, when set, receives a CPU profile of the driven rounds,
@@ -100,6 +107,8 @@ type IngestResult struct {
 	Baseline ServerStats
 	// Jobwatch is the daemon's webhook endpoint.
 	Jobwatch ServerStats
+	// Floor is the floor receiver (IngestOptions.Floor); nil without it.
+	Floor *ServerStats
 	// Stored is how many webhook events the daemon's storage holds after
 	// the run; it should equal Jobwatch.OK less the exact redeliveries
 	// answered 2xx (Registered.Duplicates), which are answered and not
@@ -127,12 +136,28 @@ func (r IngestResult) Ratio() float64 {
 	return 0
 }
 
+// FloorRatio is jobwatch's request rate over the floor receiver's; 0
+// without one.
+func (r IngestResult) FloorRatio() float64 {
+	if r.Floor != nil && r.Floor.PerSecond() > 0 {
+		return r.Jobwatch.PerSecond() / r.Floor.PerSecond()
+	}
+	return 0
+}
+
 // Print writes the figures, one "name: value" per line, and a summary line.
 func (r IngestResult) Print(w io.Writer) {
-	for _, s := range []struct {
+	type server struct {
 		name string
 		st   ServerStats
-	}{{"baseline", r.Baseline}, {"jobwatch", r.Jobwatch}} {
+	}
+	servers := []server{{"baseline", r.Baseline}, {"jobwatch", r.Jobwatch}}
+	var floor string
+	if r.Floor != nil {
+		servers = slices.Insert(servers, 1, server{"floor", *r.Floor})
+		floor = fmt.Sprintf(", floor %.0f req/s, jobwatch / floor %.2f", r.Floor.PerSecond(), r.FloorRatio())
+	}
+	for _, s := range servers {
 		fmt.Fprintf(w, "%s requests: %d\n", s.name, s.st.Requests)
 		fmt.Fprintf(w, "%s requests/s: %.0f\n", s.name, s.st.PerSecond())
 		fmt.Fprintf(w, "%s p50: %s\n", s.name, ms(s.st.P50))
@@ -144,6 +169,10 @@ func (r IngestResult) Print(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "ratio: %.2f\n", r.Ratio())
+	if r.Floor != nil {
+		fmt.Fprintf(w, "floor ratio: %.2f\n", r.Floor.PerSecond()/r.Baseline.PerSecond())
+		fmt.Fprintf(w, "jobwatch / floor: %.2f\n", r.FloorRatio())
+	}
 	fmt.Fprintf(w, "answered 2xx: %d\n", r.Jobwatch.OK)
 	fmt.Fprintf(w, "stored events: %d\n", r.Stored)
 	rel := "="
@@ -154,14 +183,14 @@ func (r IngestResult) Print(w io.Writer) {
 	fmt.Fprintf(w, "replicas: %d\n", r.Replicas)
 	if reg := r.Registered; reg != nil {
 		reg.print(w)
-		fmt.Fprintf(w, "summary: ingest registered %s c=%d %s: jobwatch %.0f req/s p99 %s, baseline %.0f req/s, ratio %.2f, "+
+		fmt.Fprintf(w, "summary: ingest registered %s c=%d %s: jobwatch %.0f req/s p99 %s, baseline %.0f req/s, ratio %.2f%s, "+
 			"end to end p50 %s p99 %s, %d alerts for %d ends (%d missing, %d extra), %d enrichment polls, stored %d %s expected %d\n",
-			r.Storage, r.Concurrency, r.Duration, r.Jobwatch.PerSecond(), ms(r.Jobwatch.P99), r.Baseline.PerSecond(), r.Ratio(),
+			r.Storage, r.Concurrency, r.Duration, r.Jobwatch.PerSecond(), ms(r.Jobwatch.P99), r.Baseline.PerSecond(), r.Ratio(), floor,
 			ms(reg.P50), ms(reg.P99), reg.Alerts, reg.Ends, reg.Missing, reg.Extra, reg.Polls, r.Stored, rel, r.expectedStored())
 		return
 	}
-	fmt.Fprintf(w, "summary: ingest %s c=%d %s: jobwatch %.0f req/s p99 %s, baseline %.0f req/s, ratio %.2f, stored %d %s answered %d\n",
-		r.Storage, r.Concurrency, r.Duration, r.Jobwatch.PerSecond(), ms(r.Jobwatch.P99), r.Baseline.PerSecond(), r.Ratio(), r.Stored, rel, r.Jobwatch.OK)
+	fmt.Fprintf(w, "summary: ingest %s c=%d %s: jobwatch %.0f req/s p99 %s, baseline %.0f req/s, ratio %.2f%s, stored %d %s answered %d\n",
+		r.Storage, r.Concurrency, r.Duration, r.Jobwatch.PerSecond(), ms(r.Jobwatch.P99), r.Baseline.PerSecond(), r.Ratio(), floor, r.Stored, rel, r.Jobwatch.OK)
 }
 
 // Ingest drives a baseline server and the daemon's webhook endpoint
@@ -234,6 +263,15 @@ func Ingest(ctx context.Context, opts IngestOptions) (res IngestResult, err erro
 		return res, err
 	}
 	defer stopBaseline()
+	lanes := []lane{{urls: []string{baseURL}, src: gen}}
+	if opts.Floor {
+		floorURL, stopFloor, ferr := startFloor(ctx, opts, sigCfg, cfg.Server.MaxBodyBytes)
+		if ferr != nil {
+			return res, ferr
+		}
+		defer func() { err = errors.Join(err, stopFloor()) }()
+		lanes = append(lanes, lane{urls: []string{floorURL}, src: gen})
+	}
 	// One after the other: each applies pending migrations at start.
 	var daemons []*runningDaemon
 	stopDaemons := func() error {
@@ -261,9 +299,15 @@ func Ingest(ctx context.Context, opts IngestOptions) (res IngestResult, err erro
 	}
 
 	err = profile(opts.CPUProfile, func() error {
-		var err error
-		res.Baseline, res.Jobwatch, err = takeTurns(ctx, lane{urls: []string{baseURL}, src: gen}, jobwatch, opts.Concurrency, opts.Rounds, opts.Duration/time.Duration(opts.Rounds))
-		return err
+		st, err := takeTurns(ctx, append(lanes, jobwatch), opts.Concurrency, opts.Rounds, opts.Duration/time.Duration(opts.Rounds))
+		if err != nil {
+			return err
+		}
+		res.Baseline, res.Jobwatch = st[0], st[len(st)-1]
+		if opts.Floor {
+			res.Floor = &st[1]
+		}
+		return nil
 	})
 	if err == nil && reg != nil {
 		res.Registered, err = reg.await(ctx, cfg.Alerts.EnrichWait.D()+30*time.Second)
@@ -285,6 +329,39 @@ func Ingest(ctx context.Context, opts IngestOptions) (res IngestResult, err erro
 		errs = append(errs, fmt.Errorf("%w: %d jobs polled more than once", ErrInconsistent, r.PolledTwice))
 	}
 	return res, errors.Join(errs...)
+}
+
+// startFloor serves the floor receiver (IngestOptions.Floor) over a
+// database of its own, of opts.Storage (through opts.DSN's admin DSN on
+// PostgreSQL; a temporary file on SQLite). stop ends it and removes its
+// database.
+func startFloor(ctx context.Context, opts IngestOptions, sigCfg signature.Config, maxBody int64) (url string, stop func() error, err error) {
+	dsn := opts.DSN
+	if opts.Storage == storage.DriverSQLite {
+		dsn = "" // opts.DSN names the daemon's file
+	}
+	db, err := openDatabase(ctx, opts.Storage, dsn)
+	if err != nil {
+		return "", nil, err
+	}
+	insert, closeDB, err := openFloor(ctx, db, FloorRows)
+	if err != nil {
+		db.close(ctx, &err)
+		return "", nil, err
+	}
+	g := &groupInsert{insert: insert}
+	url, stopServer, err := startReceiver(sigCfg, maxBody, func(ev thinEvent, body []byte) error { return g.add(ev.ID, string(body)) })
+	if err != nil {
+		err = errors.Join(err, closeDB())
+		db.close(ctx, &err)
+		return "", nil, err
+	}
+	return url, func() error {
+		stopServer()
+		err := closeDB()
+		db.close(ctx, &err)
+		return err
+	}, nil
 }
 
 // ingestTOML is the daemon's config: the run's storage, errors only in the
@@ -562,38 +639,41 @@ type lane struct {
 	src  source
 	// before, unless nil, runs before each of the lane's turns, out of the
 	// measure, told the turn's length and the request rates of the lane's
-	// last turn (0 before its first) and of the other lane's.
-	before func(ctx context.Context, turn time.Duration, own, other float64) error
+	// last turn (0 before its first) and of the first lane's (the
+	// baseline's) last turn.
+	before func(ctx context.Context, turn time.Duration, own, first float64) error
 }
 
-// takeTurns drives the servers of lanes a and b in turn, a first, for turn
-// each, rounds times, and returns how each fared over all its turns.
-func takeTurns(ctx context.Context, a, b lane, concurrency, rounds int, turn time.Duration) (ServerStats, ServerStats, error) {
-	var as, bs []ServerStats
-	last := func(s []ServerStats) float64 {
-		if len(s) == 0 {
+// takeTurns drives the servers of lanes in turn, in their order, for turn
+// each, rounds times, and returns how each fared over all its turns, in
+// the lanes' order.
+func takeTurns(ctx context.Context, lanes []lane, concurrency, rounds int, turn time.Duration) ([]ServerStats, error) {
+	stats := make([][]ServerStats, len(lanes))
+	last := func(i int) float64 {
+		if len(stats[i]) == 0 {
 			return 0
 		}
-		return s[len(s)-1].PerSecond()
+		return stats[i][len(stats[i])-1].PerSecond()
 	}
 	for range rounds {
-		for _, l := range []struct {
-			lane
-			own, other *[]ServerStats
-		}{{a, &as, &bs}, {b, &bs, &as}} {
+		for i, l := range lanes {
 			if l.before != nil {
-				if err := l.before(ctx, turn, last(*l.own), last(*l.other)); err != nil {
-					return ServerStats{}, ServerStats{}, err
+				if err := l.before(ctx, turn, last(i), last(0)); err != nil {
+					return nil, err
 				}
 			}
 			st, err := drive(ctx, l.urls, l.src, concurrency, turn)
 			if err != nil {
-				return ServerStats{}, ServerStats{}, err
+				return nil, err
 			}
-			*l.own = append(*l.own, st)
+			stats[i] = append(stats[i], st)
 		}
 	}
-	return mergeStats(as), mergeStats(bs), nil
+	merged := make([]ServerStats, len(lanes))
+	for i, s := range stats {
+		merged[i] = mergeStats(s)
+	}
+	return merged, nil
 }
 
 // setLatencies sets the request count's latency figures from lat, which it

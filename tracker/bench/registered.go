@@ -253,11 +253,11 @@ func (r *registeredRun) lane(daemons []*runningDaemon) lane {
 
 // register registers, before a turn, enough jobs for it: 1.5 times what
 // the daemon's last turn sent at its rate own, or firstTurnShare of the
-// baseline's rate other before the first turn.
-func (r *registeredRun) register(ctx context.Context, turn time.Duration, own, other float64) error {
+// baseline's rate before the first turn.
+func (r *registeredRun) register(ctx context.Context, turn time.Duration, own, baseline float64) error {
 	rate := own
 	if rate == 0 {
-		rate = other * firstTurnShare
+		rate = baseline * firstTurnShare
 	}
 	want := int(1.5*rate*turn.Seconds()) + 100
 	add := want - (len(r.jobs) - int(r.taken.Load()))
