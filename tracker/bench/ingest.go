@@ -106,9 +106,9 @@ type IngestResult struct {
 	// Jobwatch is the daemon's webhook endpoint.
 	Jobwatch ServerStats
 	// Stored is how many webhook events the daemon's storage holds after
-	// the run, the seeded history aside; it should equal Jobwatch.OK less the exact redeliveries
-	// answered 2xx (Registered.Duplicates), which are answered and not
-	// stored again.
+	// the run, the seeded history aside; it should equal Jobwatch.OK less
+	// the exact redeliveries answered 2xx (Registered.Duplicates), which
+	// are answered and not stored again.
 	Stored int
 	// Registered is what the registered workload measured beyond the
 	// ingest rates; nil for the adopt workload.
@@ -177,7 +177,9 @@ func (r IngestResult) Print(w io.Writer) {
 
 // Ingest drives a baseline server and the daemon's webhook endpoint
 // in-process, each for opts.Duration in all, in opts.Rounds alternating
-// turns, and then counts the webhook events the daemon stored. The baseline
+// turns, and then counts the webhook events the daemon stored. With
+// opts.History, that many events of history are seeded first, out of the
+// measure (see History), and not counted. The baseline
 // always gets the adopt workload's signed OpenAI thin events; the daemon
 // gets opts.Workload's. A count that differs from the deliveries answered
 // 2xx (less the exact redeliveries, which are not stored twice) is an error
