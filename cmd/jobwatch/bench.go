@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/jobwatch/jobwatch/tracker/bench"
@@ -29,10 +30,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"through which the run's own database is created and dropped (default: $"+bench.EnvPostgresDSN+", else "+bench.DefaultPostgresDSN+")")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured phase to this file (ingest: both servers' rounds)")
 	var (
-		concurrency, rounds, replicas, jobs, due, batchSize, pollConcurrency *int
-		duration                                                             *time.Duration
-		workload                                                             *string
-		floor                                                                *bool
+		concurrency, rounds, replicas, history, jobs, due, batchSize, pollConcurrency *int
+		duration                                                                      *time.Duration
+		workload                                                                      *string
+		floor                                                                         *bool
 	)
 	if mode == "ingest" {
 		workload = fs.String("workload", bench.WorkloadAdopt, bench.WorkloadAdopt+": thin OpenAI ends of jobs never registered, which the daemon adopts; "+
@@ -46,6 +47,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			"over them in turn; the registered workload's checks (one alert per end, no job polled twice, every event stored) hold across them")
 		floor = fs.Bool("floor", false, "also drive, in the same turns, the floor receiver: the baseline's work, then a group commit of three thin rows per event "+
 			"into a database of its own on the same storage (the simplest durable receiver); prints jobwatch / floor")
+		history = fs.Int("history", 0, "events of history stored before the measure, as ingest leaves them: ended OpenAI batches of "+
+			strconv.Itoa(bench.HistoryEventsPerJob)+" events each (three polls, a webhook end) over up to 80 days, and the delivery log of their ends "+
+			"within [server] delivery_retention and delivery_max_rows; the seed time is printed")
 	} else {
 		jobs = fs.Int("jobs", 1_000_000, "tracked jobs to seed")
 		due = fs.Int("due", 100_000, "how many of them are due")
@@ -72,7 +76,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var res interface{ Print(io.Writer) }
 	if mode == "ingest" {
 		res, err = bench.Ingest(ctx, bench.IngestOptions{
-			Storage: *storage, DSN: *dsn, Workload: *workload, Concurrency: *concurrency, Duration: *duration, Rounds: *rounds, Replicas: *replicas,
+			Storage: *storage, DSN: *dsn, Workload: *workload, Concurrency: *concurrency, Duration: *duration, Rounds: *rounds, Replicas: *replicas, History: *history,
 			Floor: *floor, LogOutput: stderr, CPUProfile: profile,
 		})
 	} else {

@@ -66,6 +66,9 @@ type IngestOptions struct {
 	// Storage), which bounds what any receiver that stores each event
 	// before it answers can reach on this machine.
 	Floor bool
+	// History is how many events of history are stored before the turns
+	// (see History): 0, the default, starts from an empty database.
+	History int
 	// LogOutput receives the daemon's error log; nil discards it.
 	LogOutput io.Writer
 	// CPUProfile, when set, receives a CPU profile of the driven rounds,
@@ -103,6 +106,8 @@ type IngestResult struct {
 	Duration    time.Duration
 	Rounds      int
 	Replicas    int
+	// History is what was stored before the turns.
+	History History
 	// Baseline is the server that only reads, verifies and parses.
 	Baseline ServerStats
 	// Jobwatch is the daemon's webhook endpoint.
@@ -110,9 +115,9 @@ type IngestResult struct {
 	// Floor is the floor receiver (IngestOptions.Floor); nil without it.
 	Floor *ServerStats
 	// Stored is how many webhook events the daemon's storage holds after
-	// the run; it should equal Jobwatch.OK less the exact redeliveries
-	// answered 2xx (Registered.Duplicates), which are answered and not
-	// stored again.
+	// the run, the seeded history aside; it should equal Jobwatch.OK less
+	// the exact redeliveries answered 2xx (Registered.Duplicates), which
+	// are answered and not stored again.
 	Stored int
 	// Registered is what the registered workload measured beyond the
 	// ingest rates; nil for the adopt workload.
@@ -181,6 +186,12 @@ func (r IngestResult) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "rounds: %d\n", r.Rounds)
 	fmt.Fprintf(w, "replicas: %d\n", r.Replicas)
+	fmt.Fprintf(w, "history events: %d\n", r.History.Events)
+	if r.History.Events > 0 {
+		fmt.Fprintf(w, "history jobs: %d\n", r.History.Jobs)
+		fmt.Fprintf(w, "history deliveries: %d\n", r.History.Deliveries)
+		fmt.Fprintf(w, "history seed time: %s\n", r.History.Took.Round(time.Millisecond))
+	}
 	if reg := r.Registered; reg != nil {
 		reg.print(w)
 		fmt.Fprintf(w, "summary: ingest registered %s c=%d %s: jobwatch %.0f req/s p99 %s, baseline %.0f req/s, ratio %.2f%s, "+
@@ -195,7 +206,9 @@ func (r IngestResult) Print(w io.Writer) {
 
 // Ingest drives a baseline server and the daemon's webhook endpoint
 // in-process, each for opts.Duration in all, in opts.Rounds alternating
-// turns, and then counts the webhook events the daemon stored. The baseline
+// turns, and then counts the webhook events the daemon stored. With
+// opts.History, that many events of history are seeded first, out of the
+// measure (see History), and not counted. The baseline
 // always gets the adopt workload's signed OpenAI thin events; the daemon
 // gets opts.Workload's. A count that differs from the deliveries answered
 // 2xx (less the exact redeliveries, which are not stored twice) is an error
@@ -221,8 +234,9 @@ func Ingest(ctx context.Context, opts IngestOptions) (res IngestResult, err erro
 	opts.Duration = cmp.Or(opts.Duration, 10*time.Second)
 	opts.Rounds = cmp.Or(opts.Rounds, 5)
 	opts.Replicas = cmp.Or(opts.Replicas, 1)
-	if opts.Concurrency < 1 || opts.Duration < 0 || opts.Rounds < 1 || opts.Replicas < 1 {
-		return res, fmt.Errorf("concurrency %d, duration %s, rounds %d and replicas %d must be positive", opts.Concurrency, opts.Duration, opts.Rounds, opts.Replicas)
+	if opts.Concurrency < 1 || opts.Duration < 0 || opts.Rounds < 1 || opts.Replicas < 1 || opts.History < 0 {
+		return res, fmt.Errorf("concurrency %d, duration %s, rounds %d and replicas %d must be positive, history %d not negative",
+			opts.Concurrency, opts.Duration, opts.Rounds, opts.Replicas, opts.History)
 	}
 	if opts.Replicas > 1 && opts.Storage != "postgres" {
 		return res, fmt.Errorf("%d replicas need storage postgres, not %q", opts.Replicas, opts.Storage)
@@ -257,6 +271,9 @@ func Ingest(ctx context.Context, opts IngestOptions) (res IngestResult, err erro
 	cfg, err := config.Parse(toml)
 	if err != nil {
 		return res, fmt.Errorf("build daemon config: %w", err)
+	}
+	if res.History, err = storeHistory(ctx, cfg, opts.History); err != nil {
+		return res, err
 	}
 	baseURL, stopBaseline, err := startBaseline(sigCfg, cfg.Server.MaxBodyBytes)
 	if err != nil {
@@ -315,7 +332,7 @@ func Ingest(ctx context.Context, opts IngestOptions) (res IngestResult, err erro
 	if err = errors.Join(err, stopDaemons()); err != nil {
 		return res, err
 	}
-	if res.Stored, err = countEvents(ctx, cfg); err != nil {
+	if res.Stored, err = countEvents(ctx, cfg, res.History.LastEventID); err != nil {
 		return res, err
 	}
 	var errs []error
@@ -494,15 +511,30 @@ func startDaemon(ctx context.Context, cfg config.Config, logOut io.Writer) (*run
 	}}, nil
 }
 
-// countEvents counts the webhook events the daemon stored.
-func countEvents(ctx context.Context, cfg config.Config) (int, error) {
+// storeHistory seeds events events of history into the database of cfg
+// (see seedHistory), given its delivery log's bounds.
+func storeHistory(ctx context.Context, cfg config.Config, events int) (History, error) {
+	if events == 0 {
+		return History{}, nil
+	}
+	store, err := daemon.OpenStore(ctx, cfg.Storage)
+	if err != nil {
+		return History{}, fmt.Errorf("open store to seed history: %w", err)
+	}
+	defer store.Close()
+	return seedHistory(ctx, store, events, time.Now().UTC(), cfg.Server.DeliveryRetention.D(), cfg.Server.DeliveryMaxRows)
+}
+
+// countEvents counts the webhook events the daemon stored after the event
+// of id after (the last of the seeded history; 0 for none).
+func countEvents(ctx context.Context, cfg config.Config, after int64) (int, error) {
 	store, err := daemon.OpenStore(ctx, cfg.Storage)
 	if err != nil {
 		return 0, fmt.Errorf("open store to count events: %w", err)
 	}
 	defer store.Close()
 	var n int
-	if err := store.DB().NewRaw("SELECT count(*) FROM events WHERE source = 'webhook'").Scan(ctx, &n); err != nil {
+	if err := store.DB().NewRaw("SELECT count(*) FROM events WHERE source = 'webhook' AND id > ?", after).Scan(ctx, &n); err != nil {
 		return 0, fmt.Errorf("count stored events: %w", err)
 	}
 	return n, nil
