@@ -233,18 +233,23 @@ func (d *Dispatcher) wakeup() <-chan struct{} {
 }
 
 // loop drains a notifier's due alerts at once, then every Interval and at
-// every Wake, until ctx ends.
+// every Wake (startstop.WakeGap at least after the drain before), until
+// ctx ends.
 func (d *Dispatcher) loop(ctx context.Context, name string) {
 	t := time.NewTicker(d.opts.Interval)
 	defer t.Stop()
 	for {
 		woken := d.wakeup()
+		start := time.Now()
 		d.drain(ctx, name)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-woken:
+			if !startstop.Pace(ctx, start, startstop.WakeGap) {
+				return
+			}
 		}
 	}
 }

@@ -96,3 +96,25 @@ func TestEvery(t *testing.T) {
 		t.Fatalf("%d calls, want 3", n)
 	}
 }
+
+// Pace waits out what is left of the gap since last, returns at once once
+// it has passed, and returns false, without waiting, when ctx ends.
+func TestPace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	start := time.Now()
+	if !startstop.Pace(ctx, start, 50*time.Millisecond) {
+		t.Fatal("Pace with a live context reported it done")
+	}
+	if waited := time.Since(start); waited < 50*time.Millisecond {
+		t.Errorf("Pace returned %s after last, before the 50ms gap", waited)
+	}
+	if !startstop.Pace(ctx, time.Time{}, time.Hour) {
+		t.Error("Pace after a gap long passed reported the context done")
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if startstop.Pace(cancelled, time.Now(), time.Hour) {
+		t.Error("Pace with an ended context reported it live")
+	}
+}

@@ -201,14 +201,20 @@ func (s *Sweeper) Start(ctx context.Context) error {
 }
 
 // runWoken claims and polls the due jobs after each Wake until the end of
-// ctx, one run at a time.
+// ctx, one run at a time, each starting startstop.WakeGap at least after
+// the one before.
 func (s *Sweeper) runWoken(ctx context.Context) {
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.wake:
 		}
+		if !startstop.Pace(ctx, last, startstop.WakeGap) {
+			return
+		}
+		last = time.Now()
 		s.m.wokenRuns.Inc()
 		if _, err := s.pollDue(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("poll of due jobs after a wake failed", "error", err)
