@@ -71,6 +71,53 @@ func BenchmarkClaimDue(b *testing.B) {
 	}
 }
 
+// BenchmarkClaimAndPoll measures a sweep's storage work on one claim: the
+// claim of 500 due jobs among 20,000, then the applies of their polls'
+// answers (progress, with request counts) in batches of 32, as the group
+// commit makes them. polls/s is the figure.
+func BenchmarkClaimAndPoll(b *testing.B) {
+	for _, driver := range storagetest.Backends {
+		b.Run(driver, func(b *testing.B) {
+			s := storagetest.Open(b, driver)
+			ctx := context.Background()
+			rules := func(string, tracker.Kind) tracker.Rules { return tracker.Rules{StaleAfter: 10 * time.Minute} }
+			seedRunning(b, s, 20000, time.Now().UTC(), -time.Minute) // all due
+			polls := 0
+			b.ResetTimer()
+			for b.Loop() {
+				now := time.Now().UTC()
+				jobs, err := s.ClaimDue(ctx, tracker.ClaimParams{Now: now, Lease: time.Minute, Limit: 500})
+				if err != nil || len(jobs) != 500 {
+					b.Fatalf("claimed %d, %v", len(jobs), err)
+				}
+				for start := 0; start < len(jobs); start += 32 {
+					batch := jobs[start:min(start+32, len(jobs))]
+					items := make([]tracker.ApplyItem, len(batch))
+					for i, j := range batch {
+						polls++
+						items[i] = tracker.ApplyItem{Observation: &tracker.Observation{Provider: j.Provider, ExternalID: j.ExternalID, Kind: tracker.KindBatch,
+							Status: tracker.StatusRunning, ProviderStatus: "in_progress", Source: tracker.SourcePoll, OccurredAt: now,
+							Usage: &tracker.Usage{RequestsTotal: 100, RequestsCompleted: int64(polls % 100)}, Payload: []byte(`{"id":"batch","status":"in_progress"}`)}}
+					}
+					if _, err := s.Apply(ctx, tracker.ApplyParams{Now: now, Items: items, Rules: rules}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				ids := make([]int64, len(jobs))
+				for i, j := range jobs {
+					ids[i] = j.ID
+				}
+				if _, err := s.DB().NewUpdate().Table("jobs").Set("next_poll_at = ?", now.Add(-time.Minute)).Where("id IN (?)", bunIn(ids)).Exec(ctx); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(polls)/b.Elapsed().Seconds(), "polls/s")
+		})
+	}
+}
+
 func bunIn(ids []int64) any { return bun.In(ids) }
 
 // BenchmarkApplyToTracked measures Store.Apply on batches of webhook

@@ -23,7 +23,7 @@ WHERE id IN (
 	ORDER BY next_poll_at
 	LIMIT ?
 	FOR UPDATE SKIP LOCKED)
-RETURNING ` + claimColumns
+RETURNING `
 	claimSQLite = `UPDATE jobs SET lease_until = ?
 WHERE id IN (
 	SELECT id FROM jobs
@@ -40,23 +40,31 @@ RETURNING ` + claimColumns
 // provider_status, status_since and stuck_status for the stuck check.
 const claimColumns = "id, provider, external_id, parent_id, kind, status, provider_status, created_at, last_heard_at, quiet_polls, webhook_due_by, alert_held_until, status_since, stuck_status"
 
+// claimCachedColumns are what a PostgreSQL claim returns when the Store
+// keeps a job cache: the whole row and its new version, which the cache
+// takes, so that the poll's observation of each claimed job skips the
+// read (one round trip a group commit: about a third of a sweep's time).
+// The lease is the newest write of the job, so the row is current; a job
+// changed since, by a webhook or another replica, fails the write's version
+// guard like any stale cached row.
+const claimCachedColumns = "jobs.*, jobs.xmin::text AS version"
+
 // ClaimDue leases due jobs; see tracker.Store.
 func (s *Store) ClaimDue(ctx context.Context, p tracker.ClaimParams) ([]tracker.Job, error) {
 	q := claimSQLite
-	if s.postgres {
-		q = claimPostgres
+	switch {
+	case s.postgres && s.jobs != nil:
+		q = claimPostgres + claimCachedColumns
+	case s.postgres:
+		q = claimPostgres + claimColumns
 	}
 	var rows []jobRow
 	now := p.Now.UTC()
 	if err := s.db.NewRaw(q, now.Add(p.Lease), now, now, p.Limit).Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("claim due jobs: %w", err)
 	}
-	// A lease is a write: the cached versions are stale now.
-	ids := make([]int64, len(rows))
-	for i, r := range rows {
-		ids[i] = r.ID
-	}
-	s.jobs.dropIDs(ids)
+	// A lease is a write: the claimed rows are the jobs' newest versions.
+	s.jobs.put(rows)
 	return jobs(rows)
 }
 

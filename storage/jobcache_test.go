@@ -157,8 +157,9 @@ func TestJobCacheOfAJobDeletedByAnotherReplica(t *testing.T) {
 	}
 }
 
-// TestJobCacheForgetsWhatThisStoreClaimsAndDeletes: a claim, a reschedule,
-// a purge and a prune of the Store's own drop the jobs they write.
+// TestJobCacheForgetsWhatThisStoreClaimsAndDeletes: a claim caches the
+// jobs it leases at the version it wrote; a reschedule, a purge and a
+// prune of the Store's own drop the jobs they write.
 func TestJobCacheForgetsWhatThisStoreClaimsAndDeletes(t *testing.T) {
 	t.Parallel()
 	a, _ := replicas(t, 0)
@@ -171,8 +172,8 @@ func TestJobCacheForgetsWhatThisStoreClaimsAndDeletes(t *testing.T) {
 	if err != nil || len(claimed) != 1 {
 		t.Fatalf("claim: %d jobs, %v", len(claimed), err)
 	}
-	if _, _, ok := a.CachedJob("openai", claimed[0].ExternalID); ok {
-		t.Fatal("claimed job still cached")
+	if _, v, ok := a.CachedJob("openai", claimed[0].ExternalID); !ok || v != storedVersion(t, a, claimed[0].ExternalID) {
+		t.Fatalf("claimed job: cached %v at %q, stored at %q", ok, v, storedVersion(t, a, claimed[0].ExternalID))
 	}
 	job, err := a.GetJob(ctx, "openai", "batch_1")
 	if err != nil {
@@ -196,6 +197,42 @@ func TestJobCacheForgetsWhatThisStoreClaimsAndDeletes(t *testing.T) {
 	}
 	if _, _, ok := a.CachedJob("openai", "batch_3"); ok {
 		t.Fatal("pruned job still cached")
+	}
+}
+
+// TestJobCacheOfAClaimedJobChangedByAnotherReplica: a claims a job (and
+// caches it), b's webhook ends it meanwhile, then a's poll of it applies
+// on b's end, not on the claimed row: the claim's cached version fails the
+// write's guard and the poll is applied again on the job as read.
+func TestJobCacheOfAClaimedJobChangedByAnotherReplica(t *testing.T) {
+	t.Parallel()
+	a, b := replicas(t, 0)
+	ctx := context.Background()
+	register(t, a, "batch_1")
+	now := time.Now().UTC()
+	claimed, err := a.ClaimDue(ctx, tracker.ClaimParams{Now: now.Add(time.Hour), Lease: time.Minute, Limit: 10})
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %d jobs, %v", len(claimed), err)
+	}
+	if _, _, ok := a.CachedJob("openai", "batch_1"); !ok {
+		t.Fatal("claimed job not cached")
+	}
+	webhook(t, b, "batch_1", "evt_1", tracker.StatusSucceeded, &tracker.Usage{RequestsTotal: 10, RequestsCompleted: 10}, false)
+	res, err := a.Apply(ctx, tracker.ApplyParams{Now: time.Now().UTC(), Rules: cacheRules, Items: []tracker.ApplyItem{{Observation: &tracker.Observation{
+		Provider: "openai", ExternalID: "batch_1", Kind: tracker.KindBatch, Status: tracker.StatusRunning, ProviderStatus: "in_progress",
+		Source: tracker.SourcePoll, Type: "poll", OccurredAt: now, Payload: []byte(`{}`)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Previous != tracker.StatusSucceeded || res[0].Job == nil || res[0].Job.Status != tracker.StatusSucceeded {
+		t.Fatalf("poll applied on %q, job %+v; want on b's succeeded, which it leaves ended", res[0].Previous, res[0].Job)
+	}
+	job, err := b.GetJob(ctx, "openai", "batch_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if job.Status != tracker.StatusSucceeded || job.Usage.RequestsCompleted != 10 {
+		t.Fatalf("stored job: status %q, usage %+v; want b's end", job.Status, job.Usage)
 	}
 }
 
