@@ -48,6 +48,11 @@ import (
 // caches the jobs it adopted and changed, as the write returned them, once
 // committed.
 //
+// The jobs of adopting items (webhooks that create the job they name when
+// it does not exist) that the cache lacks are, while such jobs have lately
+// been new, taken as absent without a read (see absentGuess): the write
+// inserts them, and one that exists fails it on the unique index.
+//
 // The first attempt also assumes no event id was seen before (the usual
 // case) and skips looking them up; a unique violation on an event or an
 // adopted job says otherwise, or that a concurrent writer got there first,
@@ -62,18 +67,25 @@ func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Res
 	var (
 		results []tracker.Result
 		written []jobRow
+		guess   absentGuessing
 	)
+	if s.postgres {
+		guess = absentGuessing{adoptable: adoptable(p.Items), take: s.absent.ok()}
+	}
 	check, locked := false, !s.postgres
 	for attempt := 0; ; attempt++ {
 		var err error
 		if locked {
 			err = s.inTx(ctx, func(tx bun.Tx) error {
 				var err error
-				results, written, err = s.applyBatch(ctx, tx, st, p, order, keys, evKeys, check)
+				results, written, err = s.applyBatch(ctx, tx, st, p, order, keys, evKeys, check, nil)
 				return err
 			})
 		} else {
-			results, written, err = s.applyBatch(ctx, s.db, st, p, order, keys, evKeys, check)
+			results, written, err = s.applyBatch(ctx, s.db, st, p, order, keys, evKeys, check, &guess)
+			if guess.uncached && (err == nil || jobExists(err)) {
+				s.absent.observe(guess.existed || jobExists(err))
+			}
 		}
 		if err == nil {
 			s.jobs.put(written)
@@ -89,15 +101,28 @@ func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Res
 	}
 }
 
+// absentGuessing is, for Apply's first attempt on PostgreSQL, which jobs
+// it may take as absent (see absentGuess), and what it found of them.
+type absentGuessing struct {
+	// adoptable are the jobs adopting items name; take says whether
+	// those the job cache lacks are taken as absent, not read.
+	adoptable map[tracker.JobKey]bool
+	take      bool
+	// uncached is set when the job cache lacked one of adoptable, and
+	// existed when the read found one of those.
+	uncached, existed bool
+}
+
 // applyBatch is one attempt at Apply, in the transaction db when it is a
 // bun.Tx, without one (the optimistic form) when it is the Store's DB: it
-// reads (or, optimistic, takes from the job cache) the jobs of keys, has
+// reads (or, optimistic, takes from the job cache, or as guess allows,
+// takes as absent) the jobs of keys, has
 // tracker.PlanApply decide what to write, and writes that. check looks up
 // which of evKeys were seen before; without it a seen one fails the insert.
 // It returns the results and, on PostgreSQL, the rows of the jobs written,
 // with their new versions.
-func (s *Store) applyBatch(ctx context.Context, db bun.IDB, st *statements, p tracker.ApplyParams, order []int, keys []tracker.JobKey, evKeys []tracker.EventKey, check bool) ([]tracker.Result, []jobRow, error) {
-	jobs, versions, err := s.readJobs(ctx, db, st, keys)
+func (s *Store) applyBatch(ctx context.Context, db bun.IDB, st *statements, p tracker.ApplyParams, order []int, keys []tracker.JobKey, evKeys []tracker.EventKey, check bool, guess *absentGuessing) ([]tracker.Result, []jobRow, error) {
+	jobs, versions, err := s.readJobs(ctx, db, st, keys, guess)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -196,15 +221,32 @@ func toEventRow(e tracker.EventWrite) eventRow {
 
 // readJobs reads the jobs of keys and, on PostgreSQL, their row versions.
 // Outside a transaction it takes those the job cache holds from there and
-// reads the others, caching what it read. In a transaction it reads them
+// reads the others, caching what it read; with a guess (PostgreSQL's first
+// attempt) it notes whether the cache lacked an adoptable job, and either
+// takes those as absent, reading only the rest, or notes whether the read
+// found one. In a transaction it reads them
 // all and locks them (PostgreSQL; SQLite's IMMEDIATE transaction already
 // holds the write lock), in (provider, external id) order. It takes one
 // query per provider read (usually one).
-func (s *Store) readJobs(ctx context.Context, db bun.IDB, st *statements, keys []tracker.JobKey) (map[tracker.JobKey]*tracker.Job, map[tracker.JobKey]string, error) {
+func (s *Store) readJobs(ctx context.Context, db bun.IDB, st *statements, keys []tracker.JobKey, guess *absentGuessing) (map[tracker.JobKey]*tracker.Job, map[tracker.JobKey]string, error) {
 	tx, lock := db.(bun.Tx)
 	cached, missing := map[tracker.JobKey]jobRow(nil), keys
 	if !lock {
 		cached, missing = s.jobs.get(keys)
+	}
+	if guess != nil {
+		read := missing[:0:0]
+		for _, k := range missing {
+			if !guess.adoptable[k] {
+				read = append(read, k)
+				continue
+			}
+			guess.uncached = true
+			if !guess.take {
+				read = append(read, k)
+			}
+		}
+		missing = read
 	}
 	found := make(map[tracker.JobKey]*tracker.Job, len(keys))
 	versions := map[tracker.JobKey]string{}
@@ -247,6 +289,9 @@ func (s *Store) readJobs(ctx context.Context, db bun.IDB, st *statements, keys [
 		for _, r := range rows {
 			if err := add(r); err != nil {
 				return nil, nil, err
+			}
+			if guess != nil && guess.adoptable[tracker.JobKey{Provider: r.Provider, ExternalID: r.ExternalID}] {
+				guess.existed = true
 			}
 		}
 		s.jobs.put(rows)

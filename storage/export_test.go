@@ -74,3 +74,7 @@ func (s *Store) CachedJobs() int {
 	defer s.jobs.mu.Unlock()
 	return s.jobs.lru.Len()
 }
+
+// GuessesAbsent reports whether Apply's next first attempt takes the
+// uncached jobs of adopting items as absent.
+func (s *Store) GuessesAbsent() bool { return s.absent.ok() }

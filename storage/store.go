@@ -62,6 +62,9 @@ type Store struct {
 	// jobs is the job cache of a PostgreSQL Store; nil on SQLite or when
 	// disabled.
 	jobs *jobCache
+	// absent guesses whether Apply may take uncached jobs as absent
+	// (PostgreSQL).
+	absent absentGuess
 }
 
 var _ tracker.Store = (*Store)(nil)
