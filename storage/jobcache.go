@@ -21,8 +21,9 @@ const DefaultJobCacheSize = 10000
 // guard refuses such a row (the update finds no row of that version; an
 // event naming a deleted job would fail its foreign key too), and Apply
 // then drops the batch's entries and reads. A job missing from the cache is
-// read (or, when absentGuess allows, taken as absent by an adopting batch whose write the unique index guards): the cache never says a job does not exist. It holds at most limit
-// rows and evicts the least recently used.
+// read (or, when absentGuess allows, taken as absent by an adopting batch,
+// whose write the unique index guards): the cache never says a job does not
+// exist. It holds at most limit rows and evicts the least recently used.
 type jobCache struct {
 	mu    sync.Mutex
 	limit int
