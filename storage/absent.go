@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"strings"
 	"sync"
 
 	"github.com/lib/pq"
@@ -9,15 +10,16 @@ import (
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
-// absentGuess decides whether Apply's first attempt on PostgreSQL may take
-// as absent, without reading them, the jobs that adopting items name and
-// the job cache does not hold: the jobs of webhooks about jobs never
+// absentGuess decides whether Apply's first attempt may take as absent,
+// without reading them, the jobs that adopting items name and the job
+// cache does not hold (on SQLite, which has none: all of them): the jobs of webhooks about jobs never
 // registered (a deployment that lets webhooks adopt its jobs), which cost
 // a read's round trip that finds nothing. The guess is safe either way: such
 // a batch inserts each of those jobs, so a job that exists fails the write
 // on the (provider, external_id) unique index, leaving nothing behind, and
 // the batch runs again the pessimistic way, reading. It only costs: a wrong
-// guess turns two round trips into a failed write and a transaction. So it
+// guess turns PostgreSQL's two round trips into a failed write and a
+// transaction, and makes SQLite's transaction run twice. So it
 // is made only while such jobs have lately been absent: the guess keeps a
 // moving average, over the batches that name any, of whether one existed
 // (found by a read, or by a failed write), and guesses while that stays
@@ -70,8 +72,12 @@ func adoptable(items []tracker.ApplyItem) map[tracker.JobKey]bool {
 }
 
 // jobExists reports whether err is a write's unique violation on a job's
-// (provider, external_id): a job it took as absent exists.
+// (provider, external_id): a job it took as absent exists. SQLite's driver
+// names the constraint only in its message.
 func jobExists(err error) bool {
 	var pqErr *pq.Error
-	return errors.As(err, &pqErr) && pqErr.Code == "23505" && pqErr.Constraint == "jobs_provider_external_id_key"
+	if errors.As(err, &pqErr) {
+		return pqErr.Code == "23505" && pqErr.Constraint == "jobs_provider_external_id_key"
+	}
+	return uniqueViolation(err) && strings.Contains(err.Error(), "jobs.provider, jobs.external_id")
 }

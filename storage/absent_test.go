@@ -5,18 +5,31 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/jobwatch/jobwatch/storage"
+	"github.com/jobwatch/jobwatch/storage/storagetest"
 	"github.com/jobwatch/jobwatch/tracker"
 )
 
-// TestAdoptingWebhooksTakeUncachedJobsAsAbsent: a store whose adopting
-// webhooks have named new jobs takes the next uncached one as absent; when
-// it exists (registered by another replica), the write fails on the
-// unique index and the webhook applies to the job as it is, never a second
-// one; once such webhooks keep naming existing jobs, the store reads them
+// TestAdoptingWebhooksTakeUncachedJobsAsAbsent, on both backends: a store
+// whose adopting webhooks have named new jobs takes the next uncached one
+// as absent; when it exists (registered by another store), the write fails
+// on the unique index and the webhook applies to the job as it is, never a
+// second one; once such webhooks keep naming existing jobs, the store reads them
 // again, and takes them as absent again once they are new.
 func TestAdoptingWebhooksTakeUncachedJobsAsAbsent(t *testing.T) {
 	t.Parallel()
-	a, b := replicas(t, 0)
+	for _, driver := range storagetest.Backends {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			// Two stores on one database: two replicas, or the daemon
+			// and a CLI command on one SQLite file.
+			cfg := storagetest.Config(t, driver)
+			testTakeAsAbsent(t, storagetest.OpenConfig(t, cfg), storagetest.OpenConfig(t, cfg))
+		})
+	}
+}
+
+func testTakeAsAbsent(t *testing.T, a, b *storage.Store) {
 	ctx := context.Background()
 	for i := range 4 {
 		if res := webhook(t, a, fmt.Sprintf("new_%d", i), fmt.Sprintf("evt_new_%d", i), tracker.StatusRunning, nil, true); !res.Created {

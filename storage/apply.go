@@ -48,10 +48,11 @@ import (
 // caches the jobs it adopted and changed, as the write returned them, once
 // committed.
 //
-// The jobs of adopting items (webhooks that create the job they name when
-// it does not exist) that the cache lacks are, while such jobs have lately
-// been new, taken as absent without a read (see absentGuess): the write
-// inserts them, and one that exists fails it on the unique index.
+// On both backends, the jobs of adopting items (webhooks that create the
+// job they name when it does not exist) that the cache lacks (SQLite has
+// none) are, while such jobs have lately been new, taken as absent without
+// a read (see absentGuess): the write inserts them, and one that exists
+// fails it on the unique index.
 //
 // The first attempt also assumes no event id was seen before (the usual
 // case) and skips looking them up; a unique violation on an event or an
@@ -67,25 +68,27 @@ func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Res
 	var (
 		results []tracker.Result
 		written []jobRow
-		guess   absentGuessing
 	)
-	if s.postgres {
-		guess = absentGuessing{adoptable: adoptable(p.Items), take: s.absent.ok()}
-	}
+	first := &absentGuessing{adoptable: adoptable(p.Items), take: s.absent.ok()}
 	check, locked := false, !s.postgres
 	for attempt := 0; ; attempt++ {
 		var err error
+		// Only the first attempt guesses: the later ones read every job.
+		guess := first
+		if attempt > 0 {
+			guess = nil
+		}
 		if locked {
 			err = s.inTx(ctx, func(tx bun.Tx) error {
 				var err error
-				results, written, err = s.applyBatch(ctx, tx, st, p, order, keys, evKeys, check, nil)
+				results, written, err = s.applyBatch(ctx, tx, st, p, order, keys, evKeys, check, guess)
 				return err
 			})
 		} else {
-			results, written, err = s.applyBatch(ctx, s.db, st, p, order, keys, evKeys, check, &guess)
-			if guess.uncached && (err == nil || jobExists(err)) {
-				s.absent.observe(guess.existed || jobExists(err))
-			}
+			results, written, err = s.applyBatch(ctx, s.db, st, p, order, keys, evKeys, check, guess)
+		}
+		if guess != nil && guess.uncached && (err == nil || jobExists(err)) {
+			s.absent.observe(guess.existed || jobExists(err))
 		}
 		if err == nil {
 			s.jobs.put(written)
@@ -101,7 +104,7 @@ func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Res
 	}
 }
 
-// absentGuessing is, for Apply's first attempt on PostgreSQL, which jobs
+// absentGuessing is, for Apply's first attempt, which jobs
 // it may take as absent (see absentGuess), and what it found of them.
 type absentGuessing struct {
 	// adoptable are the jobs adopting items name; take says whether
@@ -221,13 +224,12 @@ func toEventRow(e tracker.EventWrite) eventRow {
 
 // readJobs reads the jobs of keys and, on PostgreSQL, their row versions.
 // Outside a transaction it takes those the job cache holds from there and
-// reads the others, caching what it read; with a guess (PostgreSQL's first
-// attempt) it notes whether the cache lacked an adoptable job, and either
-// takes those as absent, reading only the rest, or notes whether the read
-// found one. In a transaction it reads them
+// reads the others, caching what it read. In a transaction it reads them
 // all and locks them (PostgreSQL; SQLite's IMMEDIATE transaction already
-// holds the write lock), in (provider, external id) order. It takes one
-// query per provider read (usually one).
+// holds the write lock), in (provider, external id) order. With a guess
+// (Apply's first attempt) it notes whether an adoptable job was not cached,
+// and either takes those as absent, reading only the rest, or notes whether
+// the read found one. It takes one query per provider read (usually one).
 func (s *Store) readJobs(ctx context.Context, db bun.IDB, st *statements, keys []tracker.JobKey, guess *absentGuessing) (map[tracker.JobKey]*tracker.Job, map[tracker.JobKey]string, error) {
 	tx, lock := db.(bun.Tx)
 	cached, missing := map[tracker.JobKey]jobRow(nil), keys
