@@ -58,13 +58,7 @@ func BenchmarkClaimDue(b *testing.B) {
 					b.Fatalf("claimed %d, %v", len(jobs), err)
 				}
 				b.StopTimer()
-				ids := make([]int64, len(jobs))
-				for i, j := range jobs {
-					ids[i] = j.ID
-				}
-				if _, err := s.DB().NewUpdate().Table("jobs").Set("next_poll_at = ?", now.Add(-time.Minute)).Set("lease_until = NULL").Where("id IN (?)", bunIn(ids)).Exec(ctx); err != nil {
-					b.Fatal(err)
-				}
+				dueAgain(b, s, jobs, now.Add(-time.Minute))
 				b.StartTimer()
 			}
 		})
@@ -104,13 +98,7 @@ func BenchmarkClaimAndPoll(b *testing.B) {
 					}
 				}
 				b.StopTimer()
-				ids := make([]int64, len(jobs))
-				for i, j := range jobs {
-					ids[i] = j.ID
-				}
-				if _, err := s.DB().NewUpdate().Table("jobs").Set("next_poll_at = ?", now.Add(-time.Minute)).Where("id IN (?)", bunIn(ids)).Exec(ctx); err != nil {
-					b.Fatal(err)
-				}
+				dueAgain(b, s, jobs, now.Add(-time.Minute))
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(polls)/b.Elapsed().Seconds(), "polls/s")
@@ -118,7 +106,17 @@ func BenchmarkClaimAndPoll(b *testing.B) {
 	}
 }
 
-func bunIn(ids []int64) any { return bun.In(ids) }
+// dueAgain makes jobs due at at, unleased, for the next claim.
+func dueAgain(b *testing.B, s *storage.Store, jobs []tracker.Job, at time.Time) {
+	b.Helper()
+	ids := make([]int64, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	if _, err := s.DB().NewUpdate().Table("jobs").Set("next_poll_at = ?", at).Set("lease_until = NULL").Where("id IN (?)", bun.In(ids)).Exec(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+}
 
 // BenchmarkApplyToTracked measures Store.Apply on batches of webhook
 // observations about jobs tracked before (the usual case: registered
