@@ -12,14 +12,14 @@ import (
 
 // absentGuess decides whether Apply's first attempt may take as absent,
 // without reading them, the jobs that adopting items name and the job
-// cache does not hold (on SQLite, which has none: all of them): the jobs of webhooks about jobs never
-// registered (a deployment that lets webhooks adopt its jobs), which cost
-// a read's round trip that finds nothing. The guess is safe either way: such
-// a batch inserts each of those jobs, so a job that exists fails the write
-// on the (provider, external_id) unique index, leaving nothing behind, and
-// the batch runs again the pessimistic way, reading. It only costs: a wrong
-// guess turns PostgreSQL's two round trips into a failed write and a
-// transaction, and makes SQLite's transaction run twice. So it
+// cache does not hold (on SQLite, which has none: all of them): the jobs
+// of webhooks about jobs never registered (a deployment that lets webhooks
+// adopt its jobs), whose read finds nothing. The guess is safe either way:
+// such a batch inserts each of those jobs, so a job that exists fails the
+// write on the (provider, external_id) unique index, leaving nothing
+// behind, and the batch runs again the pessimistic way, reading. It only
+// costs: a wrong guess turns PostgreSQL's two round trips into a failed
+// write and a transaction, and makes SQLite's transaction run twice. So it
 // is made only while such jobs have lately been absent: the guess keeps a
 // moving average, over the batches that name any, of whether one existed
 // (found by a read, or by a failed write), and guesses while that stays

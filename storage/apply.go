@@ -104,8 +104,8 @@ func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Res
 	}
 }
 
-// absentGuessing is, for Apply's first attempt, which jobs
-// it may take as absent (see absentGuess), and what it found of them.
+// absentGuessing is, for Apply's first attempt, which jobs it may take as
+// absent (see absentGuess), and what it found of them.
 type absentGuessing struct {
 	// adoptable are the jobs adopting items name; take says whether
 	// those the job cache lacks are taken as absent, not read.
@@ -119,8 +119,8 @@ type absentGuessing struct {
 // applyBatch is one attempt at Apply, in the transaction db when it is a
 // bun.Tx, without one (the optimistic form) when it is the Store's DB: it
 // reads (or, optimistic, takes from the job cache, or as guess allows,
-// takes as absent) the jobs of keys, has
-// tracker.PlanApply decide what to write, and writes that. check looks up
+// takes as absent) the jobs of keys, has tracker.PlanApply decide what to
+// write, and writes that. check looks up
 // which of evKeys were seen before; without it a seen one fails the insert.
 // It returns the results and, on PostgreSQL, the rows of the jobs written,
 // with their new versions.
