@@ -79,6 +79,11 @@ type Rules struct {
 	// StuckAfter is, by provider status, how long a live job may stay in
 	// it before it is stuck (job.stuck); a status not in it never is.
 	StuckAfter map[string]time.Duration
+	// Unpolled says that no API can be asked about the job (its provider
+	// has no poller configured): a thin observation (PollNow) then makes
+	// nothing due, as no poll could fetch what it lacks, and a live job is
+	// due only on its schedule (for the lost deadline).
+	Unpolled bool
 }
 
 // Stuck is the pure rule of stuck jobs: a live job (not ended, not lost)
@@ -254,7 +259,7 @@ func Transition(job Job, obs Observation, now time.Time, rules Rules) (Job, Effe
 func nextPoll(job Job, pollNow bool, now time.Time, rules Rules) *time.Time {
 	var t time.Time
 	switch {
-	case pollNow:
+	case pollNow && !rules.Unpolled:
 		t = now
 	case job.Status.Terminal():
 		return earliest(job.WebhookDueBy, job.AlertHeldUntil)

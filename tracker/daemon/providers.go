@@ -117,7 +117,8 @@ func sweepProviders(cfg config.Config, log *slog.Logger) (map[string]sweep.Provi
 // TrackerOptions are the tracker's options from the config: the transition
 // rules per provider and kind (a provider with webhooks on awaits the
 // webhooks of the ends its polls learn; one that is polled holds the alerts
-// of thin ends for the enrichment poll), the alerting policy, and the
+// of thin ends for the enrichment poll; one that is not makes no job due
+// at a thin event), the alerting policy, and the
 // configured providers, the only ones Track accepts.
 func TrackerOptions(cfg config.Config) tracker.Options {
 	byName := map[string]config.Provider{}
@@ -141,6 +142,8 @@ func TrackerOptions(cfg config.Config) tracker.Options {
 			}
 			if p.Polls() {
 				r.EnrichWait = cfg.Alerts.EnrichWait.D()
+			} else {
+				r.Unpolled = true
 			}
 		}
 		return r
