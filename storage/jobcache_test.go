@@ -157,10 +157,10 @@ func TestJobCacheOfAJobDeletedByAnotherReplica(t *testing.T) {
 	}
 }
 
-// TestJobCacheForgetsWhatThisStoreClaimsAndDeletes: a claim caches the
-// jobs it leases at the version it wrote; a reschedule, a purge and a
-// prune of the Store's own drop the jobs they write.
-func TestJobCacheForgetsWhatThisStoreClaimsAndDeletes(t *testing.T) {
+// TestJobCacheTakesWhatThisStoreClaimsAndForgetsWhatItDeletes: a claim
+// caches the jobs it leases at the version it wrote; a reschedule, a purge
+// and a prune of the Store's own drop the jobs they write.
+func TestJobCacheTakesWhatThisStoreClaimsAndForgetsWhatItDeletes(t *testing.T) {
 	t.Parallel()
 	a, _ := replicas(t, 0)
 	ctx := context.Background()
