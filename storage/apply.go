@@ -57,7 +57,11 @@ import (
 // The first attempt also assumes no event id was seen before (the usual
 // case) and skips looking them up; a unique violation on an event or an
 // adopted job says otherwise, or that a concurrent writer got there first,
-// and the batch runs again with the look-up, seeing both.
+// and the batch runs again with the look-up, seeing both. On PostgreSQL a
+// violation on an event alone (a redelivery) runs it again without locks,
+// the look-up added (three round trips, where the pessimistic form takes
+// six); one on an adopted job, or a second failure, takes the pessimistic
+// form.
 func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Result, error) {
 	order := tracker.ApplyOrder(p.Items)
 	keys, evKeys := tracker.ReadKeys(p.Items, order)
@@ -94,8 +98,15 @@ func (s *Store) Apply(ctx context.Context, p tracker.ApplyParams) ([]tracker.Res
 			s.jobs.put(written)
 			return results, nil
 		}
-		s.jobs.drop(keys)
 		unique := uniqueViolation(err)
+		if unique && !check && !locked && !jobExists(err) {
+			// An event id seen before (a redelivery): the write left
+			// nothing behind, and the cached jobs as they were. Look the
+			// ids up and write without locks once more.
+			check = true
+			continue
+		}
+		s.jobs.drop(keys)
 		if !unique && !(retryable(err) && !locked) || attempt == 4 {
 			return nil, err
 		}

@@ -276,3 +276,39 @@ func TestNoJobCache(t *testing.T) {
 		t.Fatalf("SQLite cache holds %d jobs", n)
 	}
 }
+
+// TestRedeliveryInABatchOfCachedJobs: a batch of webhooks about cached
+// jobs, one a redelivery, fails its first write on the event's unique
+// index; it is written again with the seen ids looked up: the redelivery
+// a duplicate changing nothing, the other webhook applied, each stored
+// once, the jobs still cached at their stored versions.
+func TestRedeliveryInABatchOfCachedJobs(t *testing.T) {
+	t.Parallel()
+	a, _ := replicas(t, 0)
+	ctx := context.Background()
+	register(t, a, "batch_1")
+	register(t, a, "batch_2")
+	webhook(t, a, "batch_1", "evt_1", tracker.StatusRunning, nil, false)
+	now := time.Now().UTC()
+	item := func(id, eventID string, status tracker.Status) tracker.ApplyItem {
+		return tracker.ApplyItem{Observation: &tracker.Observation{Provider: "openai", ExternalID: id, Kind: tracker.KindBatch, Status: status,
+			ProviderStatus: string(status), Source: tracker.SourceWebhook, EventID: eventID, Type: "batch." + string(status), OccurredAt: now, Payload: []byte(`{}`)}}
+	}
+	res, err := a.Apply(ctx, tracker.ApplyParams{Now: now, Rules: cacheRules, Items: []tracker.ApplyItem{
+		item("batch_1", "evt_1", tracker.StatusRunning), item("batch_2", "evt_2", tracker.StatusSucceeded)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res[0].Duplicate || res[1].Duplicate || res[1].Job == nil || res[1].Job.Status != tracker.StatusSucceeded {
+		t.Fatalf("results %+v; want a duplicate, then batch_2 succeeded", res)
+	}
+	var events int
+	if err := a.DB().NewRaw("SELECT count(*) FROM events").Scan(ctx, &events); err != nil || events != 2 {
+		t.Fatalf("%d events stored, %v; want 2", events, err)
+	}
+	for _, id := range []string{"batch_1", "batch_2"} {
+		if _, v, ok := a.CachedJob("openai", id); !ok || v != storedVersion(t, a, id) {
+			t.Fatalf("%s: cached %v at %q, stored at %q", id, ok, v, storedVersion(t, a, id))
+		}
+	}
+}
