@@ -35,20 +35,19 @@ RETURNING ` + claimColumns
 
 // claimColumns are what a sweep needs of a claimed job to poll it and
 // schedule the next poll, what a claim returns when the Store keeps no job
-// cache; the rest a poll's observation reads afresh. Each
-// column more is decoded 500 times a claim. parent_id is there because some
-// jobs cannot be polled without it (an OpenAI eval run's eval id);
-// provider_status, status_since and stuck_status for the stuck check.
+// cache; the rest a poll's observation reads afresh. Each column more is
+// decoded 500 times a claim. parent_id is there because some jobs cannot
+// be polled without it (an OpenAI eval run's eval id); provider_status,
+// status_since and stuck_status for the stuck check.
 const claimColumns = "id, provider, external_id, parent_id, kind, status, provider_status, created_at, last_heard_at, quiet_polls, webhook_due_by, alert_held_until, status_since, stuck_status"
 
 // claimCachedColumns are what a PostgreSQL claim returns when the Store
 // keeps a job cache: the whole row and its new version, which the cache
 // takes, so that the poll's observation of each claimed job skips the
 // read (one round trip a group commit: 6.1 s of a 23.9 s sweep of 100,000
-// jobs, README, The sweep).
-// The lease is the newest write of the job, so the row is current; a job
-// changed since, by a webhook or another replica, fails the write's version
-// guard like any stale cached row.
+// jobs, README, The sweep). The lease is the newest write of the job, so
+// the row is current; a job changed since, by a webhook or another
+// replica, fails the write's version guard like any stale cached row.
 const claimCachedColumns = "jobs.*, jobs.xmin::text AS version"
 
 // ClaimDue leases due jobs; see tracker.Store.
