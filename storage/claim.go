@@ -10,26 +10,43 @@ import (
 
 // The due-job claim, once per dialect. Both walk jobs_due_idx (a partial
 // index on next_poll_at of live jobs) in order and stop after the limit, so a
-// claim costs O(claimed jobs), not O(all jobs). The lease is lease_until, a
-// column no index covers, so that PostgreSQL can write it in place; the jobs
-// a running sweep holds stay in the index range and are passed over.
-// PostgreSQL skips rows another replica's claim holds locked; SQLite has one
-// writer, so the statement alone is atomic.
+// claim costs O(claimed jobs), not O(all jobs); the jobs a running sweep
+// holds stay in the index range and are passed over.
+//
+// On PostgreSQL the lease is a row of job_leases naming the job's version
+// (xmin) at the claim: the claim locks the jobs it takes, skipping those
+// another replica's claim holds locked, and writes no job, so that the
+// poll's write is the job's one new row version (migration
+// 20261204000017). A lease holds until it expires or the job is written.
+// Two claims that both found a job unleased (one committed between the
+// other's snapshot and its lock) meet on the lease's primary key, where
+// the conflict clause gives it to the first alone.
+//
+// SQLite has one writer, so the statement alone is atomic; its lease is
+// the column lease_until, which every write of the job clears.
 const (
-	claimPostgres = `UPDATE jobs SET lease_until = ?
+	claimPostgres = `WITH candidates AS (
+	SELECT id, xmin AS version FROM jobs
+	WHERE next_poll_at <= ?0 AND (lease_until IS NULL OR lease_until <= ?0)
+		AND COALESCE((SELECT l.lease_until FROM job_leases AS l WHERE l.job_id = jobs.id AND l.version = jobs.xmin), '-infinity') <= ?0
+	ORDER BY next_poll_at
+	LIMIT ?2
+	FOR UPDATE SKIP LOCKED
+), leased AS (
+	INSERT INTO job_leases (job_id, version, lease_until)
+	SELECT id, version, ?1 FROM candidates
+	ON CONFLICT (job_id) DO UPDATE SET version = excluded.version, lease_until = excluded.lease_until
+	WHERE job_leases.lease_until <= ?0 OR job_leases.version IS DISTINCT FROM excluded.version
+	RETURNING job_id
+)
+SELECT `
+	claimPostgresFrom = ` FROM jobs WHERE id = ANY (ARRAY(SELECT job_id FROM leased))`
+	claimSQLite       = `UPDATE jobs SET lease_until = ?1
 WHERE id IN (
 	SELECT id FROM jobs
-	WHERE next_poll_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+	WHERE next_poll_at <= ?0 AND (lease_until IS NULL OR lease_until <= ?0)
 	ORDER BY next_poll_at
-	LIMIT ?
-	FOR UPDATE SKIP LOCKED)
-RETURNING `
-	claimSQLite = `UPDATE jobs SET lease_until = ?
-WHERE id IN (
-	SELECT id FROM jobs
-	WHERE next_poll_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
-	ORDER BY next_poll_at
-	LIMIT ?)
+	LIMIT ?2)
 RETURNING ` + claimColumns
 )
 
@@ -45,9 +62,9 @@ const claimColumns = "id, provider, external_id, parent_id, kind, status, provid
 // keeps a job cache: the whole row and its new version, which the cache
 // takes, so that the poll's observation of each claimed job skips the
 // read (one round trip a group commit: 6.1 s of a 23.9 s sweep of 100,000
-// jobs, README, The sweep). The lease is the newest write of the job, so
-// the row is current; a job changed since, by a webhook or another
-// replica, fails the write's version guard like any stale cached row.
+// jobs, README, The sweep). The claim read the row under its lock, so it
+// is current; a job changed since, by a webhook or another replica, fails
+// the write's version guard like any stale cached row.
 const claimCachedColumns = "jobs.*, jobs.xmin::text AS version"
 
 // ClaimDue leases due jobs; see tracker.Store.
@@ -55,16 +72,17 @@ func (s *Store) ClaimDue(ctx context.Context, p tracker.ClaimParams) ([]tracker.
 	q := claimSQLite
 	switch {
 	case s.postgres && s.jobs != nil:
-		q = claimPostgres + claimCachedColumns
+		q = claimPostgres + claimCachedColumns + claimPostgresFrom
 	case s.postgres:
-		q = claimPostgres + claimColumns
+		q = claimPostgres + claimColumns + claimPostgresFrom
 	}
 	var rows []jobRow
 	now := p.Now.UTC()
-	if err := s.db.NewRaw(q, now.Add(p.Lease), now, now, p.Limit).Scan(ctx, &rows); err != nil {
+	if err := s.db.NewRaw(q, now, now.Add(p.Lease), p.Limit).Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("claim due jobs: %w", err)
 	}
-	// A lease is a write: the claimed rows are the jobs' newest versions.
+	// The claimed rows were read under the claim's lock: the jobs' newest
+	// versions.
 	s.jobs.put(rows)
 	return jobs(rows)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"github.com/jobwatch/jobwatch/tracker"
 )
@@ -91,8 +92,9 @@ AND (resolved_at IS NOT NULL OR untracked_at IS NOT NULL) AND COALESCE(resolved_
 	}
 }
 
-// deleteJobs deletes jobs, their history and their alerts in alertState
-// ("" for every state), in the transaction tx.
+// deleteJobs deletes jobs, their history, their alerts in alertState
+// ("" for every state) and, on PostgreSQL, their leases, in the
+// transaction tx.
 func deleteJobs(ctx context.Context, tx bun.Tx, jobs []jobKeyRow, alertState tracker.AlertState) error {
 	if len(jobs) == 0 {
 		return nil
@@ -117,6 +119,11 @@ func deleteJobs(ctx context.Context, tx bun.Tx, jobs []jobKeyRow, alertState tra
 	}
 	if _, err := tx.NewDelete().Table("jobs").Where("id IN (?)", bun.In(ids)).Exec(ctx); err != nil {
 		return fmt.Errorf("delete jobs: %w", err)
+	}
+	if tx.Dialect().Name() == dialect.PG {
+		if _, err := tx.NewDelete().Table("job_leases").Where("job_id IN (?)", bun.In(ids)).Exec(ctx); err != nil {
+			return fmt.Errorf("delete leases: %w", err)
+		}
 	}
 	return nil
 }

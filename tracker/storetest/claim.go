@@ -59,6 +59,39 @@ func claimDueLeases(t *testing.T, open OpenStore) {
 	}
 }
 
+// claimDueWriteEndsLease: a write of a claimed job (here the reschedule of
+// a poll that learned nothing) ends its lease, so that the job is claimed
+// again as soon as it is due, long before the lease would have expired;
+// the job not written stays leased.
+func claimDueWriteEndsLease(t *testing.T, open OpenStore) {
+	s := open(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	seedDue(t, s, 2, now)
+	claim := func() []tracker.Job {
+		t.Helper()
+		jobs, err := s.ClaimDue(ctx, tracker.ClaimParams{Now: now, Lease: time.Hour, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return jobs
+	}
+	first := claim()
+	if len(first) != 2 {
+		t.Fatalf("claimed %d, want 2", len(first))
+	}
+	if err := s.Reschedule(ctx, first[0].ID, now, 1); err != nil {
+		t.Fatal(err)
+	}
+	again := claim()
+	if len(again) != 1 || again[0].ID != first[0].ID || again[0].QuietPolls != 1 {
+		t.Fatalf("after the reschedule claimed %+v, want only %s with 1 quiet poll", again, first[0].ExternalID)
+	}
+	if n := len(claim()); n != 0 {
+		t.Fatalf("claimed %d leased jobs", n)
+	}
+}
+
 // claimDueConcurrentClaimersNeverShare: three claimers at once take every
 // due job, each exactly once.
 func claimDueConcurrentClaimersNeverShare(t *testing.T, open OpenStore) {

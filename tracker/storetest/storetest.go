@@ -54,6 +54,7 @@ var cases = []struct {
 	{"PruneDeliveriesWalksTheLog", pruneDeliveriesWalksTheLog},
 	{"TrimDeliveriesKeepsTheNewest", trimDeliveriesKeepsTheNewest},
 	{"ClaimDueLeases", claimDueLeases},
+	{"ClaimDueWriteEndsLease", claimDueWriteEndsLease},
 	{"ParentIDRoundTrips", parentIDRoundTrips},
 	{"ClaimDueConcurrentClaimersNeverShare", claimDueConcurrentClaimersNeverShare},
 	{"RescheduleLeavesFinishedJobsAlone", rescheduleLeavesFinishedJobsAlone},
