@@ -339,7 +339,7 @@ func jsonRows[R any](rows []R, cols []column[R]) string {
 // each once on every connection that runs it.
 type statements struct {
 	// PostgreSQL.
-	readJobs, readJobsLocked, writeBatch, finishAlerts *sql.Stmt
+	readJobs, readJobsLocked, writeBatch, finishAlerts, claim *sql.Stmt
 	// SQLite.
 	insertJob, updateJob, insertEvent, insertDelivery, finishAlert *sql.Stmt
 }
@@ -375,6 +375,11 @@ func (s *Store) statements(ctx context.Context) (*statements, error) {
 		prepare(&st.readJobsLocked, readJobsPostgresLocked)
 		prepare(&st.writeBatch, writeBatchPostgres)
 		prepare(&st.finishAlerts, finishAlertsPostgres)
+		cols := claimColumns
+		if s.jobs != nil {
+			cols = claimCachedColumns
+		}
+		prepare(&st.claim, fmt.Sprintf(claimPostgres, cols))
 	} else {
 		prepare(&st.insertJob, insertJobSQLite)
 		prepare(&st.updateJob, updateJobSQLite)
@@ -391,7 +396,7 @@ func (s *Store) statements(ctx context.Context) (*statements, error) {
 }
 
 func (st *statements) close() {
-	for _, stmt := range []*sql.Stmt{st.readJobs, st.readJobsLocked, st.writeBatch, st.finishAlerts, st.insertJob, st.updateJob, st.insertEvent, st.insertDelivery, st.finishAlert} {
+	for _, stmt := range []*sql.Stmt{st.readJobs, st.readJobsLocked, st.writeBatch, st.finishAlerts, st.claim, st.insertJob, st.updateJob, st.insertEvent, st.insertDelivery, st.finishAlert} {
 		if stmt != nil {
 			stmt.Close()
 		}
