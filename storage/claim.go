@@ -60,7 +60,7 @@ RETURNING ` + claimColumns
 const claimColumns = "id, provider, external_id, parent_id, kind, status, provider_status, created_at, last_heard_at, quiet_polls, webhook_due_by, alert_held_until, status_since, stuck_status"
 
 // claimCachedColumns are what a PostgreSQL claim returns when the Store
-// keeps a job cache: the whole row and its new version, which the cache
+// keeps a job cache: the whole row and its version, which the cache
 // takes, so that the poll's observation of each claimed job skips the
 // read (one round trip a group commit: 6.1 s of a 23.9 s sweep of 100,000
 // jobs, README, The sweep). The claim read the row under its lock, so it
