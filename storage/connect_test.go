@@ -93,7 +93,7 @@ func TestSQLiteFileDSNKeepsThePragmas(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Open(%q): %v", dsn, err)
 		}
-		for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "busy_timeout": "10000"} {
+		for pragma, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "busy_timeout": "10000", "cache_size": "-65536"} {
 			var got string
 			if err := s.DB().NewRaw("PRAGMA "+pragma).Scan(context.Background(), &got); err != nil {
 				t.Fatal(err)
@@ -103,6 +103,25 @@ func TestSQLiteFileDSNKeepsThePragmas(t *testing.T) {
 			}
 		}
 		s.Close()
+	}
+}
+
+// A DSN that sizes SQLite's page cache itself keeps its size; the others
+// get jobwatch's (storage.SQLiteCacheSize).
+func TestSQLiteDSNMaySizeThePageCache(t *testing.T) {
+	t.Parallel()
+	dsn := "file:" + filepath.Join(t.TempDir(), "cache.db") + "?_pragma=CACHE_SIZE(-2000)"
+	s, err := storage.Open(context.Background(), storage.Config{Driver: storage.DriverSQLite, DSN: dsn})
+	if err != nil {
+		t.Fatalf("Open(%q): %v", dsn, err)
+	}
+	defer s.Close()
+	var got string
+	if err := s.DB().NewRaw("PRAGMA cache_size").Scan(context.Background(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got != "-2000" {
+		t.Errorf("PRAGMA cache_size = %s, want the DSN's -2000", got)
 	}
 }
 
