@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jobwatch/jobwatch/storage"
@@ -57,6 +58,9 @@ func openDatabase(ctx context.Context, driver, dsn string) (*database, error) {
 	switch driver {
 	case storage.DriverSQLite:
 		if dsn != "" {
+			if strings.HasPrefix(dsn, "file:") {
+				return nil, fmt.Errorf("sqlite database %s: name a file path, not a file: DSN (the floor receiver opens the file with settings of its own)", dsn)
+			}
 			if _, err := os.Stat(dsn); err == nil {
 				return nil, fmt.Errorf("sqlite database %s already exists: name a new file, so that the run starts empty", dsn)
 			}

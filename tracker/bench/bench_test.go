@@ -99,6 +99,10 @@ func TestSQLiteDSNMustBeNew(t *testing.T) {
 	if _, err := bench.Sweep(t.Context(), bench.SweepOptions{Storage: "sqlite", DSN: path, Jobs: 10, Due: 1}); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("err = %v, want the file named as already existing", err)
 	}
+	dsn := "file:" + t.TempDir() + "/new.db?_pragma=cache_size(-2000)"
+	if _, err := bench.Sweep(t.Context(), bench.SweepOptions{Storage: "sqlite", DSN: dsn, Jobs: 10, Due: 1}); err == nil || !strings.Contains(err.Error(), "name a file path") {
+		t.Errorf("err = %v, want a file: DSN refused", err)
+	}
 }
 
 func TestIngestRegistered(t *testing.T) {
