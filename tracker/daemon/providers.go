@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -126,7 +127,7 @@ func TrackerOptions(cfg config.Config) tracker.Options {
 		byName[p.Name] = p
 	}
 	sw := cfg.Sweep
-	return tracker.Options{Alerting: cfg.Alerting(), Providers: providerNames(cfg), Rules: func(provider string, kind tracker.Kind) tracker.Rules {
+	rules := func(provider string, kind tracker.Kind) tracker.Rules {
 		r := tracker.Rules{
 			StaleAfter:       sw.StaleAfter.D(),
 			MaxPollInterval:  sw.MaxPollInterval.D(),
@@ -147,7 +148,29 @@ func TrackerOptions(cfg config.Config) tracker.Options {
 			}
 		}
 		return r
+	}
+	// The rules are asked for every poll and every applied observation;
+	// a configured provider's are built once per kind (they hold a map
+	// that would otherwise be built anew each time) and shared, read-only.
+	var built sync.Map // ruleKey -> tracker.Rules
+	return tracker.Options{Alerting: cfg.Alerting(), Providers: providerNames(cfg), Rules: func(provider string, kind tracker.Kind) tracker.Rules {
+		if _, ok := byName[provider]; !ok {
+			return rules(provider, kind)
+		}
+		k := ruleKey{provider, kind}
+		if r, ok := built.Load(k); ok {
+			return r.(tracker.Rules)
+		}
+		r := rules(provider, kind)
+		built.Store(k, r)
+		return r
 	}}
+}
+
+// ruleKey names the rules of one provider's jobs of one kind.
+type ruleKey struct {
+	provider string
+	kind     tracker.Kind
 }
 
 // jitter spreads a poll interval by up to ±10%, so that jobs registered

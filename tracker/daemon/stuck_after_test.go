@@ -33,4 +33,33 @@ finalizing = "3h"
 	if got := rules("unconfigured", tracker.KindBatch).StuckAfter; got != nil {
 		t.Errorf("an unconfigured provider's stuck_after %v, want none", got)
 	}
+	// The rules are built once per provider and kind: asked again, and
+	// for another kind, each is its own.
+	if got := rules("openai", tracker.KindBatch).StuckAfter; !maps.Equal(got, want) {
+		t.Errorf("openai batch stuck_after asked again %v, want %v", got, want)
+	}
+	if got := rules("openai", tracker.KindResponse).StuckAfter; maps.Equal(got, want) {
+		t.Errorf("openai response stuck_after %v, the batch's", got)
+	}
+}
+
+// BenchmarkRules is the rules' look-up that every poll and every applied
+// observation makes.
+func BenchmarkRules(b *testing.B) {
+	cfg, err := config.Parse(`
+[[providers]]
+name = "openai"
+type = "openai"
+api_key = "k"
+[providers.stuck_after.batch]
+in_progress = "24h"
+`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rules := daemon.TrackerOptions(cfg).Rules
+	b.ReportAllocs()
+	for b.Loop() {
+		rules("openai", tracker.KindBatch)
+	}
 }
