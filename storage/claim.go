@@ -78,7 +78,11 @@ func (s *Store) ClaimDue(ctx context.Context, p tracker.ClaimParams) ([]tracker.
 	// The claimed rows were read under the claim's lock: the jobs' newest
 	// versions.
 	s.jobs.put(rows)
-	return jobs(rows)
+	out := make([]tracker.Job, len(rows))
+	for i := range rows {
+		out[i] = rows[i].state()
+	}
+	return out, nil
 }
 
 // claim runs the dialect's claim into rows: on PostgreSQL the prepared

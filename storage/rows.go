@@ -147,8 +147,11 @@ func toJobRow(j tracker.Job) (jobRow, error) {
 	}, nil
 }
 
-func (r jobRow) job() (tracker.Job, error) {
-	j := tracker.Job{
+// state is the job of r without its JSON columns decoded (labels, usage,
+// details, counted usage, cost, metadata): what a claim hands a sweep,
+// which polls and reschedules the job by these alone (tracker.Store.ClaimDue).
+func (r jobRow) state() tracker.Job {
+	return tracker.Job{
 		ID:             r.ID,
 		Provider:       r.Provider,
 		Kind:           tracker.Kind(r.Kind),
@@ -172,7 +175,11 @@ func (r jobRow) job() (tracker.Job, error) {
 		StuckStatus:    r.StuckStatus,
 		UntrackedAt:    utcPtr(r.UntrackedAt),
 	}
-	// A row read without its JSON columns (a claim) leaves them zero.
+}
+
+func (r jobRow) job() (tracker.Job, error) {
+	j := r.state()
+	// A JSON column read empty leaves its field zero.
 	for _, c := range []struct {
 		name, text string
 		into       any

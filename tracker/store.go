@@ -66,7 +66,9 @@ type Store interface {
 	// replica) takes them before the lease ends, and returns them with only
 	// what a sweep needs to poll and reschedule them: ID, Provider,
 	// ExternalID, ParentID, Kind, Status, CreatedAt, LastHeardAt, QuietPolls,
-	// WebhookDueBy and AlertHeldUntil. The observation of the poll sets the real
+	// WebhookDueBy and AlertHeldUntil, and ProviderStatus, StatusSince and
+	// StuckStatus for the stuck check; never the JSON-held fields (Labels,
+	// Usage, Details, Counted, Cost, Metadata). The observation of the poll sets the real
 	// next poll; a sweep that dies leaves them to be claimed again after the
 	// lease.
 	ClaimDue(ctx context.Context, p ClaimParams) ([]Job, error)
