@@ -291,7 +291,7 @@ func (s *Store) readJobs(ctx context.Context, db bun.IDB, st *statements, keys [
 			}
 			var r *sql.Rows
 			if r, err = stmt.QueryContext(ctx, pq.Array(groups[provider]), provider); err == nil {
-				err = s.db.ScanRows(ctx, r, &rows)
+				rows, err = scanJobRows(r)
 			}
 		} else {
 			err = db.NewSelect().Model(&rows).Where("provider = ? AND external_id IN (?)", provider, bun.In(groups[provider])).Scan(ctx)
@@ -327,7 +327,7 @@ const (
 	readJobsPostgres       = readJobsPostgresSelect + `) AS j ORDER BY k.n`
 	readJobsPostgresLocked = readJobsPostgresSelect + ` FOR UPDATE) AS j ORDER BY k.n`
 	readJobsPostgresSelect = `SELECT j.* FROM unnest($1::text[]) WITH ORDINALITY AS k(external_id, n)
-CROSS JOIN LATERAL (SELECT jobs.*, jobs.xmin::text AS version FROM jobs
+CROSS JOIN LATERAL (SELECT ` + jobSelectPostgres + ` FROM jobs
 	WHERE jobs.provider = $2 AND jobs.external_id = k.external_id LIMIT 1`
 )
 

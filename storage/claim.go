@@ -51,28 +51,26 @@ WHERE id IN (
 RETURNING ` + claimColumns
 )
 
-// claimColumns are what a sweep needs of a claimed job to poll it and
-// schedule the next poll, what a claim returns when the Store keeps no job
-// cache; the rest a poll's observation reads afresh. Each column more is
-// decoded 500 times a claim. parent_id is there because some jobs cannot
-// be polled without it (an OpenAI eval run's eval id); provider_status,
+// claimColumns are what a SQLite claim returns: what a sweep needs of a
+// claimed job to poll it and schedule the next poll; the rest a poll's
+// observation reads afresh. parent_id is there because some jobs cannot be
+// polled without it (an OpenAI eval run's eval id); provider_status,
 // status_since and stuck_status for the stuck check.
+//
+// A PostgreSQL claim returns the whole rows and their versions instead
+// (jobSelectPostgres), which the job cache takes, so that the poll's
+// observation of each claimed job skips the read (one round trip a group
+// commit: 6.1 s of a 23.9 s sweep of 100,000 jobs, README, The sweep). The
+// claim read the row under its lock, so it is current; a job changed
+// since, by a webhook or another replica, fails the write's version guard
+// like any stale cached row.
 const claimColumns = "id, provider, external_id, parent_id, kind, status, provider_status, created_at, last_heard_at, quiet_polls, webhook_due_by, alert_held_until, status_since, stuck_status"
-
-// claimCachedColumns are what a PostgreSQL claim returns when the Store
-// keeps a job cache: the whole row and its version, which the cache
-// takes, so that the poll's observation of each claimed job skips the
-// read (one round trip a group commit: 6.1 s of a 23.9 s sweep of 100,000
-// jobs, README, The sweep). The claim read the row under its lock, so it
-// is current; a job changed since, by a webhook or another replica, fails
-// the write's version guard like any stale cached row.
-const claimCachedColumns = "jobs.*, jobs.xmin::text AS version"
 
 // ClaimDue leases due jobs; see tracker.Store.
 func (s *Store) ClaimDue(ctx context.Context, p tracker.ClaimParams) ([]tracker.Job, error) {
-	var rows []jobRow
 	now := p.Now.UTC()
-	if err := s.claim(ctx, now, now.Add(p.Lease), p.Limit, &rows); err != nil {
+	rows, err := s.claim(ctx, now, now.Add(p.Lease), p.Limit)
+	if err != nil {
 		return nil, fmt.Errorf("claim due jobs: %w", err)
 	}
 	// The claimed rows were read under the claim's lock: the jobs' newest
@@ -85,25 +83,26 @@ func (s *Store) ClaimDue(ctx context.Context, p tracker.ClaimParams) ([]tracker.
 	return out, nil
 }
 
-// claim runs the dialect's claim into rows: on PostgreSQL the prepared
-// statement, which spares each claim the parsing of its text. PostgreSQL
-// still plans each execution with its values: a generic plan, blind to
-// the limit, is costed a hundred times higher (and would be compiled by
-// JIT, 30 to 90 ms a claim), so the plan cache keeps to custom plans.
-func (s *Store) claim(ctx context.Context, now, until time.Time, limit int, rows *[]jobRow) error {
+// claim runs the dialect's claim: on PostgreSQL the prepared statement,
+// which spares each claim the parsing of its text. PostgreSQL still plans
+// each execution with its values: a generic plan, blind to the limit, is
+// costed a hundred times higher (and would be compiled by JIT, 30 to 90 ms
+// a claim), so the plan cache keeps to custom plans.
+func (s *Store) claim(ctx context.Context, now, until time.Time, limit int) ([]jobRow, error) {
 	if !s.postgres {
-		return s.db.NewRaw(claimSQLite, now, until, limit).Scan(ctx, rows)
+		var rows []jobRow
+		err := s.db.NewRaw(claimSQLite, now, until, limit).Scan(ctx, &rows)
+		return rows, err
 	}
 	st, err := s.statements(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	r, err := st.claim.QueryContext(ctx, now, until, limit)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer r.Close()
-	return s.db.ScanRows(ctx, r, rows)
+	return scanJobRows(r)
 }
 
 // Reschedule sets a live job's next poll; see tracker.Store.

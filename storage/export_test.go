@@ -2,7 +2,10 @@ package storage
 
 import (
 	"context"
+	"reflect"
 	"time"
+
+	"github.com/uptrace/bun"
 
 	"github.com/jobwatch/jobwatch/tracker"
 )
@@ -44,6 +47,19 @@ func JSONRowsOfEveryColumn() []string {
 
 // AppendJSONString is appendJSONString.
 var AppendJSONString = appendJSONString
+
+// JobSelectPostgres is the column list scanJobRows reads.
+const JobSelectPostgres = jobSelectPostgres
+
+// JobRowColumns are the columns of a jobs row as bun maps them onto
+// jobRow, the version among them.
+func JobRowColumns(db *bun.DB) []string {
+	var names []string
+	for _, f := range db.Dialect().Tables().Get(reflect.TypeFor[jobRow]()).Fields {
+		names = append(names, f.Name)
+	}
+	return names
+}
 
 // ReadJobsPostgres is the query Apply reads a provider's jobs with on
 // PostgreSQL.

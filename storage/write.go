@@ -375,11 +375,7 @@ func (s *Store) statements(ctx context.Context) (*statements, error) {
 		prepare(&st.readJobsLocked, readJobsPostgresLocked)
 		prepare(&st.writeBatch, writeBatchPostgres)
 		prepare(&st.finishAlerts, finishAlertsPostgres)
-		cols := claimColumns
-		if s.jobs != nil {
-			cols = claimCachedColumns
-		}
-		prepare(&st.claim, fmt.Sprintf(claimPostgres, cols))
+		prepare(&st.claim, fmt.Sprintf(claimPostgres, jobSelectPostgres))
 	} else {
 		prepare(&st.insertJob, insertJobSQLite)
 		prepare(&st.updateJob, updateJobSQLite)
