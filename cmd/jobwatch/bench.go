@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jobwatch/jobwatch/tracker/bench"
+	"github.com/jobwatch/jobwatch/tracker/sweep"
 )
 
 // runBench measures ingest or sweep throughput (package bench) and prints
@@ -53,7 +54,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		jobs = fs.Int("jobs", 1_000_000, "tracked jobs to seed")
 		due = fs.Int("due", 100_000, "how many of them are due")
-		batchSize = fs.Int("batch-size", 500, "due jobs per claim")
+		batchSize = fs.Int("batch-size", sweep.DefaultBatchSize, "due jobs per claim")
 		pollConcurrency = fs.Int("poll-concurrency", 64, "polls in flight at once")
 	}
 	pos, err := parseFlags(fs, args[1:])

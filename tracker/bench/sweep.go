@@ -31,7 +31,7 @@ type SweepOptions struct {
 	// Due is how many of them are due for a poll. Default 100,000.
 	Due int
 	// BatchSize is how many due jobs one claim takes ([sweep] batch_size).
-	// Default 500.
+	// Default sweep.DefaultBatchSize.
 	BatchSize int
 	// PollConcurrency is how many polls are in flight at once
 	// ([providers.poll] concurrency). Default 64.
@@ -108,7 +108,7 @@ func Sweep(ctx context.Context, opts SweepOptions) (res SweepResult, err error) 
 		opts.Due = 100_000
 	}
 	if opts.BatchSize == 0 {
-		opts.BatchSize = 500
+		opts.BatchSize = sweep.DefaultBatchSize
 	}
 	if opts.PollConcurrency == 0 {
 		opts.PollConcurrency = 64

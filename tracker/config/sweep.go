@@ -12,6 +12,7 @@ import (
 
 	"github.com/jobwatch/jobwatch/providers"
 	"github.com/jobwatch/jobwatch/tracker"
+	"github.com/jobwatch/jobwatch/tracker/sweep"
 )
 
 // Sweep configures the polling sweeps: the safety net for jobs that went
@@ -25,7 +26,8 @@ type Sweep struct {
 	// MaxPollInterval caps the poll interval as it doubles while polls find
 	// nothing new. Default 1h.
 	MaxPollInterval Duration `toml:"max_poll_interval"`
-	// BatchSize is how many due jobs one claim takes. Default 500.
+	// BatchSize is how many due jobs one claim takes. Default
+	// sweep.DefaultBatchSize (250).
 	BatchSize int `toml:"batch_size"`
 	// Lease is how long a claim keeps other sweeps off its jobs. Default 2m.
 	Lease Duration `toml:"lease"`
@@ -101,7 +103,7 @@ func (s *Sweep) applyDefaults() {
 	setDefault(&s.Schedule, "@every 30s")
 	setDefault(&s.StaleAfter, Duration(10*time.Minute))
 	setDefault(&s.MaxPollInterval, Duration(time.Hour))
-	setDefault(&s.BatchSize, 500)
+	setDefault(&s.BatchSize, sweep.DefaultBatchSize)
 	setDefault(&s.Lease, Duration(2*time.Minute))
 	setDefault(&s.LostPollInterval, Duration(6*time.Hour))
 	setDefault(&s.NotFoundLimit, 3)

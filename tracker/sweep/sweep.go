@@ -48,7 +48,8 @@ type Options struct {
 	// LostAfter is how long after registration an unresolved job of a kind
 	// is lost.
 	LostAfter func(tracker.Kind) time.Duration
-	// BatchSize is how many due jobs one claim takes. Default 500.
+	// BatchSize is how many due jobs one claim takes. Default
+	// DefaultBatchSize.
 	BatchSize int
 	// Lease is how long a claim keeps other sweeps off its jobs. Default 2m.
 	Lease time.Duration
@@ -62,6 +63,14 @@ type Options struct {
 	// Registry receives the sweep's metrics; nil: they are not registered.
 	Registry prometheus.Registerer
 }
+
+// DefaultBatchSize is how many due jobs a claim takes unless configured
+// ([sweep] batch_size): small enough that a claim, which holds its jobs'
+// row locks until it returns, takes under 10 ms on PostgreSQL while the
+// sweep's polls keep both cores busy, and large enough that claims are a
+// small share of a sweep (README, The sweep: 250 and 500 swept 100,000 due
+// jobs in the same time; 500's claims took 11.4–16.3 ms at p99).
+const DefaultBatchSize = 250
 
 // Sweeper runs sweeps. It is safe for concurrent use.
 type Sweeper struct {
@@ -120,7 +129,7 @@ type Result struct {
 
 // New returns a Sweeper.
 func New(opts Options) *Sweeper {
-	opts.BatchSize = cmp.Or(opts.BatchSize, 500)
+	opts.BatchSize = cmp.Or(opts.BatchSize, DefaultBatchSize)
 	opts.Lease = cmp.Or(opts.Lease, 2*time.Minute)
 	opts.AuthBackoff = cmp.Or(opts.AuthBackoff, 5*time.Minute)
 	s := &Sweeper{
