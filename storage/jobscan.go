@@ -8,7 +8,7 @@ import (
 // jobSelectPostgres is every column of a jobs row and its version, in the
 // order scanJobRows reads them: what a PostgreSQL claim and the write
 // path's read of a batch's jobs return, whole rows for the job cache.
-// TestJobSelectNamesEveryColumn holds it to jobRow.
+// TestJobSelectNamesEveryColumn holds it to the table and to jobRow.
 const jobSelectPostgres = "jobs.id, jobs.provider, jobs.external_id, jobs.parent_id, jobs.kind, jobs.status, jobs.provider_status, " +
 	"jobs.labels, jobs.metadata, jobs.usage, jobs.details, jobs.created_at, jobs.updated_at, jobs.resolved_at, jobs.resolved_by, " +
 	"jobs.last_observed_at, jobs.last_heard_at, jobs.next_poll_at, jobs.quiet_polls, jobs.not_found_polls, jobs.webhook_at, " +
@@ -17,8 +17,8 @@ const jobSelectPostgres = "jobs.id, jobs.provider, jobs.external_id, jobs.parent
 
 // scanJobRows reads the rows of a query that selects jobSelectPostgres and
 // closes them. It scans each column into its field directly, without
-// bun's reflective scan, which a claim of 500 jobs pays 500 times 30
-// columns (README, The sweep).
+// bun's reflective scan, whose cost per column a claim pays 30 times for
+// each of its rows (README, The sweep).
 func scanJobRows(rows *sql.Rows) ([]jobRow, error) {
 	defer rows.Close()
 	var out []jobRow
