@@ -10,22 +10,32 @@ import (
 	"github.com/jobwatch/jobwatch/tracker/daemon"
 )
 
-// The tracker's rules carry each provider's stuck_after of the job's kind:
-// the type's defaults with the configured ones over them.
-func TestRulesCarryStuckAfter(t *testing.T) {
-	t.Parallel()
-	cfg, err := config.Parse(`
+// openaiStuckAfter configures one OpenAI provider with a stuck_after of
+// its own for batches, over its type's defaults.
+const openaiStuckAfter = `
 [[providers]]
 name = "openai"
 type = "openai"
 api_key = "k"
 [providers.stuck_after.batch]
 finalizing = "3h"
-`)
+`
+
+// rulesOf is the tracker's rules of the config text.
+func rulesOf(tb testing.TB, text string) func(string, tracker.Kind) tracker.Rules {
+	tb.Helper()
+	cfg, err := config.Parse(text)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	rules := daemon.TrackerOptions(cfg).Rules
+	return daemon.TrackerOptions(cfg).Rules
+}
+
+// The tracker's rules carry each provider's stuck_after of the job's kind:
+// the type's defaults with the configured ones over them.
+func TestRulesCarryStuckAfter(t *testing.T) {
+	t.Parallel()
+	rules := rulesOf(t, openaiStuckAfter)
 	want := map[string]time.Duration{"validating": time.Hour, "finalizing": 3 * time.Hour, "cancelling": time.Hour}
 	if got := rules("openai", tracker.KindBatch).StuckAfter; !maps.Equal(got, want) {
 		t.Errorf("openai batch stuck_after %v, want %v", got, want)
@@ -46,18 +56,7 @@ finalizing = "3h"
 // BenchmarkRules is the rules' look-up that every poll and every applied
 // observation makes.
 func BenchmarkRules(b *testing.B) {
-	cfg, err := config.Parse(`
-[[providers]]
-name = "openai"
-type = "openai"
-api_key = "k"
-[providers.stuck_after.batch]
-in_progress = "24h"
-`)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rules := daemon.TrackerOptions(cfg).Rules
+	rules := rulesOf(b, openaiStuckAfter)
 	b.ReportAllocs()
 	for b.Loop() {
 		rules("openai", tracker.KindBatch)
