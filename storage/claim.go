@@ -60,7 +60,7 @@ RETURNING ` + claimColumns
 // A PostgreSQL claim returns the whole rows and their versions instead
 // (jobSelectPostgres), which the job cache takes, so that the poll's
 // observation of each claimed job skips the read (one round trip a group
-// commit: 1.8 ms of each 6.1 ms batch, README, The sweep). The
+// commit; the read took 1.8 ms of each 6.1 ms batch, README, The sweep). The
 // claim read the row under its lock, so it is current; a job changed
 // since, by a webhook or another replica, fails the write's version guard
 // like any stale cached row.
